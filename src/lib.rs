@@ -1,0 +1,9 @@
+//! rollgate: a declarative workflow runner for progressive rollouts.
+//!
+//! The pipeline: [`plan::load`] (YAML with positions) → [`plan::schema`] (JSON Schema) →
+//! [`plan::typed`] (typed plan) → [`semantic`] (cross-references, units, expressions) →
+//! [`compile`] (a petgraph DAG of steps, [`graph::StepGraph`]). Every problem on the way is a
+//! [`diagnostics::Diagnostic`] with a source span.
+
+pub mod diagnostics;
+pub mod plan;

@@ -1,0 +1,40 @@
+//! Typed inputs a plan takes, like a workflow's `inputs`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Input {
+    /// The input's type.
+    #[serde(rename = "type", default)]
+    pub type_: InputType,
+    /// What the input is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The value used when none is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// Whether a value must be given (when there is no default).
+    #[serde(default)]
+    pub required: bool,
+    /// For `choice`: the allowed values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
+}
+
+/// An input's type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputType {
+    /// Text.
+    #[default]
+    String,
+    /// A number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// One of `options`.
+    Choice,
+}

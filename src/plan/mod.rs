@@ -1,0 +1,120 @@
+//! The plan language: the typed model of a rollout plan, how it is loaded with source positions,
+//! and the JSON Schema generated from these types.
+
+pub mod check;
+pub mod gate;
+pub mod input;
+pub mod load;
+pub mod notify;
+pub mod phase;
+pub mod provider;
+pub mod rollback;
+pub mod schema;
+pub mod step;
+pub mod strategy;
+pub mod trigger;
+pub mod typed;
+pub mod units;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use check::Check;
+pub use gate::Gate;
+pub use phase::Phase;
+pub use provider::Provider;
+pub use rollback::Rollback;
+pub use step::Step;
+pub use strategy::Strategy;
+pub use trigger::Trigger;
+pub use units::{Duration, Quantity, Weight};
+
+/// A rollgate rollout plan: phases (or steps) that move traffic to a canary, the checks that
+/// judge it, the triggers that roll it back, and the providers it talks to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "rollgate rollout plan")]
+pub struct Plan {
+    /// The plan's name, shown in reports and notifications.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// What this rollout is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Variables available as `${{ env.NAME }}` and in the environment of commands.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, Scalar>,
+    /// Typed inputs, given with `--input name=value` (or the Action's inputs), read as `${{ inputs.name }}`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, input::Input>,
+    /// Named providers: traffic routers, metric sources, approval and notification targets.
+    #[schemars(length(min = 1))]
+    pub providers: IndexMap<String, Provider>,
+    /// The traffic router phases shift; may be left out when the plan has exactly one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    /// Named health checks.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub checks: IndexMap<String, Check>,
+    /// Conditions watched for the whole run, between and during phases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+    /// How often checks are evaluated by default (1m when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// A preset that expands into phases; instead of `phases`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// The stages of the rollout; instead of `strategy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+    /// The DAG form: steps with `needs`, e.g. regions in waves. Without it, the plan is one rollout of its phases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    /// What happens on rollback.
+    #[serde(default)]
+    pub rollback: Rollback,
+    /// Where news of the rollout goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<notify::Notify>,
+    /// Runs sharing a group may not overlap: a second one is refused, naming the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
+    /// The longest the whole rollout may take; past it, it rolls back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<Duration>,
+}
+
+/// A plain value for `env`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// Text.
+    String(String),
+    /// A number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A concurrency group: a name, or `{ group: name }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Concurrency {
+    /// The group's name; may use `${{ }}`.
+    Name(String),
+    /// The group, spelled out.
+    Spec {
+        /// The group's name; may use `${{ }}`.
+        group: String,
+    },
+}
+
+impl Concurrency {
+    pub fn group(&self) -> &str {
+        match self {
+            Concurrency::Name(g) | Concurrency::Spec { group: g } => g,
+        }
+    }
+}
