@@ -3,7 +3,13 @@
 //! The pipeline: [`plan::load`] (YAML with positions) → [`plan::schema`] (JSON Schema) →
 //! [`plan::typed`] (typed plan) → [`semantic`] (cross-references, units, expressions) →
 //! [`compile`] (a petgraph DAG of steps, [`graph::StepGraph`]). Every problem on the way is a
-//! [`diagnostics::Diagnostic`] with a source span.
+//! [`diagnostics::Diagnostic`] with a source span; [`validate::validate`] runs the front half.
 
+pub mod cli;
+pub mod compile;
 pub mod diagnostics;
+pub mod expr;
+pub mod graph;
 pub mod plan;
+pub mod semantic;
+pub mod validate;

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod phase;
 pub mod provider;
 pub mod rollback;
+pub mod rollouts;
 pub mod schema;
 pub mod step;
 pub mod strategy;

@@ -1,0 +1,124 @@
+//! The command line. Each subcommand lives in its own file; this one parses and dispatches.
+
+mod graph;
+mod schema;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+
+/// Exit codes scripts and the GitHub Action rely on.
+pub mod exit {
+    /// Valid (or promoted).
+    pub const OK: i32 = 0;
+    /// Any failure other than an invalid plan.
+    pub const FAILURE: i32 = 1;
+    /// An invalid plan, or bad usage.
+    pub const INVALID: i32 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rollgate",
+    version,
+    about = "A declarative workflow runner for progressive rollouts",
+    after_help = "Examples:\n  rollgate validate workflows/*.yaml\n  rollgate validate plan.yaml --format json\n  rollgate graph workflows/haproxy-canary.yaml --format mermaid\n  rollgate schema > rollout.schema.json\n\nExit codes: 0 valid, 2 invalid plan or bad usage, 1 other failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check plans: YAML, schema, references, units, expressions; report every problem.
+    #[command(
+        after_help = "Examples:\n  rollgate validate workflows/*.yaml\n  rollgate validate plan.yaml --format json"
+    )]
+    Validate {
+        /// Plan files.
+        #[arg(required = true)]
+        plans: Vec<String>,
+        /// `human`: path:line:col with the source line; `json`: a list for editors and CI.
+        #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+        format: DiagFormat,
+    },
+    /// Validate a plan and print the DAG it compiles to.
+    #[command(
+        after_help = "Examples:\n  rollgate graph workflows/haproxy-canary.yaml\n  rollgate graph plan.yaml --format dot | dot -Tsvg > plan.svg"
+    )]
+    Graph {
+        /// The plan file.
+        plan: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Print the plan's JSON Schema (draft 2020-12), for editors and other tools.
+    Schema,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Json,
+}
+
+/// Where a command writes: real stdout/stderr, or buffers in tests.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::OK
+            };
+        }
+    };
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let mut io = Io {
+        out: &mut stdout.lock(),
+        err: &mut stderr.lock(),
+    };
+    run(cli, &mut io)
+}
+
+pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
+    let code = match cli.command {
+        Command::Validate { plans, format } => validate::run(&plans, format, io),
+        Command::Graph { plan, format } => graph::run(&plan, format, io),
+        Command::Schema => schema::run(io),
+    };
+    code.unwrap_or_else(|e| {
+        let _ = writeln!(io.err, "rollgate: cannot write output: {e}");
+        exit::FAILURE
+    })
+}
+
+/// Prints one file's diagnostics for a person, on stderr.
+fn report(
+    path: &str,
+    source: &str,
+    diags: &[crate::diagnostics::Diagnostic],
+    io: &mut Io<'_>,
+) -> std::io::Result<()> {
+    write!(
+        io.err,
+        "{}",
+        crate::diagnostics::render_human(path, source, diags)
+    )
+}

@@ -1,0 +1,133 @@
+//! Every `${{ }}` in the plan and every `if:` parses and names only what exists where it stands.
+
+use super::steps::StepOrder;
+use super::{walk_entries, Ctx};
+use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::expr::{self, Scope};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// The source span of `len` chars at `offset` within the text `needle` written in the scalar at
+/// `path`, whose `occurrence`-th appearance in the raw source is meant. Falls back to the
+/// scalar's start when the raw text differs (escapes, folding).
+fn locate(
+    ctx: &Ctx<'_>,
+    path: &[String],
+    needle: &str,
+    occurrence: usize,
+    offset: usize,
+    len: usize,
+) -> Span {
+    let scalar = ctx.doc.span_of(path);
+    let raw: String = ctx
+        .doc
+        .source
+        .chars()
+        .skip(scalar.start)
+        .take(scalar.end - scalar.start)
+        .collect();
+    let found = raw
+        .match_indices(needle)
+        .nth(occurrence)
+        .map(|(byte, _)| raw[..byte].chars().count());
+    match found {
+        Some(at) => Span::at(&ctx.doc.source, scalar.start + at + offset, len.max(1)),
+        None => scalar,
+    }
+}
+
+pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>) {
+    let plan = ctx.plan;
+    let inputs: Vec<&str> = plan.inputs.keys().map(String::as_str).collect();
+    let all_steps: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    let no_steps = BTreeSet::new();
+    let mut strings = Vec::new();
+    walk_entries(
+        &ctx.doc.value,
+        &mut Vec::new(),
+        &mut |_, value, at| match value {
+            Value::String(s) => strings.push((at.to_vec(), s.clone())),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::String(s) = item {
+                        let mut p = at.to_vec();
+                        p.push(i.to_string());
+                        strings.push((p, s.clone()));
+                    }
+                }
+            }
+            _ => {}
+        },
+    );
+    for (path, text) in strings {
+        let step = (path.len() >= 2 && path[0] == "steps")
+            .then(|| path[1].parse::<usize>().ok())
+            .flatten();
+        let in_if = step.is_some() && path.len() == 3 && path[2] == "if";
+        if !in_if && !text.contains("${{") {
+            continue;
+        }
+        let mut env: Vec<&str> = plan.env.keys().map(String::as_str).collect();
+        if let Some(s) = step.and_then(|i| plan.steps.get(i)) {
+            env.extend(s.env.keys().map(String::as_str));
+        }
+        let scope = Scope {
+            inputs: &inputs,
+            env: &env,
+            // Inside a step whose needs are broken, reads of other steps are not judged.
+            steps: step.map(|i| order.map(|o| &o.ancestors[i]).unwrap_or(&no_steps)),
+            all_steps: &all_steps,
+            in_if,
+        };
+        let pieces: Vec<(String, usize, usize)> = if in_if && !text.trim_start().starts_with("${{")
+        {
+            vec![(text.clone(), 0, 0)]
+        } else {
+            match expr::embedded(&text) {
+                Ok(found) => found
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, (_, inner))| (inner, k, 3))
+                    .collect(),
+                Err(at) => {
+                    let k = text
+                        .chars()
+                        .take(at)
+                        .collect::<String>()
+                        .matches("${{")
+                        .count();
+                    out.push(
+                        Diagnostic::error(Code::ExprSyntax, "`${{` is not closed by `}}`")
+                            .at(Some(locate(ctx, &path, "${{", k, 0, 3)))
+                            .help("close the expression with `}}`"),
+                    );
+                    continue;
+                }
+            }
+        };
+        for (inner, k, skip) in pieces {
+            // Bare `if:` text is located by itself; embedded ones by their `${{`.
+            let (needle, occurrence) = if skip == 0 {
+                (inner.clone(), 0)
+            } else {
+                ("${{".to_string(), k)
+            };
+            match expr::parse(&inner) {
+                Err(e) => out.push(
+                    Diagnostic::error(Code::ExprSyntax, format!("expression error: {}", e.message))
+                        .at(Some(locate(ctx, &path, &needle, occurrence, skip + e.at, 1)))
+                        .help("expressions read like `inputs.region == 'eu' && success()`; strings use single quotes"),
+                ),
+                Ok(parsed) => {
+                    for p in expr::check(&parsed, &scope) {
+                        out.push(
+                            Diagnostic::error(p.kind.code(), p.message)
+                                .at(Some(locate(ctx, &path, &needle, occurrence, skip + p.at, p.len)))
+                                .help(p.help),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Names that refer to other parts of the plan: providers, checks, routers.
+
+use super::{path, walk_entries, Ctx};
+use crate::diagnostics::{did_you_mean, Code, Diagnostic};
+use crate::plan::gate::CLI_APPROVALS;
+use crate::plan::provider::Role;
+use crate::plan::rollouts::{default_router, rollouts};
+use crate::plan::step::Action;
+use crate::plan::trigger::HEALTH_SCORE;
+use serde_json::Value;
+
+fn suggest<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    match did_you_mean(word, names.clone()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => {
+            let all: Vec<&str> = names.into_iter().collect();
+            if all.is_empty() {
+                "none is declared".into()
+            } else {
+                format!("declared: {}", all.join(", "))
+            }
+        }
+    }
+}
+
+/// A provider named at `at` must exist and be able to play `role`.
+fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<Diagnostic>) {
+    let plan = ctx.plan;
+    match plan.providers.get(name) {
+        None => {
+            let fitting = plan
+                .providers
+                .iter()
+                .filter(|(_, p)| p.has_role(role))
+                .map(|(n, _)| n.as_str());
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownProvider,
+                    format!("no provider `{name}` is declared"),
+                )
+                .at(ctx.span(at))
+                .help(format!(
+                    "{} (a {} is needed here)",
+                    suggest(name, fitting),
+                    role.noun()
+                )),
+            );
+        }
+        Some(p) if !p.has_role(role) => {
+            let fitting: Vec<&str> = plan
+                .providers
+                .iter()
+                .filter(|(_, p)| p.has_role(role))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            out.push(
+                Diagnostic::error(
+                    Code::WrongProviderKind,
+                    format!(
+                        "provider `{name}` is a {} ({}), not a {}",
+                        role_of(p),
+                        p.kind(),
+                        role.noun()
+                    ),
+                )
+                .at(ctx.span(at))
+                .help(if fitting.is_empty() {
+                    format!("declare a {} under `providers:`", role.noun())
+                } else {
+                    format!("use one of: {}", fitting.join(", "))
+                }),
+            );
+        }
+        Some(_) => {}
+    }
+}
+
+fn role_of(p: &crate::plan::Provider) -> &'static str {
+    [
+        Role::Router,
+        Role::Metrics,
+        Role::Approvals,
+        Role::Notifications,
+    ]
+    .into_iter()
+    .find(|r| p.has_role(*r))
+    .map(Role::noun)
+    .unwrap_or("provider")
+}
+
+pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
+    let plan = ctx.plan;
+    let checks: Vec<&str> = plan.checks.keys().map(String::as_str).collect();
+
+    if plan.checks.contains_key(HEALTH_SCORE) {
+        out.push(
+            Diagnostic::error(Code::ReservedName, format!("`{HEALTH_SCORE}` is the weighted score across checks; a check cannot take that name"))
+                .at(ctx.key_span(&path(&["checks", HEALTH_SCORE])))
+                .help("rename the check, e.g. `health`"),
+        );
+    }
+    for (name, c) in &plan.checks {
+        provider(
+            ctx,
+            &c.source,
+            Role::Metrics,
+            &path(&["checks", name, "source"]),
+            out,
+        );
+    }
+    if let Some(r) = &plan.router {
+        provider(ctx, r, Role::Router, &path(&["router"]), out);
+    }
+    for (i, t) in plan.triggers.iter().enumerate() {
+        if t.check != HEALTH_SCORE && !plan.checks.contains_key(&t.check) {
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownCheck,
+                    format!(
+                        "trigger watches `{}`, which is not a check of this plan",
+                        t.check
+                    ),
+                )
+                .at(ctx.span(&path(&["triggers", &i.to_string(), "check"])))
+                .help(suggest(
+                    &t.check,
+                    checks.iter().copied().chain([HEALTH_SCORE]),
+                )),
+            );
+        }
+    }
+    if let Some(n) = &plan.notify {
+        for (i, to) in n.to.iter().enumerate() {
+            provider(
+                ctx,
+                to,
+                Role::Notifications,
+                &path(&["notify", "to", &i.to_string()]),
+                out,
+            );
+        }
+    }
+
+    // Lists of check names and gates' `via` may sit anywhere phases, strategies, steps or
+    // rollback verification are written; walk the document for them.
+    let mut found = Vec::new();
+    walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |key, value, at| {
+        let in_step_with = at.len() >= 3 && at[0] == "steps" && at[2] == "with";
+        match (key, value) {
+            ("checks", Value::Array(items)) => {
+                for (j, item) in items.iter().enumerate() {
+                    if let Some(name) = item.as_str() {
+                        let mut p = at.to_vec();
+                        p.push(j.to_string());
+                        found.push((name.to_string(), p));
+                    }
+                }
+            }
+            ("via", Value::String(v)) if v != CLI_APPROVALS => {
+                provider(ctx, v, Role::Approvals, at, out)
+            }
+            ("router", Value::String(r)) if in_step_with => provider(ctx, r, Role::Router, at, out),
+            _ => {}
+        }
+    });
+    for (name, at) in found {
+        if !plan.checks.contains_key(&name) {
+            let help = if name == HEALTH_SCORE {
+                "the health score is judged by a phase's `min-score`, or watched by a trigger"
+                    .to_string()
+            } else {
+                suggest(&name, checks.iter().copied())
+            };
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownCheck,
+                    format!("`{name}` is not a check of this plan"),
+                )
+                .at(ctx.span(&at))
+                .help(help),
+            );
+        }
+    }
+    for (i, a) in ctx.actions.iter().enumerate() {
+        if let Action::Notify(n) = a {
+            for (j, to) in n.to.iter().enumerate() {
+                provider(
+                    ctx,
+                    to,
+                    Role::Notifications,
+                    &path(&["steps", &i.to_string(), "with", "to", &j.to_string()]),
+                    out,
+                );
+            }
+        }
+    }
+
+    // Every rollout and shift needs a router: named, or the plan's only one.
+    let routers: Vec<&str> = plan
+        .providers
+        .iter()
+        .filter(|(_, p)| p.has_role(Role::Router))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut needs_default = Vec::new();
+    for r in rollouts(plan, ctx.actions) {
+        if r.router.is_none()
+            && r.phases.iter().any(|s| {
+                s.phase.weight.is_some() || s.phase.mirror.is_some() || s.phase.match_.is_some()
+            })
+        {
+            needs_default.push(match r.step {
+                Some(i) => path(&["steps", &i.to_string()]),
+                None => r
+                    .phases
+                    .first()
+                    .map(|s| s.path[..1].to_vec())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    for (i, a) in ctx.actions.iter().enumerate() {
+        if let Action::Shift(s) = a {
+            if s.router.is_none() && plan.router.is_none() {
+                needs_default.push(path(&["steps", &i.to_string()]));
+            }
+        }
+    }
+    if default_router(plan).is_none() {
+        for at in needs_default {
+            let d = if routers.is_empty() {
+                Diagnostic::error(Code::AmbiguousRouter, "the plan shifts traffic but declares no traffic router")
+                    .help("add one under `providers:`, e.g. `edge: { kind: haproxy, socket: /run/haproxy/admin.sock, backend: app, stable: stable, canary: canary }`")
+            } else {
+                Diagnostic::error(
+                    Code::AmbiguousRouter,
+                    format!(
+                        "several traffic routers ({}) and none chosen",
+                        routers.join(", ")
+                    ),
+                )
+                .help(format!(
+                    "add `router: {}` at the top of the plan, or in this step's `with:`",
+                    routers[0]
+                ))
+            };
+            out.push(d.at(ctx.key_span(&at)));
+        }
+    }
+}

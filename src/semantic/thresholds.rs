@@ -1,0 +1,270 @@
+//! Thresholds: each in a unit its check measures, consistent with each other, and comparisons
+//! with the baseline only where there is a baseline. Triggers state exactly one condition.
+
+use super::{path, Ctx};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::plan::check::{Check, Unit};
+use crate::plan::trigger::{TriggerAction, HEALTH_SCORE};
+use crate::plan::Quantity;
+
+/// The unit a check measures: declared, or inferred from its absolute thresholds.
+pub fn unit_of(check: &Check) -> Unit {
+    if let Some(u) = check.unit {
+        return u;
+    }
+    let absolute = [check.max, check.min, check.critical];
+    if absolute
+        .iter()
+        .flatten()
+        .any(|q| matches!(q, Quantity::Seconds(_)))
+    {
+        Unit::Seconds
+    } else if absolute
+        .iter()
+        .flatten()
+        .any(|q| matches!(q, Quantity::Percent(_)))
+    {
+        Unit::Ratio
+    } else {
+        Unit::Number
+    }
+}
+
+/// Why `q` cannot be an absolute bound for a check measuring `unit`, if it cannot.
+fn absolute_problem(q: Quantity, unit: Unit) -> Option<String> {
+    match (q, unit) {
+        (Quantity::Points(_), _) => Some("percentage points compare with the baseline; an absolute bound is a percentage like `1%`".into()),
+        (Quantity::Factor(_), _) => Some("a factor like `2x` is only meaningful for `critical`".into()),
+        (Quantity::Number(n), Unit::Ratio) if !(0.0..=1.0).contains(&n) => {
+            Some(format!("a ratio lies between 0 and 1; did you mean `{n}%`?"))
+        }
+        (Quantity::Percent(_), Unit::Seconds | Unit::Milliseconds) => {
+            Some(format!("this check measures {}; write a duration like `500ms`, or `{}`", unit.name(), "unit: ratio"))
+        }
+        (Quantity::Seconds(_), Unit::Ratio | Unit::Number) => Some(format!(
+            "this check measures {}; a duration only fits a latency check (`unit: seconds` or `milliseconds`)",
+            unit.name()
+        )),
+        (Quantity::Percent(_), Unit::Number) => Some("this check measures a plain number; set `unit: ratio` if its query returns a fraction".into()),
+        _ => None,
+    }
+}
+
+/// Why `q` cannot be a tolerance versus the baseline for a check measuring `unit`.
+fn relative_problem(q: Quantity, unit: Unit) -> Option<String> {
+    match (q, unit) {
+        (Quantity::Percent(_), _) => None,
+        (Quantity::Points(_), Unit::Ratio) => None,
+        (Quantity::Points(_), _) => Some(format!("percentage points only apply to ratios; this check measures {}; write a relative change like `10%`", unit.name())),
+        (Quantity::Seconds(_), Unit::Seconds | Unit::Milliseconds) => None,
+        (Quantity::Number(_), Unit::Number) => None,
+        _ => Some("write a relative change (`10%`) or, for ratios, percentage points (`0.5pp`)".into()),
+    }
+}
+
+fn wrong_unit(ctx: &Ctx<'_>, at: Vec<String>, q: Quantity, what: &str, why: String) -> Diagnostic {
+    Diagnostic::error(
+        Code::WrongUnit,
+        format!("{what} `{q}` is {}, which does not fit here", q.kind()),
+    )
+    .at(ctx.span(&at))
+    .help(why)
+}
+
+pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
+    let plan = ctx.plan;
+    for (name, c) in &plan.checks {
+        let unit = unit_of(c);
+        let here = |k: &str| path(&["checks", name, k]);
+        for (key, q) in [("max", c.max), ("min", c.min)] {
+            if let Some(q) = q {
+                if let Some(why) = absolute_problem(q, unit) {
+                    out.push(wrong_unit(ctx, here(key), q, &format!("`{key}`"), why));
+                }
+            }
+        }
+        for (key, q) in [
+            ("max-increase", c.max_increase),
+            ("max-decrease", c.max_decrease),
+        ] {
+            let Some(q) = q else { continue };
+            if let Some(why) = relative_problem(q, unit) {
+                out.push(wrong_unit(ctx, here(key), q, &format!("`{key}`"), why));
+            }
+            if c.baseline.is_none() {
+                out.push(
+                    Diagnostic::error(
+                        Code::MissingBaseline,
+                        format!(
+                            "check `{name}` compares with the baseline but has no `baseline` query"
+                        ),
+                    )
+                    .at(ctx.key_span(&here(key)))
+                    .help("add `baseline:` with the same query for the stable version"),
+                );
+            }
+        }
+        if let (Some(max), Some(min)) = (c.max, c.min) {
+            if absolute_problem(max, unit).is_none()
+                && absolute_problem(min, unit).is_none()
+                && min.value() > max.value()
+            {
+                out.push(
+                    Diagnostic::error(Code::ContradictoryThresholds, format!("check `{name}` needs at least {min} and at most {max}: no value passes"))
+                        .at(ctx.span(&here("min")))
+                        .help("swap `min` and `max`, or fix one of them"),
+                );
+            }
+        }
+        if let Some(crit) = c.critical {
+            match (crit, c.max, c.min) {
+                (_, None, None) => out.push(
+                    Diagnostic::error(Code::ContradictoryThresholds, format!("check `{name}` has a `critical` bound but no `max` or `min` it sharpens"))
+                        .at(ctx.key_span(&here("critical")))
+                        .help("add `max:` (or `min:`); `critical` is the bound past which a rollback happens at once"),
+                ),
+                (Quantity::Factor(f), _, _) if f <= 1.0 => out.push(
+                    Diagnostic::error(Code::ContradictoryThresholds, format!("`critical: {crit}` would be at or inside the threshold itself"))
+                        .at(ctx.span(&here("critical")))
+                        .help("use a factor above 1, e.g. `2x`"),
+                ),
+                (Quantity::Factor(_), _, _) => {}
+                (q, max, min) => {
+                    if let Some(why) = absolute_problem(q, unit) {
+                        out.push(wrong_unit(ctx, here("critical"), q, "`critical`", why));
+                    } else if max.is_some_and(|m| q.value() <= m.value()) || (max.is_none() && min.is_some_and(|m| q.value() >= m.value())) {
+                        let bound = max.map(|m| format!("`max: {m}`")).or_else(|| min.map(|m| format!("`min: {m}`"))).unwrap_or_default();
+                        out.push(
+                            Diagnostic::error(Code::ContradictoryThresholds, format!("`critical: {q}` is milder than {bound}: it could never fire first"))
+                                .at(ctx.span(&here("critical")))
+                                .help("a critical bound lies beyond the threshold, e.g. twice it: `critical: 2x`"),
+                        );
+                    }
+                }
+            }
+        }
+        let judged = [c.max, c.min, c.max_increase, c.max_decrease]
+            .iter()
+            .any(Option::is_some);
+        if !judged && !plan.triggers.iter().any(|t| &t.check == name) {
+            out.push(
+                Diagnostic::error(Code::MissingKey, format!("check `{name}` has nothing to judge by"))
+                    .at(ctx.key_span(&path(&["checks", name])))
+                    .help("add `max`, `min`, `max-increase` or `max-decrease`, or watch it with a trigger"),
+            );
+        }
+    }
+
+    for (i, t) in plan.triggers.iter().enumerate() {
+        let here = |k: &str| path(&["triggers", &i.to_string(), k]);
+        let conditions: Vec<&str> = [
+            ("above", t.above.is_some()),
+            ("below", t.below.is_some()),
+            ("above-baseline", t.above_baseline.is_some()),
+            ("below-baseline", t.below_baseline.is_some()),
+            ("failures", t.failures.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        match conditions.as_slice() {
+            [] => out.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    format!("trigger on `{}` has no condition", t.check),
+                )
+                .at(ctx.span(&path(&["triggers", &i.to_string()])))
+                .help(
+                    "add one of `above`, `below`, `above-baseline`, `below-baseline` or `failures`",
+                ),
+            ),
+            [_] => {}
+            [_, second, ..] => out.push(
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!(
+                        "trigger on `{}` has several conditions ({})",
+                        t.check,
+                        conditions.join(", ")
+                    ),
+                )
+                .at(ctx.key_span(&here(second)))
+                .help("write one trigger per condition"),
+            ),
+        }
+        if t.mode.is_some() && t.then == TriggerAction::Pause {
+            out.push(
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    "`mode` chooses how to roll back, but this trigger pauses",
+                )
+                .at(ctx.key_span(&here("mode")))
+                .help("remove `mode`, or set `then: rollback`"),
+            );
+        }
+        let unit = if t.check == HEALTH_SCORE {
+            Some(Unit::Ratio)
+        } else {
+            plan.checks.get(&t.check).map(unit_of)
+        };
+        let Some(unit) = unit else { continue };
+        for (key, q) in [("above", t.above), ("below", t.below)] {
+            if let Some(why) = q.and_then(|q| absolute_problem(q, unit)) {
+                out.push(wrong_unit(
+                    ctx,
+                    here(key),
+                    q.expect("checked"),
+                    &format!("`{key}`"),
+                    why,
+                ));
+            }
+        }
+        for (key, q) in [
+            ("above-baseline", t.above_baseline),
+            ("below-baseline", t.below_baseline),
+        ] {
+            let Some(q) = q else { continue };
+            if let Some(why) = relative_problem(q, unit) {
+                out.push(wrong_unit(ctx, here(key), q, &format!("`{key}`"), why));
+            }
+            let has_baseline = plan
+                .checks
+                .get(&t.check)
+                .is_some_and(|c| c.baseline.is_some());
+            if !has_baseline {
+                out.push(
+                    Diagnostic::error(
+                        Code::MissingBaseline,
+                        format!(
+                            "trigger compares `{}` with the baseline, which it has no query for",
+                            t.check
+                        ),
+                    )
+                    .at(ctx.key_span(&here(key)))
+                    .help(if t.check == HEALTH_SCORE {
+                        "the health score has no baseline; use `below:`".to_string()
+                    } else {
+                        format!("add `baseline:` to check `{}`", t.check)
+                    }),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_accept_their_own_quantities() {
+        assert!(absolute_problem(Quantity::Percent(0.01), Unit::Ratio).is_none());
+        assert!(absolute_problem(Quantity::Number(0.01), Unit::Ratio).is_none());
+        assert!(absolute_problem(Quantity::Number(5.0), Unit::Ratio).is_some());
+        assert!(absolute_problem(Quantity::Seconds(0.5), Unit::Seconds).is_none());
+        assert!(absolute_problem(Quantity::Percent(0.01), Unit::Seconds).is_some());
+        assert!(relative_problem(Quantity::Points(0.005), Unit::Ratio).is_none());
+        assert!(relative_problem(Quantity::Points(0.005), Unit::Seconds).is_some());
+        assert!(relative_problem(Quantity::Percent(0.1), Unit::Seconds).is_none());
+    }
+}
