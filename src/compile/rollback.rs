@@ -26,6 +26,13 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
         return None;
     }
     let rb = &plan.rollback;
+    // Gradual steps are part of the path when the policy or any trigger rolls back gradually;
+    // the runner skips them on an immediate rollback.
+    let gradual = rb.mode == RollbackMode::Gradual
+        || plan
+            .triggers
+            .iter()
+            .any(|t| t.mode == Some(RollbackMode::Gradual));
     let mut nodes = Vec::new();
     let id = |s: String| format!("rollback.{s}");
     if let Some(g) = &rb.gate {
@@ -38,7 +45,7 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
     }
     // Undo the latest router first: later waves depend on earlier ones being healthy.
     for (router, top) in routers.iter().rev() {
-        if rb.mode == RollbackMode::Gradual {
+        if gradual {
             let every = rb.every.unwrap_or(expand::DEFAULT_INTERVAL);
             let verify_checks = rb
                 .verify

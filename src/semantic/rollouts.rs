@@ -212,69 +212,78 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
 fn rollback_policy(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     let rb = &ctx.plan.rollback;
     let here = |k: &str| path(&["rollback", k]);
-    match rb.mode {
-        RollbackMode::Immediate => {
-            for (key, set) in [
-                ("weights", rb.weights.is_some()),
-                ("step", rb.step.is_some()),
-                ("every", rb.every.is_some()),
-            ] {
-                if set {
-                    out.push(
-                        Diagnostic::error(
-                            Code::ConflictingKeys,
-                            format!("`{key}` shapes a gradual rollback, but `mode` is immediate"),
-                        )
-                        .at(ctx.key_span(&here(key)))
-                        .help("add `mode: gradual`, or remove this key"),
-                    );
-                }
-            }
-        }
-        RollbackMode::Gradual => {
-            match (&rb.weights, rb.step) {
-                (None, None) => out.push(
-                    Diagnostic::error(
-                        Code::MissingKey,
-                        "a gradual rollback needs the weights to step down through",
-                    )
-                    .at(ctx.key_span(&here("mode")))
-                    .help("add `weights: [50, 25, 0]` or `step: 20`"),
-                ),
-                (Some(_), Some(_)) => out.push(
-                    Diagnostic::error(
-                        Code::ConflictingKeys,
-                        "a gradual rollback takes `weights` or `step`, not both",
-                    )
-                    .at(ctx.key_span(&here("step")))
-                    .help("keep one of the two"),
-                ),
-                (Some(ws), None) => {
-                    let descending = ws.windows(2).all(|p| p[1].0 < p[0].0);
-                    if !descending || ws.last().map(|w| w.0) != Some(0) {
-                        out.push(
-                            Diagnostic::error(
-                                Code::BadValue,
-                                "rollback weights must go down and end at 0",
-                            )
-                            .at(ctx.span(&here("weights")))
-                            .help("e.g. `weights: [50, 25, 5, 1, 0]`"),
-                        );
-                    }
-                }
-                (None, Some(_)) => {}
-            }
-            if rb.every.is_none() {
+    // Triggers may roll back gradually even when the plan's default is immediate.
+    let gradual_trigger = ctx
+        .plan
+        .triggers
+        .iter()
+        .position(|t| t.mode == Some(RollbackMode::Gradual));
+    let gradual_at = match (rb.mode, gradual_trigger) {
+        (RollbackMode::Gradual, _) => Some(here("mode")),
+        (RollbackMode::Immediate, Some(i)) => Some(path(&["triggers", &i.to_string(), "mode"])),
+        (RollbackMode::Immediate, None) => None,
+    };
+    let Some(gradual_at) = gradual_at else {
+        for (key, set) in [
+            ("weights", rb.weights.is_some()),
+            ("step", rb.step.is_some()),
+            ("every", rb.every.is_some()),
+        ] {
+            if set {
                 out.push(
                     Diagnostic::error(
-                        Code::MissingKey,
-                        "a gradual rollback needs `every`: how long each step is held",
+                        Code::ConflictingKeys,
+                        format!(
+                            "`{key}` shapes a gradual rollback, but nothing rolls back gradually"
+                        ),
                     )
-                    .at(ctx.key_span(&here("mode")))
-                    .help("add e.g. `every: 1m`"),
+                    .at(ctx.key_span(&here(key)))
+                    .help(
+                        "set `mode: gradual` (or `mode: gradual` on a trigger), or remove this key",
+                    ),
                 );
             }
         }
+        return;
+    };
+    match (&rb.weights, rb.step) {
+        (None, None) => out.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                "a gradual rollback needs the weights to step down through",
+            )
+            .at(ctx.key_span(&gradual_at))
+            .help("add `weights: [50, 25, 0]` or `step: 20` under `rollback:`"),
+        ),
+        (Some(_), Some(_)) => out.push(
+            Diagnostic::error(
+                Code::ConflictingKeys,
+                "a gradual rollback takes `weights` or `step`, not both",
+            )
+            .at(ctx.key_span(&here("step")))
+            .help("keep one of the two"),
+        ),
+        (Some(ws), None) => {
+            let descending = ws.windows(2).all(|p| p[1].0 < p[0].0);
+            if !descending || ws.last().map(|w| w.0) != Some(0) {
+                out.push(
+                    Diagnostic::error(Code::BadValue, "rollback weights must go down and end at 0")
+                        .at(ctx.span(&here("weights")))
+                        .help("e.g. `weights: [50, 25, 5, 1, 0]`"),
+                );
+            }
+        }
+        (None, Some(_)) => {}
+    }
+    if rb.every.is_none() {
+        out.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                "a gradual rollback needs `every`: how long each step is held",
+            )
+            .at(ctx.key_span(&gradual_at))
+            .help("add e.g. `every: 1m` under `rollback:`"),
+        );
     }
 }
 

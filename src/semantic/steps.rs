@@ -7,8 +7,10 @@ use crate::expr::{parse, Expr};
 use crate::plan::rollouts::rollouts;
 use crate::plan::step::{Action, Condition};
 use crate::plan::Duration;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::{BTreeSet, HashMap};
 
 /// The steps in an order where each comes after the steps it needs, and what each may read.
@@ -140,11 +142,7 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) -> Option<StepOrder> {
     if broken {
         return None;
     }
-    let order: Vec<usize> = toposort(&graph, None)
-        .ok()?
-        .into_iter()
-        .map(|n| graph[n])
-        .collect();
+    let order = stable_order(&graph);
     let mut ancestors: Vec<BTreeSet<String>> = vec![BTreeSet::new(); steps.len()];
     for &i in &order {
         let mut mine = BTreeSet::new();
@@ -158,6 +156,35 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) -> Option<StepOrder> {
     unreachable(ctx, &order, &index, out);
     max_duration(ctx, &order, &index, out);
     Some(StepOrder { order, ancestors })
+}
+
+/// A topological order that keeps the written order wherever `needs` allow, so graphs and
+/// reports list steps as the user wrote them. The graph has no cycle (checked before).
+fn stable_order(graph: &DiGraph<usize, ()>) -> Vec<usize> {
+    let mut indegree: Vec<usize> = graph
+        .node_indices()
+        .map(|n| {
+            graph
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .count()
+        })
+        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = graph
+        .node_indices()
+        .filter(|n| indegree[n.index()] == 0)
+        .map(|n| Reverse(n.index()))
+        .collect();
+    let mut order = Vec::with_capacity(indegree.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(graph[NodeIndex::new(i)]);
+        for next in graph.neighbors(NodeIndex::new(i)) {
+            indegree[next.index()] -= 1;
+            if indegree[next.index()] == 0 {
+                ready.push(Reverse(next.index()));
+            }
+        }
+    }
+    order
 }
 
 fn unreachable(
