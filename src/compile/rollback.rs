@@ -3,6 +3,7 @@
 use super::{expand, node, Builder};
 use crate::graph::{Edge, Group, Role, Route, StepKind};
 use crate::plan::rollback::RollbackMode;
+use crate::plan::trigger::TriggerAction;
 use crate::plan::Plan;
 use petgraph::graph::NodeIndex;
 
@@ -32,7 +33,7 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
         || plan
             .triggers
             .iter()
-            .any(|t| t.mode == Some(RollbackMode::Gradual));
+            .any(|t| t.then == TriggerAction::Rollback && t.mode == Some(RollbackMode::Gradual));
     let mut nodes = Vec::new();
     let id = |s: String| format!("rollback.{s}");
     if let Some(g) = &rb.gate {

@@ -56,7 +56,7 @@ impl SpanNode {
     }
 
     /// The node at `path` and the span of the key that introduced it, when it is a map entry.
-    pub fn lookup<'a, S: AsRef<str>>(&self, path: &'a [S]) -> Option<(&SpanNode, Option<Span>)> {
+    pub fn lookup<S: AsRef<str>>(&self, path: &[S]) -> Option<(&SpanNode, Option<Span>)> {
         let mut node = self;
         let mut key = None;
         for seg in path {

@@ -122,6 +122,8 @@ fn schema_node(schema_path: &str) -> Option<&'static Value> {
         node = if seg == "$ref" {
             let target = node.get("$ref")?.as_str()?;
             root.pointer(target.strip_prefix('#')?)?
+        } else if let Value::Array(items) = node {
+            items.get(seg.parse::<usize>().ok()?)?
         } else {
             node.get(seg.as_str())?
         };
@@ -169,11 +171,11 @@ fn type_name(kind: &TypeKind) -> String {
 }
 
 fn property_help(node: Option<&'static Value>, key: &str) -> Option<String> {
-    let desc = node?
-        .get("properties")?
-        .get(key)
-        .map(resolve)?
-        .get("description")?
+    // The field's own description says more than its type's (`canary` over `Servers`).
+    let prop = node?.get("properties")?.get(key)?;
+    let desc = prop
+        .get("description")
+        .or_else(|| resolve(prop).get("description"))?
         .as_str()?;
     Some(format!("`{key}`: {desc}"))
 }
@@ -363,6 +365,28 @@ fn pick_branch<'e>(
         .map(|a| a.iter().map(resolve).collect())
         .unwrap_or_default();
     let instance = err.instance();
+    let values: Vec<&str> = branches
+        .iter()
+        .filter_map(|b| b.get("const").and_then(Value::as_str))
+        .collect();
+    if !values.is_empty() && values.len() == branches.len() {
+        let found = instance
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| instance.to_string());
+        let help = match did_you_mean(&found, values.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("use one of: {}", values.join(", ")),
+        };
+        return Branch::Diagnostic(
+            Diagnostic::error(
+                Code::BadValue,
+                format!("`{found}` is not allowed for {where_}"),
+            )
+            .at(Some(doc.span_of(path)))
+            .help(help),
+        );
+    }
     let consts: Vec<&str> = branches
         .iter()
         .filter_map(|b| b.pointer("/properties/kind/const").and_then(Value::as_str))

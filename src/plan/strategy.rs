@@ -164,32 +164,24 @@ impl Strategy {
                 c.weights
                     .iter()
                     .enumerate()
-                    .map(|(i, w)| {
-                        let gate = if i == last && i > 0 {
-                            c.gate.clone()
-                        } else {
-                            None
-                        };
-                        let mut p = Phase {
+                    .flat_map(|(i, w)| {
+                        let stage = Phase {
                             weight: Some(*w),
                             observe: Some(c.observe),
                             checks: c.checks.clone(),
                             ..phase(format!("canary-{}", w.0))
                         };
                         // The gate guards the last stage: it waits before that stage's shift.
-                        if let Some(g) = gate {
-                            return vec![
-                                Phase {
-                                    gate: Some(g),
-                                    ..phase(format!("approve-{}", w.0))
-                                },
-                                p,
-                            ];
-                        }
-                        p.gate = None;
-                        vec![p]
+                        let gate = c
+                            .gate
+                            .as_ref()
+                            .filter(|_| i == last && i > 0)
+                            .map(|g| Phase {
+                                gate: Some(g.clone()),
+                                ..phase(format!("approve-{}", w.0))
+                            });
+                        gate.into_iter().chain([stage])
                     })
-                    .flatten()
                     .collect()
             }
             Strategy::Linear(l) => {

@@ -57,15 +57,15 @@ fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<
                 Diagnostic::error(
                     Code::WrongProviderKind,
                     format!(
-                        "provider `{name}` is a {} ({}), not a {}",
-                        role_of(p),
+                        "provider `{name}` is {} ({}), not {}",
+                        article(role_of(p)),
                         p.kind(),
-                        role.noun()
+                        article(role.noun())
                     ),
                 )
                 .at(ctx.span(at))
                 .help(if fitting.is_empty() {
-                    format!("declare a {} under `providers:`", role.noun())
+                    format!("declare {} under `providers:`", article(role.noun()))
                 } else {
                     format!("use one of: {}", fitting.join(", "))
                 }),
@@ -73,6 +73,11 @@ fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<
         }
         Some(_) => {}
     }
+}
+
+fn article(noun: &str) -> String {
+    let an = noun.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {noun}", if an { "an" } else { "a" })
 }
 
 fn role_of(p: &crate::plan::Provider) -> &'static str {

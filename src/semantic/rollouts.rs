@@ -7,6 +7,7 @@ use crate::plan::provider::Capability;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::rollouts::{default_router, rollouts, Rollout};
 use crate::plan::strategy::Strategy;
+use crate::plan::trigger::TriggerAction;
 use crate::plan::Duration;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -107,12 +108,9 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
-        if ph.weight.is_none()
-            && ph.mirror.is_none()
-            && ph.match_.is_none()
-            && ph.observe.is_none()
-            && ph.gate.is_none()
-        {
+        let routes = ph.weight.is_some() || ph.mirror.is_some() || ph.match_.is_some();
+        let judges = ph.checks.is_some() || ph.min_score.is_some();
+        if !routes && !judges && ph.observe.is_none() && ph.gate.is_none() {
             out.push(
                 Diagnostic::error(
                     Code::MissingKey,
@@ -122,7 +120,7 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
                 .help("give it a `weight`, an `observe` time or a `gate`"),
             );
         }
-        if ph.observe.is_none() && (ph.checks.is_some() || ph.min_score.is_some()) {
+        if ph.observe.is_none() && judges {
             out.push(
                 Diagnostic::error(
                     Code::MissingKey,
@@ -213,11 +211,10 @@ fn rollback_policy(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     let rb = &ctx.plan.rollback;
     let here = |k: &str| path(&["rollback", k]);
     // Triggers may roll back gradually even when the plan's default is immediate.
-    let gradual_trigger = ctx
-        .plan
-        .triggers
-        .iter()
-        .position(|t| t.mode == Some(RollbackMode::Gradual));
+    let gradual_trigger =
+        ctx.plan.triggers.iter().position(|t| {
+            t.then == TriggerAction::Rollback && t.mode == Some(RollbackMode::Gradual)
+        });
     let gradual_at = match (rb.mode, gradual_trigger) {
         (RollbackMode::Gradual, _) => Some(here("mode")),
         (RollbackMode::Immediate, Some(i)) => Some(path(&["triggers", &i.to_string(), "mode"])),
