@@ -172,14 +172,10 @@ impl Strategy {
                             ..phase(format!("canary-{}", w.0))
                         };
                         // The gate guards the last stage: it waits before that stage's shift.
-                        let gate = c
-                            .gate
-                            .as_ref()
-                            .filter(|_| i == last && i > 0)
-                            .map(|g| Phase {
-                                gate: Some(g.clone()),
-                                ..phase(format!("approve-{}", w.0))
-                            });
+                        let gate = c.gate.as_ref().filter(|_| i == last).map(|g| Phase {
+                            gate: Some(g.clone()),
+                            ..phase(format!("approve-{}", w.0))
+                        });
                         gate.into_iter().chain([stage])
                     })
                     .collect()
