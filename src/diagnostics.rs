@@ -182,7 +182,9 @@ pub fn render_human(path: &str, source: &str, diags: &[Diagnostic]) -> String {
                         .end
                         .saturating_sub(s.start)
                         .clamp(1, (line_len + 1).saturating_sub(s.col).max(1));
-                    let _ = writeln!(out, "{gutter} | {text}");
+                    // Control characters (a binary file's NULs) would garble a terminal.
+                    let shown: String = text.chars().map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c }).collect();
+                    let _ = writeln!(out, "{gutter} | {shown}");
                     let _ = writeln!(
                         out,
                         "{pad} | {}{}",

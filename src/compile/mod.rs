@@ -91,18 +91,7 @@ pub fn compile(v: &Validated) -> StepGraph {
                 }
                 other => vec![expand::single(plan, &step.id, step, other)],
             };
-            let needs: Vec<usize> = step
-                .needs
-                .iter()
-                .flat_map(|n| n.ids())
-                .map(|id| {
-                    group_of[plan
-                        .steps
-                        .iter()
-                        .position(|s| &s.id == id)
-                        .expect("needs checked")]
-                })
-                .collect();
+            let needs: Vec<usize> = v.order.needs[i].iter().map(|&k| group_of[k]).collect();
             let group = Group {
                 id: step.id.clone(),
                 condition: step.if_.as_ref().map(|c| c.expression()),

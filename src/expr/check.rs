@@ -1,15 +1,14 @@
 //! Static checks of a parsed expression against what the plan declares.
 
 use super::parse::Expr;
-use std::collections::BTreeSet;
 
 /// What an expression may refer to where it stands.
 pub struct Scope<'a> {
     pub inputs: &'a [&'a str],
     pub env: &'a [&'a str],
-    /// `Some(ids)`: inside a step, which may read these steps (those it needs, transitively).
+    /// Inside a step: whether it may read step `id` (it needs it, transitively).
     /// `None`: outside steps, where `steps` is not available.
-    pub steps: Option<&'a BTreeSet<String>>,
+    pub steps: Option<&'a dyn Fn(&str) -> bool>,
     /// Every step id, to tell "unknown" from "not needed".
     pub all_steps: &'a [&'a str],
     /// Whether this is an `if:` condition (status functions allowed).
@@ -246,7 +245,7 @@ fn context(path: &[String], at: usize, len: usize, scope: &Scope<'_>, out: &mut 
                     format!("there is no step `{id}`"),
                     suggest(id, scope.all_steps),
                 ));
-            } else if !visible.contains(id) {
+            } else if !visible(id) {
                 out.push(Problem {
                     at,
                     len,
@@ -279,7 +278,7 @@ mod tests {
     use super::*;
 
     fn problems(text: &str, in_if: bool) -> Vec<Problem> {
-        let visible: BTreeSet<String> = ["build".to_string()].into();
+        let visible = |id: &str| id == "build";
         let scope = Scope {
             inputs: &["region"],
             env: &["APP"],

@@ -17,13 +17,15 @@ pub const MAX_DEPTH: usize = 64;
 /// Nodes after alias expansion; bounds what an alias bomb can make us allocate.
 pub const MAX_NODES: usize = 2_000_000;
 
-/// Where each part of the loaded value came from.
+/// Where each part of the loaded value came from. A map's entries are in the same order as
+/// the JSON map's keys (insertion order), so keys are not stored twice.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpanNode {
     Scalar(Span),
     Map {
         span: Span,
-        entries: Vec<(String, Span, SpanNode)>,
+        /// Per entry: the key's span and the value's spans.
+        entries: Vec<(Span, SpanNode)>,
     },
     Seq {
         span: Span,
@@ -40,29 +42,29 @@ impl SpanNode {
         }
     }
 
-    fn child(&self, segment: &str) -> Option<(&SpanNode, Option<Span>)> {
-        match self {
-            SpanNode::Map { entries, .. } => entries
-                .iter()
-                .find(|(k, _, _)| k == segment)
-                .map(|(_, ks, n)| (n, Some(*ks))),
-            SpanNode::Seq { items, .. } => segment
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| items.get(i))
-                .map(|n| (n, None)),
-            SpanNode::Scalar(_) => None,
+    fn child<'v>(&self, value: &'v Value, segment: &str) -> Option<(&SpanNode, &'v Value, Option<Span>)> {
+        match (self, value) {
+            (SpanNode::Map { entries, .. }, Value::Object(map)) => {
+                // Only diagnostics look things up, so a scan of the keys is cheap enough.
+                let i = map.keys().position(|k| k == segment)?;
+                entries.get(i).map(|(ks, n)| (n, &map[segment], Some(*ks)))
+            }
+            (SpanNode::Seq { items, .. }, Value::Array(values)) => {
+                let i = segment.parse::<usize>().ok()?;
+                Some((items.get(i)?, values.get(i)?, None))
+            }
+            _ => None,
         }
     }
 
-    /// The node at `path` and the span of the key that introduced it, when it is a map entry.
-    pub fn lookup<S: AsRef<str>>(&self, path: &[S]) -> Option<(&SpanNode, Option<Span>)> {
-        let mut node = self;
+    /// The node at `path` within `value` (the value these spans describe), and the span of the
+    /// key that introduced it when it is a map entry.
+    pub fn lookup<S: AsRef<str>>(&self, value: &Value, path: &[S]) -> Option<(&SpanNode, Option<Span>)> {
+        let (mut node, mut value) = (self, value);
         let mut key = None;
         for seg in path {
-            let (n, k) = node.child(seg.as_ref())?;
-            node = n;
-            key = k;
+            let (n, v, k) = node.child(value, seg.as_ref())?;
+            (node, value, key) = (n, v, k);
         }
         Some((node, key))
     }
@@ -82,13 +84,13 @@ impl Document {
     pub fn span_of<S: AsRef<str>>(&self, path: &[S]) -> Span {
         (0..=path.len())
             .rev()
-            .find_map(|n| self.spans.lookup(&path[..n]).map(|(node, _)| node.span()))
+            .find_map(|n| self.spans.lookup(&self.value, &path[..n]).map(|(node, _)| node.span()))
             .unwrap_or_default()
     }
 
     /// The span of the key naming the value at `path` (the value itself for list items).
     pub fn key_span_of<S: AsRef<str>>(&self, path: &[S]) -> Span {
-        match self.spans.lookup(path) {
+        match self.spans.lookup(&self.value, path) {
             Some((_, Some(k))) => k,
             Some((node, None)) => node.span(),
             None => self.span_of(path),
@@ -111,7 +113,7 @@ pub fn pointer_segments(pointer: &str) -> Vec<String> {
 enum Frame {
     Map {
         map: Map<String, Value>,
-        entries: Vec<(String, Span, SpanNode)>,
+        entries: Vec<(Span, SpanNode)>,
         key: Option<(String, Span)>,
         span: Span,
         anchor: usize,
@@ -198,25 +200,16 @@ pub fn load(path: &str, source: &str) -> Result<Document, Diagnostic> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let value = match tag {
-                    Some(t) if t.is_yaml_core_schema() && t.suffix == "str" => {
-                        Value::String(text.to_string())
-                    }
-                    Some(t) if !(t.is_yaml_core_schema() && t.suffix == "str") => {
-                        return Err(Diagnostic::error(
-                            Code::YamlUnsupported,
-                            format!(
-                                "YAML tag `{}{}` is not supported in plans",
-                                t.handle, t.suffix
-                            ),
-                        )
-                        .at(Some(sp))
-                        .help("remove the tag; quote the value if it must stay a string"));
-                    }
-                    _ if style == ScalarStyle::Plain => resolve_plain(&text),
-                    _ => Value::String(text.to_string()),
-                };
-                b.scalar(value, text.into_owned(), sp, anchor)?;
+                if let Some(t) = tag.as_ref().filter(|t| !(t.is_yaml_core_schema() && t.suffix == "str")) {
+                    return Err(Diagnostic::error(
+                        Code::YamlUnsupported,
+                        format!("YAML tag `{}{}` is not supported in plans", t.handle, t.suffix),
+                    )
+                    .at(Some(sp))
+                    .help("remove the tag; quote the value if it must stay a string"));
+                }
+                let typed = tag.is_none() && style == ScalarStyle::Plain;
+                b.scalar(text, typed, sp, anchor)?;
             }
             Event::MappingStart(anchor, _) => b.open(
                 Frame::Map {
@@ -286,38 +279,23 @@ impl Builder {
         Ok(())
     }
 
-    fn scalar(
-        &mut self,
-        value: Value,
-        text: String,
-        sp: Span,
-        anchor: usize,
-    ) -> Result<(), Diagnostic> {
-        if let Some(Frame::Map {
-            key, map, entries, ..
-        }) = self.stack.last_mut()
-        {
-            if key.is_none() {
-                if map.contains_key(&text) {
-                    let first = entries
-                        .iter()
-                        .find(|(k, _, _)| *k == text)
-                        .map(|(_, s, _)| *s)
-                        .unwrap_or_default();
-                    return Err(Diagnostic::error(
-                        Code::DuplicateKey,
-                        format!(
-                            "key `{text}` appears twice in this mapping (first on line {})",
-                            first.line
-                        ),
-                    )
-                    .at(Some(sp))
-                    .help("remove one of them; YAML keeps only one value per key"));
-                }
-                *key = Some((text, sp));
-                return Ok(());
+    /// A scalar is a key when its map waits for one, else a value: typed by the YAML 1.2 core
+    /// schema when `typed` (plain, untagged), a string otherwise.
+    fn scalar(&mut self, text: std::borrow::Cow<'_, str>, typed: bool, sp: Span, anchor: usize) -> Result<(), Diagnostic> {
+        if let Some(Frame::Map { key: key @ None, map, entries, .. }) = self.stack.last_mut() {
+            if map.contains_key(text.as_ref()) {
+                let first = map.keys().position(|k| *k == text).map(|i| entries[i].0).unwrap_or_default();
+                return Err(Diagnostic::error(
+                    Code::DuplicateKey,
+                    format!("key `{text}` appears twice in this mapping (first on line {})", first.line),
+                )
+                .at(Some(sp))
+                .help("remove one of them; YAML keeps only one value per key"));
             }
+            *key = Some((text.into_owned(), sp));
+            return Ok(());
         }
+        let value = if typed { resolve_plain(text) } else { Value::String(text.into_owned()) };
         self.count(1, sp)?;
         self.finish(value, SpanNode::Scalar(sp), 1, anchor)
     }
@@ -354,7 +332,7 @@ impl Builder {
             } => (
                 Value::Object(map),
                 SpanNode::Map {
-                    span: Self::extend(span, &entries.last().map(|e| e.2.span())),
+                    span: Self::extend(span, &entries.last().map(|e| e.1.span())),
                     entries,
                 },
                 nodes,
@@ -421,8 +399,8 @@ impl Builder {
                 ..
             }) => {
                 let (k, ks) = key.take().expect("a value follows its key");
-                map.insert(k.clone(), value);
-                entries.push((k, ks, node));
+                map.insert(k, value);
+                entries.push((ks, node));
                 *n += nodes;
             }
         }
@@ -440,7 +418,8 @@ fn complex_key(sp: Span) -> Diagnostic {
 }
 
 /// YAML 1.2 core schema for plain scalars: `yes`/`no`/`on` stay strings (no Norway problem).
-fn resolve_plain(text: &str) -> Value {
+fn resolve_plain(cow: std::borrow::Cow<'_, str>) -> Value {
+    let text = cow.as_ref();
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -474,7 +453,7 @@ fn resolve_plain(text: &str) -> Value {
             return Value::Number(n);
         }
     }
-    Value::String(text.to_string())
+    Value::String(cow.into_owned())
 }
 
 #[cfg(test)]

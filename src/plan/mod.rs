@@ -33,7 +33,7 @@ pub use units::{Duration, Quantity, Weight};
 
 /// A rollgate rollout plan: phases (or steps) that move traffic to a canary, the checks that
 /// judge it, the triggers that roll it back, and the providers it talks to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[schemars(title = "rollgate rollout plan")]
 pub struct Plan {

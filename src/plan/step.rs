@@ -7,14 +7,14 @@ use super::units::{Duration, Weight};
 use indexmap::IndexMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// Step ids and phase names: what `needs:` and `steps.<id>` can refer to.
 pub const ID_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_-]*$";
 
-/// A step as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A step as written. Its `with` is typed per `uses` into an [`Action`] straight from the
+/// document, so the step itself only records that it has one.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Step {
     pub id: String,
@@ -22,8 +22,8 @@ pub struct Step {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<Uses>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub with: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub with: Option<WithBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +34,16 @@ pub struct Step {
     pub timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+}
+
+/// Marks that a step has a `with:` block, without copying it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WithBlock;
+
+impl<'de> Deserialize<'de> for WithBlock {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| WithBlock)
+    }
 }
 
 /// What a step does.

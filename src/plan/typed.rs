@@ -3,7 +3,7 @@
 use super::load::Document;
 use super::step::{Action, Step, Uses};
 use super::Plan;
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{Code, Diagnostic};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -24,6 +24,11 @@ fn from_value<T: DeserializeOwned>(
     value: &Value,
     prefix: &[String],
 ) -> Result<T, Diagnostic> {
+    // The schema has already accepted the value, so this nearly always succeeds; tracking the
+    // path costs time on large plans and is only needed to point at an error.
+    if let Ok(t) = T::deserialize(value) {
+        return Ok(t);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = prefix.to_vec();
         path.extend(segments(e.path()));
@@ -48,7 +53,6 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostic> {
 /// A step's typed action, from `uses` + `with` or `run`.
 pub fn action(doc: &Document, index: usize, step: &Step) -> Result<Action, Diagnostic> {
     let here = |key: &str| vec!["steps".to_string(), index.to_string(), key.to_string()];
-    let span: Span = doc.span_of(&["steps".to_string(), index.to_string()]);
     match (&step.uses, &step.run) {
         (Some(_), Some(_)) => Err(Diagnostic::error(
             Code::ConflictingKeys,
@@ -60,7 +64,7 @@ pub fn action(doc: &Document, index: usize, step: &Step) -> Result<Action, Diagn
             Code::MissingKey,
             format!("step `{}` does nothing: it has neither `uses` nor `run`", step.id),
         )
-        .at(Some(span))
+        .at(Some(doc.span_of(&["steps".to_string(), index.to_string()])))
         .help("add `uses: rollout` (or shift, observe, gate, notify) with its `with:`, or `run: <command>`")),
         (None, Some(cmd)) => {
             if step.with.is_some() {
@@ -74,14 +78,15 @@ pub fn action(doc: &Document, index: usize, step: &Step) -> Result<Action, Diagn
             Ok(Action::Run(cmd.clone()))
         }
         (Some(uses), None) => {
-            let with = Value::Object(step.with.clone().unwrap_or_default());
+            let empty = Value::Object(Default::default());
+            let with = doc.value.pointer(&format!("/steps/{index}/with")).unwrap_or(&empty);
             let prefix = here("with");
             Ok(match uses {
-                Uses::Rollout => Action::Rollout(from_value(doc, &with, &prefix)?),
-                Uses::Shift => Action::Shift(from_value(doc, &with, &prefix)?),
-                Uses::Observe => Action::Observe(from_value(doc, &with, &prefix)?),
-                Uses::Gate => Action::Gate(from_value(doc, &with, &prefix)?),
-                Uses::Notify => Action::Notify(from_value(doc, &with, &prefix)?),
+                Uses::Rollout => Action::Rollout(from_value(doc, with, &prefix)?),
+                Uses::Shift => Action::Shift(from_value(doc, with, &prefix)?),
+                Uses::Observe => Action::Observe(from_value(doc, with, &prefix)?),
+                Uses::Gate => Action::Gate(from_value(doc, with, &prefix)?),
+                Uses::Notify => Action::Notify(from_value(doc, with, &prefix)?),
             })
         }
     }

@@ -1,11 +1,10 @@
 //! Every `${{ }}` in the plan and every `if:` parses and names only what exists where it stands.
 
 use super::steps::StepOrder;
-use super::{walk_entries, Ctx};
+use super::{owned, walk_entries, Ctx, Seg};
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::expr::{self, Scope};
 use serde_json::Value;
-use std::collections::BTreeSet;
 
 /// The source span of `len` chars at `offset` within the text `needle` written in the scalar at
 /// `path`, whose `occurrence`-th appearance in the raw source is meant. Falls back to the
@@ -36,46 +35,47 @@ fn locate(
     }
 }
 
+fn is_step_if(at: &[Seg<'_>]) -> bool {
+    matches!(at, [Seg::Key("steps"), Seg::Index(_), Seg::Key("if")])
+}
+
 pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>) {
     let plan = ctx.plan;
     let inputs: Vec<&str> = plan.inputs.keys().map(String::as_str).collect();
     let all_steps: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-    let no_steps = BTreeSet::new();
+    // Only strings that hold an expression (and steps' `if:`) are collected, so walking a
+    // large plan copies almost nothing.
+    let wanted = |at: &[Seg<'_>], text: &str| text.contains("${{") || is_step_if(at);
     let mut strings = Vec::new();
-    walk_entries(
-        &ctx.doc.value,
-        &mut Vec::new(),
-        &mut |_, value, at| match value {
-            Value::String(s) => strings.push((at.to_vec(), s.clone())),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Value::String(s) = item {
-                        let mut p = at.to_vec();
-                        p.push(i.to_string());
-                        strings.push((p, s.clone()));
-                    }
+    walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |_, value, at| match value {
+        Value::String(s) if wanted(at, s) => strings.push((owned(at), s.clone())),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(s) = item.as_str().filter(|s| s.contains("${{")) {
+                    let mut p = owned(at);
+                    p.push(i.to_string());
+                    strings.push((p, s.to_string()));
                 }
             }
-            _ => {}
-        },
-    );
-    for (path, text) in strings {
-        let step = (path.len() >= 2 && path[0] == "steps")
-            .then(|| path[1].parse::<usize>().ok())
-            .flatten();
-        let in_if = step.is_some() && path.len() == 3 && path[2] == "if";
-        if !in_if && !text.contains("${{") {
-            continue;
         }
+        _ => {}
+    });
+    for (path, text) in strings {
+        let step = (path.len() >= 2 && path[0] == "steps").then(|| path[1].parse::<usize>().ok()).flatten();
+        let in_if = step.is_some() && path.len() == 3 && path[2] == "if";
         let mut env: Vec<&str> = plan.env.keys().map(String::as_str).collect();
         if let Some(s) = step.and_then(|i| plan.steps.get(i)) {
             env.extend(s.env.keys().map(String::as_str));
         }
+        // Inside a step whose needs are broken, reads of other steps are not judged.
+        let reads = |id: &str| match (step, order) {
+            (Some(i), Some(o)) => o.needs_transitively(i, id),
+            _ => true,
+        };
         let scope = Scope {
             inputs: &inputs,
             env: &env,
-            // Inside a step whose needs are broken, reads of other steps are not judged.
-            steps: step.map(|i| order.map(|o| &o.ancestors[i]).unwrap_or(&no_steps)),
+            steps: step.map(|_| &reads as &dyn Fn(&str) -> bool),
             all_steps: &all_steps,
             in_if,
         };

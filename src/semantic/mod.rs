@@ -44,12 +44,30 @@ pub fn check(ctx: &Ctx<'_>) -> (Vec<Diagnostic>, Option<StepOrder>) {
     (out, order)
 }
 
-/// Calls `f(key, value, path)` for every mapping entry in `value`, depth first.
-fn walk_entries(value: &Value, path: &mut Vec<String>, f: &mut dyn FnMut(&str, &Value, &[String])) {
+/// One step of a path into the document: a key, or a list index.
+#[derive(Clone, Copy, Debug)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// An owned path, made only when something found needs to point somewhere.
+fn owned(path: &[Seg<'_>]) -> Vec<String> {
+    path.iter()
+        .map(|s| match s {
+            Seg::Key(k) => k.to_string(),
+            Seg::Index(i) => i.to_string(),
+        })
+        .collect()
+}
+
+/// Calls `f(key, value, path)` for every mapping entry in `value`, depth first. Paths borrow
+/// the document, so walking a 10,000-step plan allocates nothing per entry.
+fn walk_entries<'a>(value: &'a Value, path: &mut Vec<Seg<'a>>, f: &mut dyn FnMut(&'a str, &'a Value, &[Seg<'a>])) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                path.push(k.clone());
+                path.push(Seg::Key(k));
                 f(k, v, path);
                 walk_entries(v, path, f);
                 path.pop();
@@ -57,7 +75,7 @@ fn walk_entries(value: &Value, path: &mut Vec<String>, f: &mut dyn FnMut(&str, &
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                path.push(i.to_string());
+                path.push(Seg::Index(i));
                 walk_entries(v, path, f);
                 path.pop();
             }

@@ -1,6 +1,6 @@
 //! Names that refer to other parts of the plan: providers, checks, routers.
 
-use super::{path, walk_entries, Ctx};
+use super::{owned, path, walk_entries, Ctx, Seg};
 use crate::diagnostics::{did_you_mean, Code, Diagnostic};
 use crate::plan::gate::CLI_APPROVALS;
 use crate::plan::provider::Role;
@@ -148,43 +148,35 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
 
     // Lists of check names and gates' `via` may sit anywhere phases, strategies, steps or
     // rollback verification are written; walk the document for them.
-    let mut found = Vec::new();
+    let mut unknown = Vec::new();
     walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |key, value, at| {
-        let in_step_with = at.len() >= 3 && at[0] == "steps" && at[2] == "with";
+        let in_step_with = at.len() >= 3 && matches!(at[0], Seg::Key("steps")) && matches!(at[2], Seg::Key("with"));
         match (key, value) {
             ("checks", Value::Array(items)) => {
                 for (j, item) in items.iter().enumerate() {
-                    if let Some(name) = item.as_str() {
-                        let mut p = at.to_vec();
+                    if let Some(name) = item.as_str().filter(|n| !plan.checks.contains_key(*n)) {
+                        let mut p = owned(at);
                         p.push(j.to_string());
-                        found.push((name.to_string(), p));
+                        unknown.push((name.to_string(), p));
                     }
                 }
             }
-            ("via", Value::String(v)) if v != CLI_APPROVALS => {
-                provider(ctx, v, Role::Approvals, at, out)
-            }
-            ("router", Value::String(r)) if in_step_with => provider(ctx, r, Role::Router, at, out),
+            ("via", Value::String(v)) if v != CLI_APPROVALS => provider(ctx, v, Role::Approvals, &owned(at), out),
+            ("router", Value::String(r)) if in_step_with => provider(ctx, r, Role::Router, &owned(at), out),
             _ => {}
         }
     });
-    for (name, at) in found {
-        if !plan.checks.contains_key(&name) {
-            let help = if name == HEALTH_SCORE {
-                "the health score is judged by a phase's `min-score`, or watched by a trigger"
-                    .to_string()
-            } else {
-                suggest(&name, checks.iter().copied())
-            };
-            out.push(
-                Diagnostic::error(
-                    Code::UnknownCheck,
-                    format!("`{name}` is not a check of this plan"),
-                )
+    for (name, at) in unknown {
+        let help = if name == HEALTH_SCORE {
+            "the health score is judged by a phase's `min-score`, or watched by a trigger".to_string()
+        } else {
+            suggest(&name, checks.iter().copied())
+        };
+        out.push(
+            Diagnostic::error(Code::UnknownCheck, format!("`{name}` is not a check of this plan"))
                 .at(ctx.span(&at))
                 .help(help),
-            );
-        }
+        );
     }
     for (i, a) in ctx.actions.iter().enumerate() {
         if let Action::Notify(n) = a {

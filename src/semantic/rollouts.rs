@@ -1,7 +1,7 @@
 //! Rollouts: phases that do something, weights that only go up, routings the router can do,
 //! a rollback policy that fits, durations that are not zero and fit within `max-duration`.
 
-use super::{path, walk_entries, Ctx};
+use super::{owned, path, walk_entries, Ctx};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::provider::Capability;
 use crate::plan::rollback::RollbackMode;
@@ -301,7 +301,7 @@ fn zero_durations(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                     Code::BadDuration,
                     format!("`{key}: {s}` is an empty duration"),
                 )
-                .at(ctx.span(at))
+                .at(ctx.span(&owned(at)))
                 .help(help),
             );
         }

@@ -11,15 +11,37 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-/// The steps in an order where each comes after the steps it needs, and what each may read.
+/// The steps in an order where each comes after the steps it needs.
 #[derive(Clone, Debug)]
 pub struct StepOrder {
     /// Step indices, dependencies first.
     pub order: Vec<usize>,
-    /// For each step index, the ids of every step it needs, directly or not.
-    pub ancestors: Vec<BTreeSet<String>>,
+    /// For each step index, the indices of the steps it needs directly.
+    pub needs: Vec<Vec<usize>>,
+    /// Step id → index.
+    pub index: HashMap<String, usize>,
+}
+
+impl StepOrder {
+    /// Whether step `step` needs the step with id `other`, directly or through others.
+    /// Asked only for expressions that read `steps.<id>`, so a walk beats storing every
+    /// step's ancestors (which grows quadratically with long chains of waves).
+    pub fn needs_transitively(&self, step: usize, other: &str) -> bool {
+        let Some(&target) = self.index.get(other) else { return false };
+        let mut seen = vec![false; self.needs.len()];
+        let mut stack = self.needs[step].clone();
+        while let Some(i) = stack.pop() {
+            if i == target {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(&self.needs[i]);
+            }
+        }
+        false
+    }
 }
 
 /// What a constant `if:` is known to be, when it can be known without running.
@@ -143,19 +165,14 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) -> Option<StepOrder> {
         return None;
     }
     let order = stable_order(&graph);
-    let mut ancestors: Vec<BTreeSet<String>> = vec![BTreeSet::new(); steps.len()];
-    for &i in &order {
-        let mut mine = BTreeSet::new();
-        for need in steps[i].needs.iter().flat_map(|n| n.ids()) {
-            let k = index[need.as_str()];
-            mine.insert(need.clone());
-            mine.extend(ancestors[k].iter().cloned());
-        }
-        ancestors[i] = mine;
-    }
+    let needs: Vec<Vec<usize>> = steps
+        .iter()
+        .map(|s| s.needs.iter().flat_map(|n| n.ids()).map(|n| index[n.as_str()]).collect())
+        .collect();
     unreachable(ctx, &order, &index, out);
     max_duration(ctx, &order, &index, out);
-    Some(StepOrder { order, ancestors })
+    let index = index.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Some(StepOrder { order, needs, index })
 }
 
 /// A topological order that keeps the written order wherever `needs` allow, so graphs and

@@ -1,0 +1,9 @@
+//! One integration binary: drives the real `rollgate` binary (and the library where a property
+//! test needs thousands of inputs).
+
+mod bad_plans;
+mod graphs;
+mod hostile;
+mod schema;
+mod support;
+mod workflows;
