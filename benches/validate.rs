@@ -43,7 +43,8 @@ fn plan() -> String {
 }
 
 fn once(text: &str) -> usize {
-    let v = validate("bench.yaml", text).unwrap_or_else(|d| panic!("the generated plan is invalid: {d:?}"));
+    let v = validate("bench.yaml", text)
+        .unwrap_or_else(|d| panic!("the generated plan is invalid: {d:?}"));
     compile(&v).graph.node_count()
 }
 
@@ -76,9 +77,24 @@ fn main() {
         .arg("--child-once")
         .output()
         .expect("child runs");
-    let rss: u64 = String::from_utf8_lossy(&child.stdout).trim().parse().unwrap_or(0);
+    let rss: u64 = String::from_utf8_lossy(&child.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("plan: {} steps in YAML ({} KiB), compiled to {nodes} graph steps", SERVICES * STEPS_PER_SERVICE, text.len() / 1024);
-    println!("validate + compile: min {:.1} ms, median {:.1} ms, max {:.1} ms (15 runs)", ms(times[0]), ms(times[times.len() / 2]), ms(times[times.len() - 1]));
-    println!("peak RSS of one validate + compile in a fresh process: {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "plan: {} steps in YAML ({} KiB), compiled to {nodes} graph steps",
+        SERVICES * STEPS_PER_SERVICE,
+        text.len() / 1024
+    );
+    println!(
+        "validate + compile: min {:.1} ms, median {:.1} ms, max {:.1} ms (15 runs)",
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
+    println!(
+        "peak RSS of one validate + compile in a fresh process: {:.1} MiB",
+        rss as f64 / 1024.0
+    );
 }

@@ -183,7 +183,16 @@ pub fn render_human(path: &str, source: &str, diags: &[Diagnostic]) -> String {
                         .saturating_sub(s.start)
                         .clamp(1, (line_len + 1).saturating_sub(s.col).max(1));
                     // Control characters (a binary file's NULs) would garble a terminal.
-                    let shown: String = text.chars().map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c }).collect();
+                    let shown: String = text
+                        .chars()
+                        .map(|c| {
+                            if c.is_control() && c != '\t' {
+                                '\u{FFFD}'
+                            } else {
+                                c
+                            }
+                        })
+                        .collect();
                     let _ = writeln!(out, "{gutter} | {shown}");
                     let _ = writeln!(
                         out,

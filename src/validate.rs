@@ -5,6 +5,7 @@ use crate::plan::load::{self, Document};
 use crate::plan::step::Action;
 use crate::plan::{schema, typed, Plan};
 use crate::semantic::{self, StepOrder};
+use serde_json::Value;
 
 /// A plan that passed every check, with what compiling it needs.
 #[derive(Debug)]
@@ -18,35 +19,39 @@ pub struct Validated {
     pub warnings: Vec<Diagnostic>,
 }
 
+fn sorted(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics::sort(&mut diags);
+    diags.dedup();
+    diags
+}
+
 /// Loads and checks a plan, reporting every problem found at the first stage that fails:
 /// YAML, then schema, then types, then meaning.
 pub fn validate(path: &str, source: &str) -> Result<Validated, Vec<Diagnostic>> {
     let doc = load::load(path, source).map_err(|d| vec![d])?;
-    let mut diags = schema::validate(&doc);
-    if !diags.is_empty() {
-        diagnostics::sort(&mut diags);
-        return Err(diags);
+    // The schema check and the document scan only read the document, so they run on a second
+    // core while this one types it; schema diagnostics still come first when there are any.
+    let (schema_diags, found, typed) = std::thread::scope(|s| {
+        let other = s.spawn(|| (schema::validate(&doc), semantic::scan(&doc)));
+        let typed = typed_stage(&doc);
+        let (schema_diags, found) = other
+            .join()
+            .expect("schema validation and scan do not panic");
+        (schema_diags, found, typed)
+    });
+    if !schema_diags.is_empty() {
+        return Err(sorted(schema_diags));
     }
-    let plan = typed::plan(&doc).map_err(|d| vec![d])?;
-    let mut actions = Vec::with_capacity(plan.steps.len());
-    for (i, step) in plan.steps.iter().enumerate() {
-        match typed::action(&doc, i, step) {
-            Ok(a) => actions.push(a),
-            Err(d) => diags.push(d),
-        }
-    }
-    if !diags.is_empty() {
-        diagnostics::sort(&mut diags);
-        return Err(diags);
-    }
-    let ctx = semantic::Ctx {
-        doc: &doc,
-        plan: &plan,
-        actions: &actions,
-    };
-    let (mut diags, order) = semantic::check(&ctx);
-    diagnostics::sort(&mut diags);
-    diags.dedup();
+    let (plan, actions) = typed?;
+    let (diags, order) = semantic::check(
+        &semantic::Input {
+            doc: &doc,
+            plan: &plan,
+            actions: &actions,
+        },
+        found,
+    );
+    let diags = sorted(diags);
     match order {
         Some(order) if !diags.iter().any(Diagnostic::is_error) => Ok(Validated {
             doc,
@@ -57,6 +62,30 @@ pub fn validate(path: &str, source: &str) -> Result<Validated, Vec<Diagnostic>> 
         }),
         _ => Err(diags),
     }
+}
+
+/// Types the document: the plan and each step's action. On a document the schema rejects this
+/// may fail in its own ways; those results are then discarded for the schema's diagnostics.
+fn typed_stage(doc: &Document) -> Result<(Plan, Vec<Action>), Vec<Diagnostic>> {
+    let plan = typed::plan(doc).map_err(|d| vec![d])?;
+    let raw_steps = doc
+        .value
+        .get("steps")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut actions = Vec::with_capacity(plan.steps.len());
+    let mut diags = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        match typed::action(doc, i, step, raw_steps.get(i).and_then(|s| s.get("with"))) {
+            Ok(a) => actions.push(a),
+            Err(d) => diags.push(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(sorted(diags));
+    }
+    Ok((plan, actions))
 }
 
 /// Reads a plan file and validates it; unreadable files are diagnostics too.

@@ -17,18 +17,51 @@ pub const MAX_DEPTH: usize = 64;
 /// Nodes after alias expansion; bounds what an alias bomb can make us allocate.
 pub const MAX_NODES: usize = 2_000_000;
 
+/// A [`Span`] in 16 bytes instead of 32: files are at most [`MAX_BYTES`], so every position
+/// fits in a `u32`, and a large plan has hundreds of thousands of spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PackedSpan {
+    start: u32,
+    end: u32,
+    line: u32,
+    col: u32,
+}
+
+impl From<Span> for PackedSpan {
+    fn from(s: Span) -> Self {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        PackedSpan {
+            start: n(s.start),
+            end: n(s.end),
+            line: n(s.line),
+            col: n(s.col),
+        }
+    }
+}
+
+impl From<PackedSpan> for Span {
+    fn from(p: PackedSpan) -> Self {
+        Span {
+            start: p.start as usize,
+            end: p.end as usize,
+            line: p.line as usize,
+            col: p.col as usize,
+        }
+    }
+}
+
 /// Where each part of the loaded value came from. A map's entries are in the same order as
 /// the JSON map's keys (insertion order), so keys are not stored twice.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpanNode {
-    Scalar(Span),
+    Scalar(PackedSpan),
     Map {
-        span: Span,
+        span: PackedSpan,
         /// Per entry: the key's span and the value's spans.
-        entries: Vec<(Span, SpanNode)>,
+        entries: Vec<(PackedSpan, SpanNode)>,
     },
     Seq {
-        span: Span,
+        span: PackedSpan,
         items: Vec<SpanNode>,
     },
 }
@@ -37,17 +70,23 @@ impl SpanNode {
     pub fn span(&self) -> Span {
         match self {
             SpanNode::Scalar(s) | SpanNode::Map { span: s, .. } | SpanNode::Seq { span: s, .. } => {
-                *s
+                (*s).into()
             }
         }
     }
 
-    fn child<'v>(&self, value: &'v Value, segment: &str) -> Option<(&SpanNode, &'v Value, Option<Span>)> {
+    fn child<'v>(
+        &self,
+        value: &'v Value,
+        segment: &str,
+    ) -> Option<(&SpanNode, &'v Value, Option<Span>)> {
         match (self, value) {
             (SpanNode::Map { entries, .. }, Value::Object(map)) => {
                 // Only diagnostics look things up, so a scan of the keys is cheap enough.
                 let i = map.keys().position(|k| k == segment)?;
-                entries.get(i).map(|(ks, n)| (n, &map[segment], Some(*ks)))
+                entries
+                    .get(i)
+                    .map(|(ks, n)| (n, &map[segment], Some((*ks).into())))
             }
             (SpanNode::Seq { items, .. }, Value::Array(values)) => {
                 let i = segment.parse::<usize>().ok()?;
@@ -59,7 +98,11 @@ impl SpanNode {
 
     /// The node at `path` within `value` (the value these spans describe), and the span of the
     /// key that introduced it when it is a map entry.
-    pub fn lookup<S: AsRef<str>>(&self, value: &Value, path: &[S]) -> Option<(&SpanNode, Option<Span>)> {
+    pub fn lookup<S: AsRef<str>>(
+        &self,
+        value: &Value,
+        path: &[S],
+    ) -> Option<(&SpanNode, Option<Span>)> {
         let (mut node, mut value) = (self, value);
         let mut key = None;
         for seg in path {
@@ -84,7 +127,11 @@ impl Document {
     pub fn span_of<S: AsRef<str>>(&self, path: &[S]) -> Span {
         (0..=path.len())
             .rev()
-            .find_map(|n| self.spans.lookup(&self.value, &path[..n]).map(|(node, _)| node.span()))
+            .find_map(|n| {
+                self.spans
+                    .lookup(&self.value, &path[..n])
+                    .map(|(node, _)| node.span())
+            })
             .unwrap_or_default()
     }
 
@@ -113,7 +160,7 @@ pub fn pointer_segments(pointer: &str) -> Vec<String> {
 enum Frame {
     Map {
         map: Map<String, Value>,
-        entries: Vec<(Span, SpanNode)>,
+        entries: Vec<(PackedSpan, SpanNode)>,
         key: Option<(String, Span)>,
         span: Span,
         anchor: usize,
@@ -200,10 +247,16 @@ pub fn load(path: &str, source: &str) -> Result<Document, Diagnostic> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                if let Some(t) = tag.as_ref().filter(|t| !(t.is_yaml_core_schema() && t.suffix == "str")) {
+                if let Some(t) = tag
+                    .as_ref()
+                    .filter(|t| !(t.is_yaml_core_schema() && t.suffix == "str"))
+                {
                     return Err(Diagnostic::error(
                         Code::YamlUnsupported,
-                        format!("YAML tag `{}{}` is not supported in plans", t.handle, t.suffix),
+                        format!(
+                            "YAML tag `{}{}` is not supported in plans",
+                            t.handle, t.suffix
+                        ),
                     )
                     .at(Some(sp))
                     .help("remove the tag; quote the value if it must stay a string"));
@@ -239,7 +292,7 @@ pub fn load(path: &str, source: &str) -> Result<Document, Diagnostic> {
     }
     let (value, spans) = b
         .root
-        .unwrap_or((Value::Null, SpanNode::Scalar(Span::at(source, 0, 0))));
+        .unwrap_or((Value::Null, SpanNode::Scalar(Span::at(source, 0, 0).into())));
     Ok(Document {
         path: path.to_string(),
         source: source.to_string(),
@@ -281,13 +334,32 @@ impl Builder {
 
     /// A scalar is a key when its map waits for one, else a value: typed by the YAML 1.2 core
     /// schema when `typed` (plain, untagged), a string otherwise.
-    fn scalar(&mut self, text: std::borrow::Cow<'_, str>, typed: bool, sp: Span, anchor: usize) -> Result<(), Diagnostic> {
-        if let Some(Frame::Map { key: key @ None, map, entries, .. }) = self.stack.last_mut() {
+    fn scalar(
+        &mut self,
+        text: std::borrow::Cow<'_, str>,
+        typed: bool,
+        sp: Span,
+        anchor: usize,
+    ) -> Result<(), Diagnostic> {
+        if let Some(Frame::Map {
+            key: key @ None,
+            map,
+            entries,
+            ..
+        }) = self.stack.last_mut()
+        {
             if map.contains_key(text.as_ref()) {
-                let first = map.keys().position(|k| *k == text).map(|i| entries[i].0).unwrap_or_default();
+                let first = map
+                    .keys()
+                    .position(|k| *k == text)
+                    .map(|i| Span::from(entries[i].0))
+                    .unwrap_or_default();
                 return Err(Diagnostic::error(
                     Code::DuplicateKey,
-                    format!("key `{text}` appears twice in this mapping (first on line {})", first.line),
+                    format!(
+                        "key `{text}` appears twice in this mapping (first on line {})",
+                        first.line
+                    ),
                 )
                 .at(Some(sp))
                 .help("remove one of them; YAML keeps only one value per key"));
@@ -295,9 +367,13 @@ impl Builder {
             *key = Some((text.into_owned(), sp));
             return Ok(());
         }
-        let value = if typed { resolve_plain(text) } else { Value::String(text.into_owned()) };
+        let value = if typed {
+            resolve_plain(text)
+        } else {
+            Value::String(text.into_owned())
+        };
         self.count(1, sp)?;
-        self.finish(value, SpanNode::Scalar(sp), 1, anchor)
+        self.finish(value, SpanNode::Scalar(sp.into()), 1, anchor)
     }
 
     fn alias(&mut self, id: usize, sp: Span) -> Result<(), Diagnostic> {
@@ -332,7 +408,7 @@ impl Builder {
             } => (
                 Value::Object(map),
                 SpanNode::Map {
-                    span: Self::extend(span, &entries.last().map(|e| e.1.span())),
+                    span: Self::extend(span, &entries.last().map(|e| e.1.span())).into(),
                     entries,
                 },
                 nodes,
@@ -347,7 +423,7 @@ impl Builder {
             } => (
                 Value::Array(items),
                 SpanNode::Seq {
-                    span: Self::extend(span, &spans.last().map(|s| s.span())),
+                    span: Self::extend(span, &spans.last().map(|s| s.span())).into(),
                     items: spans,
                 },
                 nodes,
@@ -400,7 +476,7 @@ impl Builder {
             }) => {
                 let (k, ks) = key.take().expect("a value follows its key");
                 map.insert(k, value);
-                entries.push((ks, node));
+                entries.push((ks.into(), node));
                 *n += nodes;
             }
         }

@@ -50,8 +50,13 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostic> {
     from_value(doc, &doc.value, &[])
 }
 
-/// A step's typed action, from `uses` + `with` or `run`.
-pub fn action(doc: &Document, index: usize, step: &Step) -> Result<Action, Diagnostic> {
+/// A step's typed action, from `uses` + `with` or `run`; `with` is the step's `with:` value.
+pub fn action(
+    doc: &Document,
+    index: usize,
+    step: &Step,
+    with: Option<&Value>,
+) -> Result<Action, Diagnostic> {
     let here = |key: &str| vec!["steps".to_string(), index.to_string(), key.to_string()];
     match (&step.uses, &step.run) {
         (Some(_), Some(_)) => Err(Diagnostic::error(
@@ -79,7 +84,7 @@ pub fn action(doc: &Document, index: usize, step: &Step) -> Result<Action, Diagn
         }
         (Some(uses), None) => {
             let empty = Value::Object(Default::default());
-            let with = doc.value.pointer(&format!("/steps/{index}/with")).unwrap_or(&empty);
+            let with = with.unwrap_or(&empty);
             let prefix = here("with");
             Ok(match uses {
                 Uses::Rollout => Action::Rollout(from_value(doc, with, &prefix)?),

@@ -1,10 +1,9 @@
 //! Every `${{ }}` in the plan and every `if:` parses and names only what exists where it stands.
 
 use super::steps::StepOrder;
-use super::{owned, walk_entries, Ctx, Seg};
+use super::Ctx;
 use crate::diagnostics::{Code, Diagnostic, Span};
 use crate::expr::{self, Scope};
-use serde_json::Value;
 
 /// The source span of `len` chars at `offset` within the text `needle` written in the scalar at
 /// `path`, whose `occurrence`-th appearance in the raw source is meant. Falls back to the
@@ -35,33 +34,14 @@ fn locate(
     }
 }
 
-fn is_step_if(at: &[Seg<'_>]) -> bool {
-    matches!(at, [Seg::Key("steps"), Seg::Index(_), Seg::Key("if")])
-}
-
 pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>) {
     let plan = ctx.plan;
     let inputs: Vec<&str> = plan.inputs.keys().map(String::as_str).collect();
     let all_steps: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-    // Only strings that hold an expression (and steps' `if:`) are collected, so walking a
-    // large plan copies almost nothing.
-    let wanted = |at: &[Seg<'_>], text: &str| text.contains("${{") || is_step_if(at);
-    let mut strings = Vec::new();
-    walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |_, value, at| match value {
-        Value::String(s) if wanted(at, s) => strings.push((owned(at), s.clone())),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if let Some(s) = item.as_str().filter(|s| s.contains("${{")) {
-                    let mut p = owned(at);
-                    p.push(i.to_string());
-                    strings.push((p, s.to_string()));
-                }
-            }
-        }
-        _ => {}
-    });
-    for (path, text) in strings {
-        let step = (path.len() >= 2 && path[0] == "steps").then(|| path[1].parse::<usize>().ok()).flatten();
+    for (path, text) in &ctx.found.expressions {
+        let step = (path.len() >= 2 && path[0] == "steps")
+            .then(|| path[1].parse::<usize>().ok())
+            .flatten();
         let in_if = step.is_some() && path.len() == 3 && path[2] == "if";
         let mut env: Vec<&str> = plan.env.keys().map(String::as_str).collect();
         if let Some(s) = step.and_then(|i| plan.steps.get(i)) {
@@ -83,7 +63,7 @@ pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>
         {
             vec![(text.clone(), 0, 0)]
         } else {
-            match expr::embedded(&text) {
+            match expr::embedded(text) {
                 Ok(found) => found
                     .into_iter()
                     .enumerate()
@@ -98,7 +78,7 @@ pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>
                         .count();
                     out.push(
                         Diagnostic::error(Code::ExprSyntax, "`${{` is not closed by `}}`")
-                            .at(Some(locate(ctx, &path, "${{", k, 0, 3)))
+                            .at(Some(locate(ctx, path, "${{", k, 0, 3)))
                             .help("close the expression with `}}`"),
                     );
                     continue;
@@ -115,14 +95,14 @@ pub fn check(ctx: &Ctx<'_>, order: Option<&StepOrder>, out: &mut Vec<Diagnostic>
             match expr::parse(&inner) {
                 Err(e) => out.push(
                     Diagnostic::error(Code::ExprSyntax, format!("expression error: {}", e.message))
-                        .at(Some(locate(ctx, &path, &needle, occurrence, skip + e.at, 1)))
+                        .at(Some(locate(ctx, path, &needle, occurrence, skip + e.at, 1)))
                         .help("expressions read like `inputs.region == 'eu' && success()`; strings use single quotes"),
                 ),
                 Ok(parsed) => {
                     for p in expr::check(&parsed, &scope) {
                         out.push(
                             Diagnostic::error(p.kind.code(), p.message)
-                                .at(Some(locate(ctx, &path, &needle, occurrence, skip + p.at, p.len)))
+                                .at(Some(locate(ctx, path, &needle, occurrence, skip + p.at, p.len)))
                                 .help(p.help),
                         );
                     }

@@ -5,6 +5,7 @@ mod expressions;
 mod inputs;
 mod references;
 mod rollouts;
+pub mod scan;
 mod steps;
 mod thresholds;
 
@@ -12,15 +13,22 @@ use crate::diagnostics::Diagnostic;
 use crate::plan::load::Document;
 use crate::plan::step::Action;
 use crate::plan::Plan;
-use serde_json::Value;
 
 pub use steps::StepOrder;
 
-/// Everything semantic checks need, borrowed.
-pub struct Ctx<'a> {
+/// What the checks are given.
+pub struct Input<'a> {
     pub doc: &'a Document,
     pub plan: &'a Plan,
     pub actions: &'a [Action],
+}
+
+/// Everything semantic checks need, borrowed, with what one walk over the document found.
+struct Ctx<'a> {
+    doc: &'a Document,
+    plan: &'a Plan,
+    actions: &'a [Action],
+    found: scan::Found,
 }
 
 impl Ctx<'_> {
@@ -32,8 +40,26 @@ impl Ctx<'_> {
     }
 }
 
+/// What one walk over the document collects for the checks; independent of the typed plan,
+/// so callers may run it alongside typing.
+pub fn scan(doc: &Document) -> scan::Found {
+    let declared = doc
+        .value
+        .get("checks")
+        .and_then(serde_json::Value::as_object);
+    scan::scan(&doc.value, &|name| {
+        declared.is_some_and(|d| d.contains_key(name))
+    })
+}
+
 /// Every semantic problem, and the steps' dependency order when the steps form a DAG.
-pub fn check(ctx: &Ctx<'_>) -> (Vec<Diagnostic>, Option<StepOrder>) {
+pub fn check(input: &Input<'_>, found: scan::Found) -> (Vec<Diagnostic>, Option<StepOrder>) {
+    let ctx = &Ctx {
+        doc: input.doc,
+        plan: input.plan,
+        actions: input.actions,
+        found,
+    };
     let mut out = Vec::new();
     references::check(ctx, &mut out);
     thresholds::check(ctx, &mut out);
@@ -42,46 +68,6 @@ pub fn check(ctx: &Ctx<'_>) -> (Vec<Diagnostic>, Option<StepOrder>) {
     let order = steps::check(ctx, &mut out);
     expressions::check(ctx, order.as_ref(), &mut out);
     (out, order)
-}
-
-/// One step of a path into the document: a key, or a list index.
-#[derive(Clone, Copy, Debug)]
-enum Seg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-/// An owned path, made only when something found needs to point somewhere.
-fn owned(path: &[Seg<'_>]) -> Vec<String> {
-    path.iter()
-        .map(|s| match s {
-            Seg::Key(k) => k.to_string(),
-            Seg::Index(i) => i.to_string(),
-        })
-        .collect()
-}
-
-/// Calls `f(key, value, path)` for every mapping entry in `value`, depth first. Paths borrow
-/// the document, so walking a 10,000-step plan allocates nothing per entry.
-fn walk_entries<'a>(value: &'a Value, path: &mut Vec<Seg<'a>>, f: &mut dyn FnMut(&'a str, &'a Value, &[Seg<'a>])) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                path.push(Seg::Key(k));
-                f(k, v, path);
-                walk_entries(v, path, f);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                path.push(Seg::Index(i));
-                walk_entries(v, path, f);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
 }
 
 fn path(parts: &[&str]) -> Vec<String> {

@@ -1,13 +1,11 @@
 //! Names that refer to other parts of the plan: providers, checks, routers.
 
-use super::{owned, path, walk_entries, Ctx, Seg};
+use super::{path, Ctx};
 use crate::diagnostics::{did_you_mean, Code, Diagnostic};
-use crate::plan::gate::CLI_APPROVALS;
 use crate::plan::provider::Role;
 use crate::plan::rollouts::{default_router, rollouts};
 use crate::plan::step::Action;
 use crate::plan::trigger::HEALTH_SCORE;
-use serde_json::Value;
 
 fn suggest<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone) -> String {
     match did_you_mean(word, names.clone()) {
@@ -146,36 +144,23 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
 
-    // Lists of check names and gates' `via` may sit anywhere phases, strategies, steps or
-    // rollback verification are written; walk the document for them.
-    let mut unknown = Vec::new();
-    walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |key, value, at| {
-        let in_step_with = at.len() >= 3 && matches!(at[0], Seg::Key("steps")) && matches!(at[2], Seg::Key("with"));
-        match (key, value) {
-            ("checks", Value::Array(items)) => {
-                for (j, item) in items.iter().enumerate() {
-                    if let Some(name) = item.as_str().filter(|n| !plan.checks.contains_key(*n)) {
-                        let mut p = owned(at);
-                        p.push(j.to_string());
-                        unknown.push((name.to_string(), p));
-                    }
-                }
-            }
-            ("via", Value::String(v)) if v != CLI_APPROVALS => provider(ctx, v, Role::Approvals, &owned(at), out),
-            ("router", Value::String(r)) if in_step_with => provider(ctx, r, Role::Router, &owned(at), out),
-            _ => {}
-        }
-    });
-    for (name, at) in unknown {
-        let help = if name == HEALTH_SCORE {
-            "the health score is judged by a phase's `min-score`, or watched by a trigger".to_string()
+    for (name, role, at) in &ctx.found.provider_refs {
+        provider(ctx, name, *role, at, out);
+    }
+    for (name, at) in &ctx.found.check_refs {
+        let help = if *name == HEALTH_SCORE {
+            "the health score is judged by a phase's `min-score`, or watched by a trigger"
+                .to_string()
         } else {
-            suggest(&name, checks.iter().copied())
+            suggest(name, checks.iter().copied())
         };
         out.push(
-            Diagnostic::error(Code::UnknownCheck, format!("`{name}` is not a check of this plan"))
-                .at(ctx.span(&at))
-                .help(help),
+            Diagnostic::error(
+                Code::UnknownCheck,
+                format!("`{name}` is not a check of this plan"),
+            )
+            .at(ctx.span(at))
+            .help(help),
         );
     }
     for (i, a) in ctx.actions.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Rollouts: phases that do something, weights that only go up, routings the router can do,
 //! a rollback policy that fits, durations that are not zero and fit within `max-duration`.
 
-use super::{owned, path, walk_entries, Ctx};
+use super::{path, Ctx};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::provider::Capability;
 use crate::plan::rollback::RollbackMode;
@@ -9,20 +9,7 @@ use crate::plan::rollouts::{default_router, rollouts, Rollout};
 use crate::plan::strategy::Strategy;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::Duration;
-use serde_json::Value;
 use std::collections::HashMap;
-
-/// Keys whose values are durations.
-const DURATION_KEYS: [&str; 8] = [
-    "observe",
-    "every",
-    "timeout",
-    "interval",
-    "for",
-    "max-duration",
-    "cool-down",
-    "duration",
-];
 
 /// The minimum time a rollout spends observing.
 pub fn observed(r: &Rollout) -> std::time::Duration {
@@ -285,25 +272,19 @@ fn rollback_policy(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 fn zero_durations(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
-    walk_entries(&ctx.doc.value, &mut Vec::new(), &mut |key, value, at| {
-        let Value::String(s) = value else { return };
-        if !DURATION_KEYS.contains(&key) {
-            return;
-        }
-        if s.parse::<Duration>().is_ok_and(|d| d.is_zero()) {
-            let help = if key == "observe" {
-                "omit `observe` to move on without watching"
-            } else {
-                "use a positive duration, e.g. `30s`"
-            };
-            out.push(
-                Diagnostic::error(
-                    Code::BadDuration,
-                    format!("`{key}: {s}` is an empty duration"),
-                )
-                .at(ctx.span(&owned(at)))
-                .help(help),
-            );
-        }
-    });
+    for (key, text, at) in &ctx.found.zero_durations {
+        let help = if key == "observe" {
+            "omit `observe` to move on without watching"
+        } else {
+            "use a positive duration, e.g. `30s`"
+        };
+        out.push(
+            Diagnostic::error(
+                Code::BadDuration,
+                format!("`{key}: {text}` is an empty duration"),
+            )
+            .at(ctx.span(at))
+            .help(help),
+        );
+    }
 }

@@ -29,7 +29,9 @@ impl StepOrder {
     /// Asked only for expressions that read `steps.<id>`, so a walk beats storing every
     /// step's ancestors (which grows quadratically with long chains of waves).
     pub fn needs_transitively(&self, step: usize, other: &str) -> bool {
-        let Some(&target) = self.index.get(other) else { return false };
+        let Some(&target) = self.index.get(other) else {
+            return false;
+        };
         let mut seen = vec![false; self.needs.len()];
         let mut stack = self.needs[step].clone();
         while let Some(i) = stack.pop() {
@@ -167,12 +169,22 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) -> Option<StepOrder> {
     let order = stable_order(&graph);
     let needs: Vec<Vec<usize>> = steps
         .iter()
-        .map(|s| s.needs.iter().flat_map(|n| n.ids()).map(|n| index[n.as_str()]).collect())
+        .map(|s| {
+            s.needs
+                .iter()
+                .flat_map(|n| n.ids())
+                .map(|n| index[n.as_str()])
+                .collect()
+        })
         .collect();
     unreachable(ctx, &order, &index, out);
     max_duration(ctx, &order, &index, out);
     let index = index.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    Some(StepOrder { order, needs, index })
+    Some(StepOrder {
+        order,
+        needs,
+        index,
+    })
 }
 
 /// A topological order that keeps the written order wherever `needs` allow, so graphs and

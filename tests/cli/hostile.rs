@@ -12,9 +12,17 @@ fn a_huge_file_is_refused_quickly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.yaml");
     let line = "# padding padding padding padding padding padding padding padding\n";
-    std::fs::write(&path, format!("name: huge\n{}", line.repeat(17 * 1024 * 1024 / line.len()))).unwrap();
+    std::fs::write(
+        &path,
+        format!("name: huge\n{}", line.repeat(17 * 1024 * 1024 / line.len())),
+    )
+    .unwrap();
     let run = rollgate(&["validate", path.to_str().unwrap()]).invalid();
-    assert!(run.stderr.contains("error[not-text]: the file is"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error[not-text]: the file is"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Everything a user could ask for with this text must end in Ok or diagnostics.
@@ -36,7 +44,12 @@ fn exercise(text: &str) {
 
 fn plans() -> &'static [String] {
     static PLANS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    PLANS.get_or_init(|| files("workflows", "yaml").into_iter().map(|p| std::fs::read_to_string(root().join(p)).unwrap()).collect())
+    PLANS.get_or_init(|| {
+        files("workflows", "yaml")
+            .into_iter()
+            .map(|p| std::fs::read_to_string(root().join(p)).unwrap())
+            .collect()
+    })
 }
 
 /// One edit of a valid plan: a deletion, an insertion of YAML-significant text, a duplicated or
@@ -52,12 +65,29 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let snippet = prop_oneof![
-        Just(": ".to_string()), Just("- ".to_string()), Just("{".to_string()), Just("}".to_string()),
-        Just("[".to_string()), Just("&a ".to_string()), Just("*a".to_string()), Just("<<: *a".to_string()),
-        Just("${{ ".to_string()), Just(" }}".to_string()), Just("'".to_string()), Just("\"".to_string()),
-        Just("|\n".to_string()), Just("\t".to_string()), Just("\n".to_string()), Just("weight: 500".to_string()),
-        Just("needs: [x]".to_string()), Just("observe: 0s".to_string()), Just("!!binary ".to_string()),
-        Just("---\n".to_string()), Just("~".to_string()), Just("1e999".to_string()), "[ -~]{0,12}",
+        Just(": ".to_string()),
+        Just("- ".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just("[".to_string()),
+        Just("&a ".to_string()),
+        Just("*a".to_string()),
+        Just("<<: *a".to_string()),
+        Just("${{ ".to_string()),
+        Just(" }}".to_string()),
+        Just("'".to_string()),
+        Just("\"".to_string()),
+        Just("|\n".to_string()),
+        Just("\t".to_string()),
+        Just("\n".to_string()),
+        Just("weight: 500".to_string()),
+        Just("needs: [x]".to_string()),
+        Just("observe: 0s".to_string()),
+        Just("!!binary ".to_string()),
+        Just("---\n".to_string()),
+        Just("~".to_string()),
+        Just("1e999".to_string()),
+        "[ -~]{0,12}",
     ];
     prop_oneof![
         (any::<usize>(), 0usize..40).prop_map(|(at, len)| Edit::Delete { at, len }),
@@ -99,7 +129,13 @@ fn apply(text: &str, e: &Edit) -> String {
         Edit::Indent { line, by } => {
             if let Some(l) = lines.get_mut(line % n) {
                 let k = by.unsigned_abs() as usize;
-                *l = if *by >= 0 { " ".repeat(k) + l } else { l.strip_prefix(&" ".repeat(k)).unwrap_or(l.trim_start()).to_string() };
+                *l = if *by >= 0 {
+                    " ".repeat(k) + l
+                } else {
+                    l.strip_prefix(&" ".repeat(k))
+                        .unwrap_or(l.trim_start())
+                        .to_string()
+                };
             }
             lines.join("\n")
         }

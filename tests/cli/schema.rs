@@ -17,7 +17,10 @@ fn committed_schema_matches_the_types() {
 #[test]
 fn help_shows_examples_and_usage_errors_exit_2() {
     let run = rollgate(&["--help"]).success();
-    assert!(run.stdout.contains("Examples:") && run.stdout.contains("rollgate validate workflows/*.yaml"));
+    assert!(
+        run.stdout.contains("Examples:")
+            && run.stdout.contains("rollgate validate workflows/*.yaml")
+    );
     let run = rollgate(&["graph", "--help"]).success();
     assert!(run.stdout.contains("mermaid") && run.stdout.contains("dot"));
     rollgate(&["graph", "workflows/linear.yaml", "--format", "png"]).invalid();

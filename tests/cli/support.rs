@@ -16,12 +16,20 @@ pub struct Run {
 
 impl Run {
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn invalid(self) -> Self {
-        assert_eq!(self.code, 2, "expected exit 2\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 2,
+            "expected exit 2\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -59,5 +67,7 @@ pub fn tool(name: &str, hint: &str) -> PathBuf {
         .flat_map(std::env::split_paths)
         .map(|d| d.join(name))
         .find(|p| Path::new(p).is_file());
-    found.unwrap_or_else(|| panic!("`{name}` is needed by this test: {hint} (the README's test command installs it)"))
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is needed by this test: {hint} (the README's test command installs it)")
+    })
 }
