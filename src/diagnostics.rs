@@ -251,17 +251,26 @@ pub fn to_json(path: &str, diags: &[Diagnostic]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, when it is close enough to be a likely typo: a few
+/// edits away (transpositions count as one, so `mxa` finds `max`), or sharing most of its
+/// letters in order (so `prometheus` finds `prom`).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let max_edits = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .filter(|(edits, similar, _)| *edits <= max_edits || *similar > 0.8)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -299,6 +308,8 @@ mod tests {
             Some("weight")
         );
         assert_eq!(did_you_mean("zzz", ["weight", "observe"]), None);
+        assert_eq!(did_you_mean("mxa", ["min", "max", "unit"]), Some("max"));
+        assert_eq!(did_you_mean("prometheus", ["prom", "edge"]), Some("prom"));
     }
 
     #[test]

@@ -27,3 +27,54 @@ fn help_shows_examples_and_usage_errors_exit_2() {
     rollgate(&["validate"]).invalid();
     rollgate(&["frobnicate"]).invalid();
 }
+
+#[test]
+fn readme_lists_every_diagnostic_code_and_example() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for code in rollgate::diagnostics::Code::ALL {
+        assert!(
+            readme.contains(&format!("`{}`", code.as_str())),
+            "README does not list `{}`",
+            code.as_str()
+        );
+    }
+    for plan in crate::support::files("workflows", "yaml") {
+        let stem = plan
+            .trim_start_matches("workflows/")
+            .trim_end_matches(".yaml");
+        assert!(
+            readme.contains(&format!("`{stem}`")),
+            "README does not mention the example `{stem}`"
+        );
+    }
+}
+
+#[test]
+fn readme_tutorial_plan_validates_and_its_typo_reads_as_shown() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let tutorial = readme.split("## Write a first plan").nth(1).unwrap();
+    let plan = tutorial
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let shown = tutorial
+        .split("```\nmy-plan.yaml")
+        .nth(1)
+        .map(|s| format!("my-plan.yaml{}", s.split("```").next().unwrap()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my-plan.yaml");
+    std::fs::write(&file, plan).unwrap();
+    let path = file.to_str().unwrap();
+    crate::support::rollgate(&["validate", path]).success();
+    std::fs::write(&file, plan.replace("    max: 1%", "    mxa: 1%")).unwrap();
+    let run = crate::support::rollgate(&["validate", path]).invalid();
+    assert!(
+        run.stderr.replace(path, "my-plan.yaml").starts_with(&shown),
+        "README shows:\n{shown}\nrollgate says:\n{}",
+        run.stderr
+    );
+}
