@@ -273,6 +273,16 @@ pub fn did_you_mean<'a>(
         .map(|(_, _, c)| c)
 }
 
+/// Help for a name that matched nothing: "did you mean `x`?" for a likely typo, else the
+/// options after `label` (`"use one of: "`), or `none` when there are no options at all.
+pub fn suggest(word: &str, options: &[&str], label: &str, none: &str) -> String {
+    match did_you_mean(word, options.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if options.is_empty() => none.to_string(),
+        None => format!("{label}{}", options.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

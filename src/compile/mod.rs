@@ -65,17 +65,7 @@ pub fn compile(v: &Validated) -> StepGraph {
     if plan.steps.is_empty() {
         let r = &plan_rollouts[0];
         let nodes = expand::rollout(plan, r, "");
-        b.chain(
-            Group {
-                id: "rollout".into(),
-                condition: None,
-                timeout: None,
-                needs: vec![],
-                entry: 0,
-                exit: 0,
-            },
-            nodes,
-        );
+        b.chain(Group::named("rollout"), nodes);
     } else {
         // Groups are added in dependency order so `needs` always point backwards.
         let mut group_of = vec![0usize; plan.steps.len()];
@@ -93,12 +83,10 @@ pub fn compile(v: &Validated) -> StepGraph {
             };
             let needs: Vec<usize> = v.order.needs[i].iter().map(|&k| group_of[k]).collect();
             let group = Group {
-                id: step.id.clone(),
                 condition: step.if_.as_ref().map(|c| c.expression()),
                 timeout: step.timeout,
                 needs: needs.clone(),
-                entry: 0,
-                exit: 0,
+                ..Group::named(&step.id)
             };
             let gi = b.chain(group, nodes);
             group_of[i] = gi;

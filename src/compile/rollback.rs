@@ -138,17 +138,7 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
         .node_indices()
         .filter(|&n| b.graph[n].kind.can_fail())
         .collect();
-    let gi = b.chain(
-        Group {
-            id: "rollback".into(),
-            condition: None,
-            timeout: None,
-            needs: vec![],
-            entry: 0,
-            exit: 0,
-        },
-        nodes,
-    );
+    let gi = b.chain(Group::named("rollback"), nodes);
     let entry = NodeIndex::new(b.groups[gi].entry);
     for n in failing {
         b.graph.add_edge(n, entry, Edge::OnFailure);

@@ -80,11 +80,7 @@ pub const GITHUB_FIELDS: [&str; 20] = [
 ];
 
 fn suggest(word: &str, options: &[&str]) -> String {
-    match crate::diagnostics::did_you_mean(word, options.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None if options.is_empty() => "nothing is declared there yet".into(),
-        None => format!("known: {}", options.join(", ")),
-    }
+    crate::diagnostics::suggest(word, options, "known: ", "nothing is declared there yet")
 }
 
 /// Every problem in `expr`.

@@ -165,6 +165,21 @@ pub struct Group {
     pub exit: usize,
 }
 
+impl Group {
+    /// A group with no condition, timeout or needs; `entry` and `exit` are set when its steps
+    /// are added.
+    pub fn named(id: &str) -> Group {
+        Group {
+            id: id.to_string(),
+            condition: None,
+            timeout: None,
+            needs: Vec::new(),
+            entry: 0,
+            exit: 0,
+        }
+    }
+}
+
 /// A compiled plan.
 #[derive(Clone, Debug)]
 pub struct StepGraph {

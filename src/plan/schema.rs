@@ -6,7 +6,7 @@ use super::load::{pointer_segments, Document};
 use super::step::ID_PATTERN;
 use super::units::{DURATION_PATTERN, QUANTITY_PATTERN};
 use super::Plan;
-use crate::diagnostics::{did_you_mean, Code, Diagnostic};
+use crate::diagnostics::{did_you_mean, suggest, Code, Diagnostic};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
@@ -199,9 +199,8 @@ fn map_error(doc: &Document, err: &ValidationError<'_>, out: &mut Vec<Diagnostic
                 let mut key_path = path.clone();
                 key_path.push(key.clone());
                 let help = match did_you_mean(key, known.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
                     None if key == "<<" => "YAML merge keys are not supported; repeat the keys, or anchor and alias the whole mapping".into(),
-                    None => format!("expected one of: {}", known.join(", ")),
+                    _ => suggest(key, &known, "expected one of: ", ""),
                 };
                 out.push(
                     Diagnostic::error(Code::UnknownKey, format!("unknown key `{key}` in {where_}"))
@@ -257,10 +256,7 @@ fn map_error(doc: &Document, err: &ValidationError<'_>, out: &mut Vec<Diagnostic
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| err.instance().to_string());
-            let help = match did_you_mean(&found, opts.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("use one of: {}", opts.join(", ")),
-            };
+            let help = suggest(&found, &opts, "use one of: ", "");
             Diagnostic::error(
                 Code::BadValue,
                 format!("`{found}` is not allowed for {where_}"),
@@ -374,10 +370,7 @@ fn pick_branch<'e>(
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| instance.to_string());
-        let help = match did_you_mean(&found, values.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("use one of: {}", values.join(", ")),
-        };
+        let help = suggest(&found, &values, "use one of: ", "");
         return Branch::Diagnostic(
             Diagnostic::error(
                 Code::BadValue,
@@ -421,10 +414,7 @@ fn pick_branch<'e>(
         }
         let mut kind_path = path.to_vec();
         kind_path.push("kind".into());
-        let help = match did_you_mean(kind_str, consts.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("kinds: {}", consts.join(", ")),
-        };
+        let help = suggest(kind_str, &consts, "kinds: ", "");
         return Branch::Diagnostic(
             Diagnostic::error(
                 Code::BadValue,
@@ -454,10 +444,7 @@ fn pick_branch<'e>(
             }
             let mut key_path = path.to_vec();
             key_path.push((*key).clone());
-            let help = match did_you_mean(key, tags.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("use one of: {}", tags.join(", ")),
-            };
+            let help = suggest(key, &tags, "use one of: ", "");
             return Branch::Diagnostic(
                 Diagnostic::error(
                     Code::BadValue,

@@ -1,24 +1,14 @@
 //! Names that refer to other parts of the plan: providers, checks, routers.
 
 use super::{path, Ctx};
-use crate::diagnostics::{did_you_mean, Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::provider::Role;
 use crate::plan::rollouts::{default_router, rollouts};
 use crate::plan::step::Action;
 use crate::plan::trigger::HEALTH_SCORE;
 
-fn suggest<'a>(word: &str, names: impl IntoIterator<Item = &'a str> + Clone) -> String {
-    match did_you_mean(word, names.clone()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => {
-            let all: Vec<&str> = names.into_iter().collect();
-            if all.is_empty() {
-                "none is declared".into()
-            } else {
-                format!("declared: {}", all.join(", "))
-            }
-        }
-    }
+fn suggest(word: &str, names: &[&str]) -> String {
+    crate::diagnostics::suggest(word, names, "declared: ", "none is declared")
 }
 
 /// A provider named at `at` must exist and be able to play `role`.
@@ -30,7 +20,8 @@ fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<
                 .providers
                 .iter()
                 .filter(|(_, p)| p.has_role(role))
-                .map(|(n, _)| n.as_str());
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>();
             out.push(
                 Diagnostic::error(
                     Code::UnknownProvider,
@@ -39,7 +30,7 @@ fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<
                 .at(ctx.span(at))
                 .help(format!(
                     "{} (a {} is needed here)",
-                    suggest(name, fitting),
+                    suggest(name, &fitting),
                     role.noun()
                 )),
             );
@@ -127,7 +118,7 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                 .at(ctx.span(&path(&["triggers", &i.to_string(), "check"])))
                 .help(suggest(
                     &t.check,
-                    checks.iter().copied().chain([HEALTH_SCORE]),
+                    &[checks.as_slice(), &[HEALTH_SCORE]].concat(),
                 )),
             );
         }
@@ -152,7 +143,7 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
             "the health score is judged by a phase's `min-score`, or watched by a trigger"
                 .to_string()
         } else {
-            suggest(name, checks.iter().copied())
+            suggest(name, &checks)
         };
         out.push(
             Diagnostic::error(

@@ -2,7 +2,7 @@
 //! and the whole fitting within `max-duration`.
 
 use super::{path, Ctx};
-use crate::diagnostics::{did_you_mean, Code, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::expr::{parse, Expr};
 use crate::plan::rollouts::rollouts;
 use crate::plan::step::{Action, Condition};
@@ -119,10 +119,7 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) -> Option<StepOrder> {
             match index.get(need.as_str()) {
                 None => {
                     broken = true;
-                    let help = match did_you_mean(need, ids.iter().copied()) {
-                        Some(m) => format!("did you mean `{m}`?"),
-                        None => format!("step ids: {}", ids.join(", ")),
-                    };
+                    let help = suggest(need, &ids, "step ids: ", "");
                     out.push(
                         Diagnostic::error(
                             Code::UnknownNeed,
