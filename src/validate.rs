@@ -1,7 +1,8 @@
 //! The front half of rollgate: plan text → every diagnostic, or a checked plan ready to compile.
 
 use crate::diagnostics::{self, Diagnostic};
-use crate::plan::load::{self, Document};
+use crate::plan::document::Document;
+use crate::plan::load;
 use crate::plan::step::Action;
 use crate::plan::{schema, typed, Plan};
 use crate::semantic::{self, StepOrder};

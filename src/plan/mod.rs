@@ -2,6 +2,7 @@
 //! and the JSON Schema generated from these types.
 
 pub mod check;
+pub mod document;
 pub mod gate;
 pub mod input;
 pub mod load;
@@ -11,6 +12,7 @@ pub mod provider;
 pub mod rollback;
 pub mod rollouts;
 pub mod schema;
+mod schema_errors;
 pub mod step;
 pub mod strategy;
 pub mod trigger;

@@ -1,6 +1,6 @@
 //! Schema-valid value → typed [`Plan`], keeping positions for the few errors only serde sees.
 
-use super::load::Document;
+use super::document::Document;
 use super::step::{Action, Step, Uses};
 use super::Plan;
 use crate::diagnostics::{Code, Diagnostic};

@@ -10,7 +10,7 @@ mod steps;
 mod thresholds;
 
 use crate::diagnostics::Diagnostic;
-use crate::plan::load::Document;
+use crate::plan::document::Document;
 use crate::plan::step::Action;
 use crate::plan::Plan;
 

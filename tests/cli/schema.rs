@@ -5,7 +5,8 @@ use crate::support::{rollgate, root};
 #[test]
 fn committed_schema_matches_the_types() {
     let generated = rollgate(&["schema"]).success().stdout;
-    let committed = std::fs::read_to_string(root().join("schemas/rollout.schema.json")).unwrap();
+    let committed =
+        std::fs::read_to_string(root().join(rollgate::plan::schema::SCHEMA_PATH)).unwrap();
     assert!(
         generated == committed,
         "schemas/rollout.schema.json is stale: run `cargo run -q -- schema > schemas/rollout.schema.json`"
