@@ -174,7 +174,9 @@ pub(super) fn map_error(doc: &Document, err: &ValidationError<'_>, out: &mut Vec
         ValidationErrorKind::Pattern { pattern } => {
             let found = err.instance().as_str().unwrap_or_default();
             if pattern == DURATION_PATTERN {
-                let help = if found.trim().parse::<f64>().is_ok() {
+                let help = if let Some(positive) = found.trim().strip_prefix('-') {
+                    format!("a duration cannot be negative: `{positive}`")
+                } else if found.trim().parse::<f64>().is_ok() {
                     format!("add a unit: `{}s` or `{}m`", found.trim(), found.trim())
                 } else {
                     "write a whole number and a unit: `90s`, `10m`, `2h`, `1h 30m`, `500ms`".into()
