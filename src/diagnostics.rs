@@ -94,6 +94,8 @@ codes! {
     BadFunction => "bad-function": "an unknown function, a wrong argument count, or a status function outside `if:`",
     StepNotNeeded => "step-not-needed": "`steps.<id>` read by a step that does not (transitively) need it",
     BadInput => "bad-input": "an input whose default does not fit its type or options",
+    BadFixture => "bad-fixture": "a dry-run fixture that cannot be replayed (shape, NaN, order, events)",
+    MissingQuery => "missing-query": "a query the plan asks that the fixture does not answer",
 }
 
 impl Serialize for Code {

@@ -5,11 +5,16 @@
 //! [`compile`] (a petgraph DAG of steps, [`graph::StepGraph`]). Every problem on the way is a
 //! [`diagnostics::Diagnostic`] with a source span; [`validate::validate`] runs the front half.
 
+pub mod analysis;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
 pub mod expr;
+pub mod fixture;
 pub mod graph;
 pub mod plan;
+pub mod providers;
+pub mod report;
+pub mod runner;
 pub mod semantic;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! The command line. Each subcommand lives in its own file; this one parses and dispatches.
 
+mod dry_run;
 mod graph;
 mod schema;
 mod validate;
@@ -55,12 +56,39 @@ enum Command {
     },
     /// Print the plan's JSON Schema (draft 2020-12), for editors and other tools.
     Schema,
+    /// Rehearse a plan against a fixture of recorded metrics, in virtual time: routers are
+    /// simulated, commands and messages are only recorded.
+    #[command(
+        after_help = "Examples:\n  rollgate dry-run workflows/haproxy-canary.yaml --fixture fixtures/metrics/haproxy-canary/healthy.yaml\n  rollgate dry-run plan.yaml --fixture f.yaml --approve none --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or fixture, 1 other failure."
+    )]
+    DryRun {
+        /// The plan file.
+        plan: String,
+        /// The metrics (and scripted events) to replay.
+        #[arg(long)]
+        fixture: String,
+        /// What happens at gates the fixture does not decide: approve at once, or let them time out.
+        #[arg(long, value_enum, default_value_t = Approve::All)]
+        approve: Approve,
+        /// A plan input, NAME=VALUE; repeat for several.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// One JSON event per line instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DiagFormat {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Approve {
+    All,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,6 +130,25 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Validate { plans, format } => validate::run(&plans, format, io),
         Command::Graph { plan, format } => graph::run(&plan, format, io),
         Command::Schema => schema::run(io),
+        Command::DryRun {
+            plan,
+            fixture,
+            approve,
+            inputs,
+            json,
+        } => dry_run::run(
+            dry_run::Args {
+                plan: &plan,
+                fixture: &fixture,
+                approve: match approve {
+                    Approve::All => crate::providers::approvals::ApprovePolicy::All,
+                    Approve::None => crate::providers::approvals::ApprovePolicy::None,
+                },
+                inputs: &inputs,
+                json,
+            },
+            io,
+        ),
     };
     code.unwrap_or_else(|e| {
         let _ = writeln!(io.err, "rollgate: cannot write output: {e}");

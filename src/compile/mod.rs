@@ -1,7 +1,7 @@
 //! Plan → [`StepGraph`]: phases expand into shift/observe/evaluate/gate steps, user steps keep
 //! their `needs`, and the rollback path is wired to every step that can fail.
 
-mod expand;
+pub mod expand;
 mod rollback;
 
 use crate::graph::{Edge, Group, Node, Role, StepGraph};

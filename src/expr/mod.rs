@@ -4,6 +4,7 @@
 //! `success()`, `failure()`, `always()`, `cancelled()`).
 
 mod check;
+pub mod eval;
 mod parse;
 
 pub use check::{check, Problem, Scope};

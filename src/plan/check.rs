@@ -58,6 +58,31 @@ pub struct Check {
     pub weight: Option<f64>,
 }
 
+impl Check {
+    /// The unit the check measures: declared, or inferred from its absolute thresholds.
+    pub fn unit(&self) -> Unit {
+        if let Some(u) = self.unit {
+            return u;
+        }
+        let absolute = [self.max, self.min, self.critical];
+        if absolute
+            .iter()
+            .flatten()
+            .any(|q| matches!(q, Quantity::Seconds(_)))
+        {
+            Unit::Seconds
+        } else if absolute
+            .iter()
+            .flatten()
+            .any(|q| matches!(q, Quantity::Percent(_)))
+        {
+            Unit::Ratio
+        } else {
+            Unit::Number
+        }
+    }
+}
+
 /// Request-count queries per group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

@@ -7,29 +7,6 @@ use crate::plan::check::{Check, Unit};
 use crate::plan::trigger::{TriggerAction, HEALTH_SCORE};
 use crate::plan::Quantity;
 
-/// The unit a check measures: declared, or inferred from its absolute thresholds.
-pub fn unit_of(check: &Check) -> Unit {
-    if let Some(u) = check.unit {
-        return u;
-    }
-    let absolute = [check.max, check.min, check.critical];
-    if absolute
-        .iter()
-        .flatten()
-        .any(|q| matches!(q, Quantity::Seconds(_)))
-    {
-        Unit::Seconds
-    } else if absolute
-        .iter()
-        .flatten()
-        .any(|q| matches!(q, Quantity::Percent(_)))
-    {
-        Unit::Ratio
-    } else {
-        Unit::Number
-    }
-}
-
 /// Why `q` cannot be an absolute bound for a check measuring `unit`, if it cannot.
 fn absolute_problem(q: Quantity, unit: Unit) -> Option<String> {
     match (q, unit) {
@@ -74,7 +51,7 @@ fn wrong_unit(ctx: &Ctx<'_>, at: Vec<String>, q: Quantity, what: &str, why: Stri
 pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     let plan = ctx.plan;
     for (name, c) in &plan.checks {
-        let unit = unit_of(c);
+        let unit = c.unit();
         let here = |k: &str| path(&["checks", name, k]);
         for (key, q) in [("max", c.max), ("min", c.min)] {
             if let Some(q) = q {
@@ -205,7 +182,7 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
         let unit = if t.check == HEALTH_SCORE {
             Some(Unit::Ratio)
         } else {
-            plan.checks.get(&t.check).map(unit_of)
+            plan.checks.get(&t.check).map(Check::unit)
         };
         let Some(unit) = unit else { continue };
         for (key, q) in [("above", t.above), ("below", t.below)] {

@@ -2,6 +2,7 @@
 //! test needs thousands of inputs).
 
 mod bad_plans;
+mod dry_run;
 mod graphs;
 mod hostile;
 mod schema;

@@ -79,3 +79,19 @@ fn readme_tutorial_plan_validates_and_its_typo_reads_as_shown() {
         run.stderr
     );
 }
+
+#[test]
+fn readme_fixture_example_loads() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split("## Rehearse a plan").nth(1).unwrap();
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let f = rollgate::fixture::parse("README.md", example).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(f.queries().count(), 2);
+    assert_eq!(f.events.len(), 3);
+}

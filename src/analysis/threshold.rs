@@ -1,0 +1,271 @@
+//! Threshold verdicts: one evaluation of one check, explained.
+
+use crate::plan::check::{Check, OnNoData, Unit};
+use crate::plan::Quantity;
+use crate::runner::events::Verdict;
+
+/// What one evaluation saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub canary: Option<f64>,
+    pub baseline: Option<f64>,
+    /// Requests behind the canary's value (its `samples` query), or data points seen so far.
+    pub samples: Option<f64>,
+    /// Whether the metric source failed rather than answering "no data".
+    pub source_down: bool,
+}
+
+/// A verdict with its explanation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    pub why: Option<String>,
+}
+
+/// A threshold in the unit the check's query returns.
+fn in_unit(q: Quantity, unit: Unit) -> f64 {
+    match (q, unit) {
+        (Quantity::Seconds(s), Unit::Milliseconds) => s * 1000.0,
+        (q, _) => q.value(),
+    }
+}
+
+/// A value for people, in the check's unit: `1.2%`, `340ms`, `0.93`.
+pub fn show(v: f64, unit: Unit) -> String {
+    let q = match unit {
+        Unit::Ratio => Quantity::Percent(v),
+        Unit::Seconds => Quantity::Seconds(v),
+        Unit::Milliseconds => Quantity::Seconds(v / 1000.0),
+        Unit::Number => Quantity::Number(v),
+    };
+    q.to_string()
+}
+
+/// The check's thresholds as the plan wrote them: "max 1%, critical 2x, +0.5pp vs baseline".
+pub fn describe(c: &Check) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = c.max {
+        parts.push(format!("max {m}"));
+    }
+    if let Some(m) = c.min {
+        parts.push(format!("min {m}"));
+    }
+    if let Some(q) = c.critical {
+        parts.push(format!("critical {q}"));
+    }
+    if let Some(q) = c.max_increase {
+        parts.push(format!("+{q} vs baseline"));
+    }
+    if let Some(q) = c.max_decrease {
+        parts.push(format!("-{q} vs baseline"));
+    }
+    parts.join(", ")
+}
+
+/// The critical bound in the query's unit, if the check has one.
+fn critical(c: &Check, unit: Unit) -> Option<(f64, bool)> {
+    let crit = c.critical?;
+    let upper = c.max.is_some();
+    let bound = match (crit, c.max, c.min) {
+        (Quantity::Factor(f), Some(m), _) => in_unit(m, unit) * f,
+        (Quantity::Factor(f), None, Some(m)) => in_unit(m, unit) / f,
+        (q, _, _) => in_unit(q, unit),
+    };
+    Some((bound, upper))
+}
+
+/// Judges one evaluation of `c`, whose query returns `unit`.
+pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
+    let Some(v) = seen.canary else {
+        let why = if seen.source_down {
+            "metric source down"
+        } else {
+            "no data"
+        };
+        let verdict = match c.on_no_data {
+            OnNoData::Pass => Verdict::Pass,
+            OnNoData::Fail => Verdict::Fail,
+            OnNoData::Inconclusive | OnNoData::Hold => Verdict::Inconclusive,
+        };
+        return Judged {
+            verdict,
+            why: Some(why.into()),
+        };
+    };
+    let s = |x: f64| show(x, unit);
+    // Too few requests say nothing yet, not even about a critical bound: one error in three
+    // requests at 1% traffic is no reason to roll back.
+    if let (Some(min), Some(n)) = (c.min_samples, seen.samples) {
+        if n < min as f64 {
+            return Judged {
+                verdict: Verdict::Inconclusive,
+                why: Some(format!("{n} samples < {min}")),
+            };
+        }
+    }
+    if let Some((bound, upper)) = critical(c, unit) {
+        if (upper && v > bound) || (!upper && v < bound) {
+            let op = if upper { ">" } else { "<" };
+            return Judged {
+                verdict: Verdict::Critical,
+                why: Some(format!("{} {op} critical {}", s(v), s(bound))),
+            };
+        }
+    }
+    if let Some(m) = c.max.map(|m| in_unit(m, unit)) {
+        if v > m {
+            return Judged {
+                verdict: Verdict::Fail,
+                why: Some(format!("{} > max {}", s(v), s(m))),
+            };
+        }
+    }
+    if let Some(m) = c.min.map(|m| in_unit(m, unit)) {
+        if v < m {
+            return Judged {
+                verdict: Verdict::Fail,
+                why: Some(format!("{} < min {}", s(v), s(m))),
+            };
+        }
+    }
+    if let Some(b) = seen.baseline {
+        for (tol, up) in [(c.max_increase, true), (c.max_decrease, false)] {
+            let Some(tol) = tol else { continue };
+            let limit = match tol {
+                // A relative tolerance needs a baseline to be relative to.
+                Quantity::Percent(p) if b != 0.0 => {
+                    if up {
+                        b * (1.0 + p)
+                    } else {
+                        b * (1.0 - p)
+                    }
+                }
+                Quantity::Percent(_) => continue,
+                q => {
+                    if up {
+                        b + in_unit(q, unit)
+                    } else {
+                        b - in_unit(q, unit)
+                    }
+                }
+            };
+            if (up && v > limit) || (!up && v < limit) {
+                let dir = if up { "above" } else { "below" };
+                return Judged {
+                    verdict: Verdict::Fail,
+                    why: Some(format!(
+                        "{} is {dir} baseline {} by more than {tol}",
+                        s(v),
+                        s(b)
+                    )),
+                };
+            }
+        }
+    }
+    Judged {
+        verdict: Verdict::Pass,
+        why: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(yaml: &str) -> Check {
+        let v = crate::plan::load::load("c.yaml", yaml).unwrap().value;
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn seen(canary: f64, baseline: Option<f64>) -> Observed {
+        Observed {
+            canary: Some(canary),
+            baseline,
+            samples: None,
+            source_down: false,
+        }
+    }
+
+    #[test]
+    fn absolute_and_critical_bounds() {
+        let c = check("{ source: p, canary: q, max: 1%, critical: 2x }");
+        assert_eq!(
+            judge(&c, Unit::Ratio, seen(0.005, None)).verdict,
+            Verdict::Pass
+        );
+        let j = judge(&c, Unit::Ratio, seen(0.015, None));
+        assert_eq!(
+            (j.verdict, j.why.as_deref()),
+            (Verdict::Fail, Some("1.5% > max 1%"))
+        );
+        let j = judge(&c, Unit::Ratio, seen(0.03, None));
+        assert_eq!(
+            (j.verdict, j.why.as_deref()),
+            (Verdict::Critical, Some("3% > critical 2%"))
+        );
+    }
+
+    #[test]
+    fn baseline_comparisons() {
+        let c = check("{ source: p, canary: q, baseline: b, max: 5%, max-increase: 0.5pp }");
+        assert_eq!(
+            judge(&c, Unit::Ratio, seen(0.012, Some(0.01))).verdict,
+            Verdict::Pass
+        );
+        let j = judge(&c, Unit::Ratio, seen(0.02, Some(0.01)));
+        assert_eq!(
+            j.why.as_deref(),
+            Some("2% is above baseline 1% by more than 0.5pp")
+        );
+        let lat = check(
+            "{ source: p, canary: q, baseline: b, unit: milliseconds, max: 1s, max-increase: 10% }",
+        );
+        assert_eq!(
+            judge(&lat, Unit::Milliseconds, seen(120.0, Some(100.0))).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            judge(&lat, Unit::Milliseconds, seen(105.0, Some(100.0))).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            judge(&lat, Unit::Milliseconds, seen(1500.0, Some(1400.0)))
+                .why
+                .as_deref(),
+            Some("1.5s > max 1s")
+        );
+    }
+
+    #[test]
+    fn no_data_and_low_samples() {
+        let c = check("{ source: p, canary: q, max: 1%, min-samples: 200, on-no-data: fail }");
+        let none = Observed {
+            canary: None,
+            baseline: None,
+            samples: None,
+            source_down: true,
+        };
+        assert_eq!(
+            judge(&c, Unit::Ratio, none),
+            Judged {
+                verdict: Verdict::Fail,
+                why: Some("metric source down".into())
+            }
+        );
+        let few = Observed {
+            canary: Some(0.5),
+            baseline: None,
+            samples: Some(50.0),
+            source_down: false,
+        };
+        assert_eq!(
+            judge(&c, Unit::Ratio, few).why.as_deref(),
+            Some("50 samples < 200")
+        );
+        let c = check("{ source: p, canary: q, min: 99%, critical: 95% }");
+        assert_eq!(
+            judge(&c, Unit::Ratio, seen(0.9, None)).verdict,
+            Verdict::Critical
+        );
+    }
+}

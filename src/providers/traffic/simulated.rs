@@ -1,0 +1,50 @@
+//! A router that only remembers: what a dry-run shifts instead of a real router. It starts
+//! with all traffic on stable and records every routing it is given.
+
+use super::{RouterState, TrafficError, TrafficRouter};
+use crate::graph::Route;
+use async_trait::async_trait;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Simulated {
+    state: Mutex<(RouterState, Vec<Route>)>,
+}
+
+impl Simulated {
+    /// All traffic on stable.
+    pub fn new() -> Simulated {
+        Simulated::default()
+    }
+
+    /// Every routing applied so far, in order (restores appear as weights).
+    pub fn history(&self) -> Vec<Route> {
+        self.state.lock().expect("not poisoned").1.clone()
+    }
+}
+
+#[async_trait]
+impl TrafficRouter for Simulated {
+    async fn state(&self) -> Result<RouterState, TrafficError> {
+        Ok(self.state.lock().expect("not poisoned").0.clone())
+    }
+
+    async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
+        let mut s = self.state.lock().expect("not poisoned");
+        // Mirroring and header matches leave the weighted split as it is.
+        if let Route::Weight { percent } = route {
+            s.0.canary_weight = *percent;
+        }
+        s.1.push(route.clone());
+        Ok(())
+    }
+
+    async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
+        let mut s = self.state.lock().expect("not poisoned");
+        s.0 = state.clone();
+        s.1.push(Route::Weight {
+            percent: state.canary_weight,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,5 @@
+//! Reporters: consumers of the runner's events. The runner never prints; these do.
+
+pub mod json;
+pub mod summary;
+pub mod terminal;

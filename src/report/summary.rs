@@ -1,0 +1,118 @@
+//! The end of a dry-run: outcome, virtual duration, what fired, the weights over time, and a
+//! small chart per check of the canary's values.
+
+use super::terminal::clock;
+use crate::runner::events::{Event, Stamped, Verdict};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of at most `width` columns; gaps (no data) are spaces.
+fn sparkline(values: &[Option<f64>], width: usize) -> String {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let (lo, hi) = present
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    let per = values.len().div_ceil(width.max(1)).max(1);
+    values
+        .chunks(per)
+        .map(|chunk| {
+            let vals: Vec<f64> = chunk.iter().flatten().copied().collect();
+            if vals.is_empty() {
+                return ' ';
+            }
+            let v = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let i = if hi > lo {
+                ((v - lo) / (hi - lo) * 7.0).round() as usize
+            } else {
+                0
+            };
+            BARS[i.min(7)]
+        })
+        .collect()
+}
+
+pub fn render(events: &[Stamped]) -> String {
+    let mut out = String::from("\n── summary ──\n");
+    let end = events.last().map(|e| e.t).unwrap_or_default();
+    let mut checks: BTreeMap<&str, (Vec<Option<f64>>, String, usize)> = BTreeMap::new();
+    for e in events {
+        match &e.event {
+            Event::CheckEvaluated(ev) => {
+                let entry = checks
+                    .entry(ev.check.as_str())
+                    .or_insert_with(|| (Vec::new(), ev.threshold.clone(), 0));
+                entry.0.push(ev.value);
+                if matches!(ev.verdict, Verdict::Fail | Verdict::Critical) {
+                    entry.2 += 1;
+                }
+            }
+            Event::WeightShifted { router, from, to } => {
+                let _ = writeln!(
+                    out,
+                    "{:>9}  {router} {from}% → {}",
+                    clock(e.t),
+                    super::terminal::route(to)
+                );
+            }
+            Event::TriggerFired {
+                check,
+                condition,
+                value,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{:>9}  trigger {check} ({condition}) fired at {}",
+                    clock(e.t),
+                    value
+                        .map(|v| format!("{v}"))
+                        .unwrap_or_else(|| "no data".into())
+                );
+            }
+            Event::RollbackStarted { reason, .. } => {
+                let _ = writeln!(out, "{:>9}  rollback: {}", clock(e.t), reason.message);
+            }
+            Event::RunFinished { outcome, reason } => {
+                let _ = writeln!(
+                    out,
+                    "\noutcome: {outcome:?} after {} of virtual time{}",
+                    clock(end),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(" — {}", r.message))
+                        .unwrap_or_default()
+                );
+            }
+            _ => {}
+        }
+    }
+    if !checks.is_empty() {
+        out.push_str("\nchecks (canary values over the run):\n");
+        for (name, (values, threshold, failed)) in checks {
+            let _ = writeln!(
+                out,
+                "  {name:<18} {}  {threshold}; {failed} failed evaluation(s)",
+                sparkline(&values, 48)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_and_shows_gaps() {
+        assert_eq!(
+            sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)], 4),
+            "▁█ ▅"
+        );
+        assert_eq!(sparkline(&[Some(2.0); 100], 10), "▁".repeat(10));
+    }
+}

@@ -1,0 +1,79 @@
+//! Plain lines for a person (and for logs): what moved, what was decided, and every check
+//! evaluation that did not pass.
+
+use crate::graph::Route;
+use crate::runner::events::{Event, Stamped, Verdict};
+
+/// `12m30s` from seconds.
+pub fn clock(t: f64) -> String {
+    let s = t.round() as u64;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
+pub fn route(r: &Route) -> String {
+    match r {
+        Route::Weight { percent } => format!("{percent}%"),
+        Route::Mirror { percent } => format!("mirror {percent}%"),
+        Route::HeaderMatch { header, value } => format!("{header}: {value}"),
+    }
+}
+
+/// The line for an event, or `None` for events a person need not read (passing checks).
+pub fn line(e: &Stamped) -> Option<String> {
+    let text = match &e.event {
+        Event::RunStarted { plan, steps, .. } => {
+            format!("dry-run of `{plan}` ({steps} steps), virtual time")
+        }
+        Event::StepStarted { step, kind } if *kind != "evaluate" => step.clone(),
+        Event::StepStarted { .. } => return None,
+        Event::StepFinished {
+            step,
+            reason: Some(r),
+            ..
+        } => format!("{step} failed: {r}"),
+        Event::StepFinished { .. } => return None,
+        Event::WeightShifted { router, from, to } => format!("  {router}: {from}% → {}", route(to)),
+        Event::CheckEvaluated(ev) if ev.verdict == Verdict::Pass => return None,
+        Event::CheckEvaluated(ev) => format!(
+            "  {} {:?}: {}",
+            ev.check,
+            ev.verdict,
+            ev.why.clone().unwrap_or_default()
+        )
+        .to_lowercase(),
+        Event::TriggerFired {
+            check, condition, ..
+        } => format!("trigger on {check} fired: {condition}"),
+        Event::GateWaiting {
+            step, approvers, ..
+        } => format!("  {step} waits for {}", approvers.join(", ")),
+        Event::GateDecided { step, decision, by } => format!(
+            "  {step}: {decision:?} by {}",
+            by.clone().unwrap_or_else(|| "nobody".into())
+        )
+        .to_lowercase(),
+        Event::CommandSkipped { command, .. } => format!("  would run: {command}"),
+        Event::NotificationSkipped { to, message, .. } => {
+            format!("  would notify {}: {message}", to.join(", "))
+        }
+        Event::RollbackStarted { reason, gradual } => format!(
+            "ROLLBACK ({}): {}",
+            if *gradual { "gradual" } else { "immediate" },
+            reason.message
+        ),
+        Event::RollbackFinished { verified: Some(v) } => format!(
+            "rollback finished; verification {}",
+            if *v { "passed" } else { "FAILED" }
+        ),
+        Event::RollbackFinished { verified: None } => "rollback finished".into(),
+        Event::RunFinished { outcome, reason } => match reason {
+            Some(r) => format!("{outcome:?}: {}", r.message),
+            None => format!("{outcome:?}"),
+        },
+    };
+    Some(format!("[{:>9}] {text}", clock(e.t)))
+}

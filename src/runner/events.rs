@@ -1,0 +1,189 @@
+//! What the runner tells the world. It emits these and nothing else; reporters (terminal,
+//! JSON lines, and later the journal, PR comment and chat) consume them. The JSON form, one
+//! object per line with an `event` tag, is stable: fields are added, never renamed or removed.
+
+use crate::graph::Route;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// An event with when it happened: `t` seconds since the run started, `at` in UTC (virtual in
+/// a dry-run).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stamped {
+    pub t: f64,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// How the run meets the world. Only dry-runs exist so far; `rollgate run` adds `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Simulated routers, fixture metrics, virtual time; commands and messages are recorded.
+    DryRun,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// A check's verdict on one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Past the critical bound: roll back at once.
+    Critical,
+    /// Not enough to judge: no data, or fewer samples than `min-samples`.
+    Inconclusive,
+}
+
+/// How a gate was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Approved,
+    Rejected,
+    TimedOut,
+}
+
+/// How a run ended; the process exits with [`Outcome::exit_code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Promoted,
+    RolledBack,
+    Aborted,
+    Failed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Promoted => 0,
+            Outcome::RolledBack => 3,
+            Outcome::Aborted => 4,
+            Outcome::Failed => 1,
+        }
+    }
+}
+
+/// Why a rollback (or an abort) happened, in the plan's own terms.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reason {
+    /// One sentence: "error-rate 8.2% > 1% (critical 2%) at canary-25".
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+impl Reason {
+    pub fn says(message: impl Into<String>) -> Reason {
+        Reason {
+            message: message.into(),
+            check: None,
+            value: None,
+            threshold: None,
+            step: None,
+        }
+    }
+}
+
+/// One check evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub step: String,
+    pub check: String,
+    /// The canary's value, when there was one.
+    pub value: Option<f64>,
+    /// The baseline's value, when the check has a baseline query and it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    /// What the value was held against, as the plan wrote it: "max 1%, critical 2%".
+    pub threshold: String,
+    pub verdict: Verdict,
+    /// Why, for anything but a pass: "no data", "120 samples < 200", "8.2% > 1%".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Seconds between evaluations.
+    pub window: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    RunStarted {
+        plan: String,
+        mode: Mode,
+        steps: usize,
+    },
+    StepStarted {
+        step: String,
+        kind: &'static str,
+    },
+    StepFinished {
+        step: String,
+        status: StepStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    WeightShifted {
+        router: String,
+        from: u8,
+        to: Route,
+    },
+    CheckEvaluated(Evaluation),
+    TriggerFired {
+        check: String,
+        condition: String,
+        value: Option<f64>,
+        held_for: f64,
+    },
+    GateWaiting {
+        step: String,
+        approvers: Vec<String>,
+        timeout: f64,
+    },
+    GateDecided {
+        step: String,
+        decision: Decision,
+        by: Option<String>,
+    },
+    /// A command a step or the rollback would run; a dry-run only records it.
+    CommandSkipped {
+        step: String,
+        command: String,
+    },
+    /// A message a step or the rollback would send; a dry-run only records it.
+    NotificationSkipped {
+        step: String,
+        to: Vec<String>,
+        message: String,
+    },
+    RollbackStarted {
+        reason: Reason,
+        gradual: bool,
+    },
+    RollbackFinished {
+        verified: Option<bool>,
+    },
+    RunFinished {
+        outcome: Outcome,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
+}

@@ -1,0 +1,168 @@
+//! Looking at checks: one evaluation of a check's queries, and an observation window that
+//! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
+
+use super::events::{Evaluation, Event, Reason, Verdict};
+use super::Shared;
+use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
+use crate::plan::check::OnNoData;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Whose traffic a check looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// The canary, while it takes traffic.
+    Canary,
+    /// Stable, which serves everything after a rollback.
+    Stable,
+}
+
+/// How an observation ended.
+pub enum Seen {
+    /// The window passed; each check's last verdict, for the phase's evaluation.
+    Done(BTreeMap<String, Judged>),
+    /// A check failed `failure-limit` times in a row, or crossed its critical bound.
+    Failed(Reason),
+}
+
+impl Shared {
+    /// Queries a check's canary, baseline and sample counts now.
+    pub(super) async fn look(&self, check: &str) -> Observed {
+        self.look_at(check, Group::Canary).await
+    }
+
+    /// Queries a check as seen by `group`. After a rollback stable serves everything, so
+    /// verification reads the baseline query, where the check has one, in the canary's place.
+    async fn look_at(&self, check: &str, group: Group) -> Observed {
+        let q = &self.queries[check];
+        let source = &self.providers.metrics[&q.source];
+        let at = self.clock.now();
+        let mut seen = Observed::default();
+        let main = match (group, &q.baseline) {
+            (Group::Stable, Some(b)) => b,
+            _ => &q.canary,
+        };
+        if group == Group::Stable {
+            match source.query(main, at).await {
+                Ok(v) => seen.canary = v,
+                Err(_) => seen.source_down = true,
+            }
+            return seen;
+        }
+        match source.query(&q.canary, at).await {
+            Ok(v) => seen.canary = v,
+            Err(_) => seen.source_down = true,
+        }
+        if let Some(b) = &q.baseline {
+            seen.baseline = source.query(b, at).await.ok().flatten();
+        }
+        if let Some(s) = &q.samples {
+            seen.samples = source.query(s, at).await.ok().flatten();
+        }
+        seen
+    }
+
+    /// Observes `checks` for at least `duration`, evaluating every `interval`. Checks whose
+    /// `on-no-data` is `hold` keep the window open until they have a verdict.
+    pub(super) async fn observe(
+        &self,
+        step: &str,
+        duration: Duration,
+        interval: Duration,
+        checks: &[String],
+        group: Group,
+    ) -> Seen {
+        let start = self.clock.elapsed();
+        let mut last: BTreeMap<String, Judged> = BTreeMap::new();
+        let mut failures: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut with_data: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut round = 1u32;
+        loop {
+            self.clock.sleep_until(start + interval * round).await;
+            for name in checks {
+                let check = &self.plan.checks[name];
+                let unit = check.unit();
+                let mut seen = self.look_at(name, group).await;
+                if seen.canary.is_some() {
+                    *with_data.entry(name).or_default() += 1.0;
+                }
+                // Without a `samples` query, `min-samples` counts evaluations that had data.
+                if seen.samples.is_none() && check.samples.is_none() {
+                    seen.samples = with_data.get(name.as_str()).copied();
+                }
+                let judged = judge(check, unit, seen);
+                self.emit(Event::CheckEvaluated(Evaluation {
+                    step: step.to_string(),
+                    check: name.clone(),
+                    value: seen.canary,
+                    baseline: seen.baseline,
+                    threshold: describe(check),
+                    verdict: judged.verdict,
+                    why: judged.why.clone(),
+                    window: interval.as_secs_f64(),
+                    samples: seen.samples,
+                }));
+                let count = failures.entry(name).or_default();
+                *count = if matches!(judged.verdict, Verdict::Fail | Verdict::Critical) {
+                    *count + 1
+                } else {
+                    0
+                };
+                let limit = check.failure_limit.unwrap_or(1);
+                if judged.verdict == Verdict::Critical || *count >= limit {
+                    let times = if judged.verdict == Verdict::Critical {
+                        String::new()
+                    } else {
+                        format!(" ({count} in a row)")
+                    };
+                    return Seen::Failed(Reason {
+                        message: format!(
+                            "{name} {}{times} at {step}",
+                            judged.why.clone().unwrap_or_default()
+                        ),
+                        check: Some(name.clone()),
+                        value: seen.canary,
+                        threshold: Some(describe(check)),
+                        step: Some(step.to_string()),
+                    });
+                }
+                last.insert(name.clone(), judged);
+            }
+            let waited = self.clock.elapsed() - start;
+            let holding = last.iter().any(|(n, j)| {
+                j.verdict == Verdict::Inconclusive
+                    && self.plan.checks[n].on_no_data == OnNoData::Hold
+            });
+            if waited >= duration && !holding {
+                return Seen::Done(last);
+            }
+            round += 1;
+        }
+    }
+}
+
+/// The weighted share of checks that passed among those with a verdict; `None` if none had one.
+pub fn health_score(
+    verdicts: &BTreeMap<String, Judged>,
+    weight: impl Fn(&str) -> f64,
+) -> Option<f64> {
+    let judged: Vec<(f64, bool)> = verdicts
+        .iter()
+        .filter(|(_, j)| j.verdict != Verdict::Inconclusive)
+        .map(|(n, j)| (weight(n), j.verdict == Verdict::Pass))
+        .collect();
+    let total: f64 = judged.iter().map(|(w, _)| w).sum();
+    (total > 0.0).then(|| {
+        judged
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(w, _)| w)
+            .sum::<f64>()
+            / total
+    })
+}
+
+/// A check's value for people.
+pub fn show(shared: &Shared, check: &str, v: f64) -> String {
+    threshold::show(v, shared.plan.checks[check].unit())
+}

@@ -1,0 +1,155 @@
+//! The rollback path: take traffic off the canary (at once, or step by step, each step held
+//! and watched), put the routers back as they were, run the rollback hook, verify, notify.
+
+use super::events::{Decision, Event, Outcome, Reason};
+use super::observe::{Group, Seen};
+use super::{End, Shared};
+use crate::expr::eval::Status;
+use crate::graph::{Route, StepKind};
+
+impl Shared {
+    /// Rolls back for `reason`; the outcome is rolled back, or aborted when an approval-gated
+    /// rollback is refused.
+    pub(super) async fn rollback(
+        &self,
+        reason: Reason,
+        gradual: bool,
+    ) -> (Outcome, Option<Reason>) {
+        self.emit(Event::RollbackStarted {
+            reason: reason.clone(),
+            gradual,
+        });
+        let Some(entry) = self.graph.rollback else {
+            self.emit(Event::RollbackFinished { verified: None });
+            return (Outcome::RolledBack, Some(reason));
+        };
+        let mut gradual = gradual;
+        let mut held = false;
+        let mut verified = None;
+        let mut last = Default::default();
+        for n in self.chain(self.graph.graph[entry].group) {
+            let node = &self.graph.graph[n];
+            let id = node.id.as_str();
+            match &node.kind {
+                StepKind::Gate { gate } => {
+                    self.emit(Event::GateWaiting {
+                        step: id.into(),
+                        approvers: gate.approvers.clone(),
+                        timeout: gate.timeout.0.as_secs_f64(),
+                    });
+                    let (decision, by) = self
+                        .providers
+                        .approvals
+                        .decide(&[id, "rollback"], gate, &self.clock)
+                        .await;
+                    self.emit(Event::GateDecided {
+                        step: id.into(),
+                        decision,
+                        by: by.clone(),
+                    });
+                    if decision == Decision::Rejected {
+                        let why = Reason::says(format!(
+                            "the rollback was refused by {}; traffic stays as it is ({})",
+                            by.unwrap_or_default(),
+                            reason.message
+                        ));
+                        self.emit(Event::RollbackFinished { verified: None });
+                        return (Outcome::Aborted, Some(why));
+                    }
+                }
+                StepKind::Shift {
+                    router,
+                    route: Route::Weight { percent },
+                } => {
+                    let current = self
+                        .routers
+                        .lock()
+                        .expect("not poisoned")
+                        .weight
+                        .get(router)
+                        .copied();
+                    held = gradual && current.is_some_and(|w| *percent < w);
+                    if held {
+                        if let Err(r) = self
+                            .shift(router, &Route::Weight { percent: *percent })
+                            .await
+                        {
+                            self.emit(Event::StepFinished {
+                                step: id.into(),
+                                status: super::events::StepStatus::Failed,
+                                reason: Some(r.message),
+                            });
+                            gradual = false;
+                        }
+                    }
+                }
+                StepKind::Shift { .. } => {}
+                // A hold follows each gradual step; a failing check cuts the rest short.
+                StepKind::Observe {
+                    duration,
+                    interval,
+                    checks,
+                } if held => {
+                    held = false;
+                    if let Seen::Failed(_) = self
+                        .observe(id, duration.0, interval.0, checks, Group::Canary)
+                        .await
+                    {
+                        gradual = false;
+                    }
+                }
+                StepKind::Observe {
+                    duration,
+                    interval,
+                    checks,
+                } => {
+                    match self
+                        .observe(id, duration.0, interval.0, checks, Group::Stable)
+                        .await
+                    {
+                        Seen::Done(v) => last = v,
+                        Seen::Failed(_) => verified = Some(false),
+                    }
+                }
+                StepKind::Evaluate { checks, min_score } => {
+                    if verified.is_none() {
+                        verified = Some(matches!(
+                            self.step_evaluate(id, checks, *min_score, &last),
+                            End::Ok
+                        ));
+                    }
+                }
+                StepKind::Restore { router } => {
+                    if let Err(r) = self.restore(router).await {
+                        self.emit(Event::StepFinished {
+                            step: id.into(),
+                            status: super::events::StepStatus::Failed,
+                            reason: Some(r.message),
+                        });
+                    }
+                }
+                StepKind::Run { command, .. } => {
+                    // A dry-run records the hook, with the reason it would get, instead of running it.
+                    let command = self.interpolate(
+                        command,
+                        Status {
+                            failed: true,
+                            cancelled: false,
+                        },
+                    );
+                    self.emit(Event::CommandSkipped {
+                        step: id.into(),
+                        command: format!("ROLLGATE_ROLLBACK_REASON={:?} {command}", reason.message),
+                    });
+                }
+                StepKind::Notify { to, message } => self.emit(Event::NotificationSkipped {
+                    step: id.into(),
+                    to: to.clone(),
+                    message: format!("{message}: {}", reason.message),
+                }),
+            }
+        }
+        self.emit(Event::RollbackFinished { verified });
+        (Outcome::RolledBack, Some(reason))
+    }
+}

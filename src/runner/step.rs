@@ -1,0 +1,258 @@
+//! Executing one group's steps in order, and each step by its kind.
+
+use super::events::{Decision, Event, Reason, StepStatus, Verdict};
+use super::observe::{health_score, Group, Seen};
+use super::{End, Shared};
+use crate::analysis::threshold::Judged;
+use crate::expr::eval::Status;
+use crate::graph::{Route, StepKind};
+use crate::plan::gate::GateTimeout;
+use std::collections::BTreeMap;
+
+impl Shared {
+    /// Runs a group's steps in order; a group `timeout` bounds them all.
+    pub(super) async fn run_group(&self, group: usize) -> End {
+        let steps = async {
+            // The last observation's verdicts, for the evaluation that follows it.
+            let mut last: BTreeMap<String, Judged> = BTreeMap::new();
+            for n in self.chain(group) {
+                let node = &self.graph.graph[n];
+                self.emit(Event::StepStarted {
+                    step: node.id.clone(),
+                    kind: node.kind.name(),
+                });
+                let end = self
+                    .step(&node.id, node.phase.as_deref(), &node.kind, &mut last)
+                    .await;
+                let (status, reason) = match &end {
+                    End::Ok => (StepStatus::Succeeded, None),
+                    End::Fail(r) | End::Abort(r) => (StepStatus::Failed, Some(r.message.clone())),
+                };
+                self.emit(Event::StepFinished {
+                    step: node.id.clone(),
+                    status,
+                    reason,
+                });
+                if !matches!(end, End::Ok) {
+                    return end;
+                }
+            }
+            End::Ok
+        };
+        let group_info = &self.graph.groups[group];
+        match group_info.timeout {
+            None => steps.await,
+            Some(t) => tokio::time::timeout(t.0, steps).await.unwrap_or_else(|_| {
+                End::Fail(Reason::says(format!(
+                    "step {} did not finish within its timeout {t}",
+                    group_info.id
+                )))
+            }),
+        }
+    }
+
+    pub(super) async fn shift(&self, router: &str, route: &Route) -> Result<(), Reason> {
+        let r = &self.providers.routers[router];
+        let first = !self
+            .routers
+            .lock()
+            .expect("not poisoned")
+            .captured
+            .contains_key(router);
+        if first {
+            let state = r
+                .state()
+                .await
+                .map_err(|e| Reason::says(format!("cannot read router {router}: {e}")))?;
+            let mut routers = self.routers.lock().expect("not poisoned");
+            routers
+                .weight
+                .insert(router.to_string(), state.canary_weight);
+            routers.captured.insert(router.to_string(), state);
+        }
+        r.apply(route)
+            .await
+            .map_err(|e| Reason::says(format!("router {router} refused {route:?}: {e}")))?;
+        let from = {
+            let mut routers = self.routers.lock().expect("not poisoned");
+            let from = routers.weight[router];
+            if let Route::Weight { percent } = route {
+                routers.weight.insert(router.to_string(), *percent);
+            }
+            from
+        };
+        self.emit(Event::WeightShifted {
+            router: router.to_string(),
+            from,
+            to: route.clone(),
+        });
+        Ok(())
+    }
+
+    async fn step(
+        &self,
+        id: &str,
+        phase: Option<&str>,
+        kind: &StepKind,
+        last: &mut BTreeMap<String, Judged>,
+    ) -> End {
+        match kind {
+            StepKind::Shift { router, route } => match self.shift(router, route).await {
+                Ok(()) => End::Ok,
+                Err(r) => End::Fail(r),
+            },
+            StepKind::Observe {
+                duration,
+                interval,
+                checks,
+            } => match self
+                .observe(id, duration.0, interval.0, checks, Group::Canary)
+                .await
+            {
+                Seen::Done(verdicts) => {
+                    *last = verdicts;
+                    End::Ok
+                }
+                Seen::Failed(reason) => End::Fail(reason),
+            },
+            StepKind::Evaluate { checks, min_score } => {
+                self.step_evaluate(id, checks, *min_score, last)
+            }
+            StepKind::Gate { gate } => {
+                self.emit(Event::GateWaiting {
+                    step: id.to_string(),
+                    approvers: gate.approvers.clone(),
+                    timeout: gate.timeout.0.as_secs_f64(),
+                });
+                let names: Vec<&str> = [Some(id), phase].into_iter().flatten().collect();
+                let (decision, by) = self
+                    .providers
+                    .approvals
+                    .decide(&names, gate, &self.clock)
+                    .await;
+                self.emit(Event::GateDecided {
+                    step: id.to_string(),
+                    decision,
+                    by: by.clone(),
+                });
+                let who = by.unwrap_or_else(|| "nobody".into());
+                match (decision, gate.on_timeout) {
+                    (Decision::Approved, _) | (Decision::TimedOut, GateTimeout::Approve) => End::Ok,
+                    (Decision::Rejected, _) => End::Fail(Reason {
+                        step: Some(id.into()),
+                        ..Reason::says(format!("{id} was rejected by {who}"))
+                    }),
+                    (Decision::TimedOut, GateTimeout::Rollback) => End::Fail(Reason {
+                        step: Some(id.into()),
+                        ..Reason::says(format!("{id} was not approved within {}", gate.timeout))
+                    }),
+                    (Decision::TimedOut, GateTimeout::Abort) => End::Abort(Reason {
+                        step: Some(id.into()),
+                        ..Reason::says(format!(
+                            "{id} was not approved within {}; stopped where it was",
+                            gate.timeout
+                        ))
+                    }),
+                }
+            }
+            StepKind::Run { command, .. } => {
+                // A dry-run records the command instead of running it.
+                let command = self.interpolate(command, Status::default());
+                self.emit(Event::CommandSkipped {
+                    step: id.to_string(),
+                    command,
+                });
+                End::Ok
+            }
+            StepKind::Notify { to, message } => {
+                let message = self.interpolate(message, Status::default());
+                self.emit(Event::NotificationSkipped {
+                    step: id.to_string(),
+                    to: to.clone(),
+                    message,
+                });
+                End::Ok
+            }
+            StepKind::Restore { router } => match self.restore(router).await {
+                Ok(()) => End::Ok,
+                Err(r) => End::Fail(r),
+            },
+        }
+    }
+
+    /// Whether the observation just made lets the phase be promoted.
+    pub(super) fn step_evaluate(
+        &self,
+        id: &str,
+        checks: &[String],
+        min_score: Option<f64>,
+        last: &BTreeMap<String, Judged>,
+    ) -> End {
+        let because = |message: String, check: Option<&String>| Reason {
+            message,
+            check: check.cloned(),
+            value: None,
+            threshold: None,
+            step: Some(id.to_string()),
+        };
+        for name in checks {
+            match last
+                .get(name)
+                .map(|j| (j.verdict, j.why.clone().unwrap_or_default()))
+            {
+                Some((Verdict::Fail | Verdict::Critical, why)) => {
+                    return End::Fail(because(format!("{name} {why} at {id}"), Some(name)))
+                }
+                Some((Verdict::Inconclusive, why)) => {
+                    return End::Abort(because(
+                        format!("paused: {name} is inconclusive ({why}) at {id}"),
+                        Some(name),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Some(min) = min_score {
+            let score =
+                health_score(last, |n| self.plan.checks[n].weight.unwrap_or(1.0)).unwrap_or(0.0);
+            if score < min {
+                return End::Fail(because(
+                    format!("health score {score:.2} < {min} at {id}"),
+                    None,
+                ));
+            }
+        }
+        End::Ok
+    }
+
+    /// Puts a router back as it was before the run's first shift, if the run touched it.
+    pub(super) async fn restore(&self, router: &str) -> Result<(), Reason> {
+        let captured = self
+            .routers
+            .lock()
+            .expect("not poisoned")
+            .captured
+            .get(router)
+            .cloned();
+        let Some(state) = captured else { return Ok(()) };
+        self.providers.routers[router]
+            .restore(&state)
+            .await
+            .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;
+        let from = self
+            .routers
+            .lock()
+            .expect("not poisoned")
+            .weight
+            .insert(router.to_string(), state.canary_weight)
+            .unwrap_or(0);
+        self.emit(Event::WeightShifted {
+            router: router.to_string(),
+            from,
+            to: Route::Weight {
+                percent: state.canary_weight,
+            },
+        });
+        Ok(())
+    }
+}

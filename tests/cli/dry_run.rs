@@ -1,0 +1,287 @@
+//! `rollgate dry-run`: plans rehearsed against fixtures in virtual time, asserted through the
+//! JSON events the real binary prints.
+
+use crate::support::{rollgate, Run};
+use serde_json::Value;
+
+fn events(run: &Run) -> Vec<Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn dry_run(plan: &str, fixture: &str, extra: &[&str]) -> (i32, Vec<Value>) {
+    let mut args = vec!["dry-run", plan, "--fixture", fixture, "--json"];
+    args.extend(extra);
+    let run = rollgate(&args);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let code = run.code;
+    (code, events(&run))
+}
+
+fn weights(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "weight-shifted")
+        .filter_map(|e| e["to"]["percent"].as_u64())
+        .collect()
+}
+
+fn of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+#[test]
+fn a_healthy_canary_walks_every_phase_and_is_promoted() {
+    let (code, ev) = dry_run(
+        "workflows/haproxy-canary.yaml",
+        "fixtures/metrics/haproxy-canary/healthy.yaml",
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(weights(&ev), vec![5, 25, 50, 100]);
+    let last = ev.last().unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["outcome"].as_str()),
+        (Some("run-finished"), Some("promoted"))
+    );
+    // Four phases of 10 minutes, in virtual time.
+    assert_eq!(last["t"], 2400.0);
+    assert!(of(&ev, "check-evaluated")
+        .iter()
+        .all(|e| e["verdict"] == "pass"));
+    assert_eq!(
+        of(&ev, "check-evaluated").len(),
+        4 * 20 * 2,
+        "two checks every 30 s for 40 minutes"
+    );
+}
+
+#[test]
+fn an_error_spike_at_25_percent_rolls_back_naming_check_value_and_threshold() {
+    let (code, ev) = dry_run(
+        "workflows/haproxy-canary.yaml",
+        "fixtures/metrics/haproxy-canary/error-spike-at-25.yaml",
+        &[],
+    );
+    assert_eq!(code, 3);
+    assert_eq!(
+        weights(&ev),
+        vec![5, 25, 0],
+        "back to the state before the first shift, and nothing after"
+    );
+    let rb = of(&ev, "rollback-started");
+    assert_eq!(rb.len(), 1);
+    let reason = &rb[0]["reason"];
+    assert_eq!(reason["check"], "error-rate");
+    assert_eq!(reason["value"], 0.08);
+    assert_eq!(reason["step"], "canary-25.observe");
+    assert_eq!(
+        reason["threshold"],
+        "max 1%, critical 2x, +0.5pp vs baseline"
+    );
+    assert_eq!(
+        rb[0]["t"], 720.0,
+        "the first evaluation after the spike at 12m"
+    );
+    assert_eq!(
+        of(&ev, "rollback-finished")[0]["verified"],
+        true,
+        "stable is healthy after the rollback"
+    );
+    assert_eq!(ev.last().unwrap()["outcome"], "rolled-back");
+}
+
+#[test]
+fn the_report_explains_the_outcome() {
+    let run = rollgate(&[
+        "dry-run",
+        "workflows/haproxy-canary.yaml",
+        "--fixture",
+        "fixtures/metrics/haproxy-canary/error-spike-at-25.yaml",
+    ]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("ROLLBACK (immediate): error-rate 8% > critical 2% at canary-25.observe"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("outcome: RolledBack after 14m00s of virtual time"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("error-rate         ▁"),
+        "a chart per check:\n{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_fixture_missing_a_query_is_refused_before_anything_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.yaml");
+    std::fs::write(&f, "start: 2026-03-01T12:00:00Z\nqueries: {}\n").unwrap();
+    let run = rollgate(&[
+        "dry-run",
+        "workflows/haproxy-canary.yaml",
+        "--fixture",
+        f.to_str().unwrap(),
+    ])
+    .invalid();
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .contains("workflows/haproxy-canary.yaml:48:13: error[missing-query]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "has no answers for the canary query of `p95-latency`: `histogram_quantile(0.95"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("= help: add it under `queries:`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_bad_fixture_names_the_file_the_query_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.yaml");
+    std::fs::write(&f, "start: 2026-03-01T12:00:00Z\nqueries:\n  q:\n    data: { resultType: matrix, result: [{ metric: {}, values: [[1772366460, \"0.1\"], [1772366400, \"NaN\"]] }] }\n").unwrap();
+    let path = f.to_str().unwrap();
+    let run = rollgate(&[
+        "dry-run",
+        "workflows/haproxy-canary.yaml",
+        "--fixture",
+        path,
+    ])
+    .invalid();
+    assert!(run.stderr.contains(&format!("{path}:4:")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[bad-fixture]: `q` has the value NaN here"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("leave this sample out (no data) or write the value"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn gates_follow_the_fixture_or_the_approve_policy() {
+    // model-config waits for approval at canary-50; nobody answers, and its timeout rolls back.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = "workflows/model-config-rollout.yaml";
+    let q = serde_json::from_str::<Value>(
+        &rollgate(&["graph", plan, "--format", "json"])
+            .success()
+            .stdout,
+    )
+    .unwrap();
+    assert!(q["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == "canary-50.gate"));
+    let fixture = dir.path().join("f.yaml");
+    let run = rollgate(&[
+        "dry-run",
+        plan,
+        "--fixture",
+        fixture.to_str().unwrap(),
+        "--input",
+        "model=m2",
+    ])
+    .invalid();
+    assert!(
+        run.stderr.contains("error[io]: cannot read the fixture"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        &fixture,
+        healthy_fixture_for(plan, &["--input", "model=m2"]),
+    )
+    .unwrap();
+    let (code, ev) = dry_run(
+        plan,
+        fixture.to_str().unwrap(),
+        &["--input", "model=m2", "--approve", "none"],
+    );
+    assert_eq!(code, 3);
+    let decided = of(&ev, "gate-decided");
+    assert_eq!(
+        (decided[0]["step"].as_str(), decided[0]["decision"].as_str()),
+        (Some("canary-50.gate"), Some("timed-out"))
+    );
+    let (code, ev) = dry_run(
+        plan,
+        fixture.to_str().unwrap(),
+        &["--input", "model=m2", "--approve", "all"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(weights(&ev), vec![0, 1, 5, 25, 50, 100]);
+}
+
+/// A fixture answering every query the plan asks with a small healthy value, built from the
+/// `missing-query` diagnostics (which list each query exactly as the plan states it).
+fn healthy_fixture_for(plan: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "start: 2026-03-01T12:00:00Z\nqueries: {}\n").unwrap();
+    let mut args = vec![
+        "dry-run",
+        plan,
+        "--fixture",
+        empty.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend(extra);
+    let run = rollgate(&args);
+    let mut queries = std::collections::BTreeMap::new();
+    for line in run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("error[missing-query]"))
+    {
+        let query = line
+            .rsplit_once(": `")
+            .unwrap()
+            .1
+            .trim_end_matches('`')
+            .to_string();
+        let value = if line.contains("of `success-rate`") {
+            "0.999"
+        } else if line.contains("of `quality-rating`") {
+            "4.5"
+        } else if line.contains("samples query") {
+            "5000"
+        } else {
+            "0.001"
+        };
+        queries.entry(query).or_insert(value);
+    }
+    let mut out = String::from("start: 2026-03-01T12:00:00Z\nqueries:\n");
+    for (query, value) in queries {
+        out += &format!(
+            "  '{}': {{ steps: [[0s, {value}]] }}\n",
+            query.replace('\'', "''")
+        );
+    }
+    out
+}
