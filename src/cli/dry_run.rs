@@ -205,5 +205,19 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     if !a.json {
         write!(io.out, "{}", crate::report::summary::render(&events))?;
     }
+    if let Some(expect) = &fx.expect {
+        match crate::report::expectation::verify(expect, &events) {
+            Ok(got) if !a.json => writeln!(io.out, "as the fixture expects: {got}")?,
+            Ok(_) => {}
+            Err(differs) => {
+                writeln!(
+                    io.err,
+                    "{}: the plan did not do what the fixture expects: {differs}",
+                    a.fixture
+                )?;
+                return Ok(exit::FAILURE);
+            }
+        }
+    }
     Ok(outcome.exit_code())
 }

@@ -285,3 +285,71 @@ fn healthy_fixture_for(plan: &str, extra: &[&str]) -> String {
     }
     out
 }
+
+#[test]
+fn every_shipped_fixture_does_what_it_expects() {
+    let dirs: Vec<_> = std::fs::read_dir(crate::support::root().join("fixtures/metrics"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert!(!dirs.is_empty());
+    let mut checked = 0;
+    for dir in dirs {
+        let plan_name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let plan = format!("workflows/{plan_name}.yaml");
+        assert!(
+            crate::support::root().join(&plan).is_file(),
+            "fixtures/metrics/{plan_name}/ has no plan {plan}"
+        );
+        for fixture in crate::support::files(&format!("fixtures/metrics/{plan_name}"), "yaml") {
+            let text = std::fs::read_to_string(crate::support::root().join(&fixture)).unwrap();
+            let expect = rollgate::fixture::parse(&fixture, &text)
+                .unwrap()
+                .expect
+                .unwrap_or_else(|| {
+                    panic!("{fixture} says nothing about what it should produce (`expect:`)")
+                });
+            let code = match expect.outcome.as_str() {
+                "promoted" => 0,
+                "rolled-back" => 3,
+                _ => 4,
+            };
+            let run = rollgate(&["dry-run", &plan, "--fixture", &fixture]);
+            assert_eq!(run.code, code, "{fixture}:\n{}{}", run.stdout, run.stderr);
+            assert!(
+                run.stdout.contains("as the fixture expects:"),
+                "{fixture}:\n{}",
+                run.stdout
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} fixtures");
+}
+
+#[test]
+fn a_plan_that_does_not_do_what_its_fixture_expects_fails_the_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.yaml");
+    let healthy = std::fs::read_to_string(
+        crate::support::root().join("fixtures/metrics/haproxy-canary/healthy.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &f,
+        healthy.replace(
+            "expect: { outcome: promoted }",
+            "expect: { outcome: rolled-back, at: canary-25 }",
+        ),
+    )
+    .unwrap();
+    let run = rollgate(&[
+        "dry-run",
+        "workflows/haproxy-canary.yaml",
+        "--fixture",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the plan did not do what the fixture expects: expected rolled-back at canary-25, got promoted"), "{}", run.stderr);
+}
