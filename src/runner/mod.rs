@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod events;
 mod observe;
+pub mod prepare;
 mod rollback;
 mod step;
 mod triggers;

@@ -1,0 +1,180 @@
+//! Everything a dry-run needs before it starts: contexts for expressions, the check that the
+//! fixture answers every query, and the providers; shared by the CLI and the benchmark.
+
+use super::clock::Clock;
+use super::events::Mode;
+use super::{resolve_queries, Setup};
+use crate::compile::compile;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::fixture::{Fixture, Scripted};
+use crate::plan::input::InputType;
+use crate::plan::{Plan, Scalar};
+use crate::providers::{self, approvals::ApprovePolicy};
+use crate::validate::Validated;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// A dry-run ready to start; [`Prepared::setup`] makes its clock, inside the runtime that will
+/// run it, so the clock reads that runtime's (paused) time from its first instant.
+pub struct Prepared {
+    plan: Plan,
+    graph: crate::graph::StepGraph,
+    providers: providers::Providers,
+    contexts: Value,
+    fixture: Arc<Fixture>,
+}
+
+impl Prepared {
+    pub fn setup(self) -> Setup {
+        let cancel_at = self
+            .fixture
+            .events
+            .iter()
+            .find(|e| e.what == Scripted::Cancel)
+            .map(|e| e.at);
+        Setup {
+            plan: self.plan,
+            graph: self.graph,
+            providers: self.providers,
+            clock: Clock::starting_at(self.fixture.start),
+            mode: Mode::DryRun,
+            contexts: self.contexts,
+            cancel_at,
+        }
+    }
+}
+
+/// Why a dry-run cannot start.
+pub enum NotReady {
+    /// Inputs given wrongly or missing.
+    Inputs(String),
+    /// Queries the fixture does not answer, positioned in the plan.
+    Queries(Vec<Diagnostic>),
+}
+
+/// Prepares a dry-run of `v` against `fixture`, with `inputs` as NAME=VALUE.
+pub fn prepare(
+    v: Validated,
+    fixture: Arc<Fixture>,
+    inputs: &[String],
+    approve: ApprovePolicy,
+) -> Result<Prepared, NotReady> {
+    let contexts = contexts(&v.plan, inputs).map_err(NotReady::Inputs)?;
+    let missing = missing_queries(&v, &contexts, &fixture);
+    if !missing.is_empty() {
+        return Err(NotReady::Queries(missing));
+    }
+    let graph = compile(&v);
+    let providers = providers::for_dry_run(&v.plan, fixture.clone(), approve);
+    Ok(Prepared {
+        plan: v.plan,
+        graph,
+        providers,
+        contexts,
+        fixture,
+    })
+}
+
+/// `env`, `inputs`, `secrets` and `github` as a dry-run sees them: inputs from `--input` or
+/// their defaults, no secrets, no GitHub event.
+pub fn contexts(plan: &Plan, given: &[String]) -> Result<Value, String> {
+    let mut inputs = Map::new();
+    for raw in given {
+        let (k, v) = raw
+            .split_once('=')
+            .ok_or_else(|| format!("`--input {raw}`: write NAME=VALUE"))?;
+        let Some(decl) = plan.inputs.get(k) else {
+            let names: Vec<&str> = plan.inputs.keys().map(String::as_str).collect();
+            return Err(format!(
+                "the plan has no input `{k}`; {}",
+                crate::diagnostics::suggest(k, &names, "its inputs: ", "it declares none")
+            ));
+        };
+        let value = match decl.type_ {
+            InputType::Number => v
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("input `{k}` is a number, not `{v}`"))?,
+            InputType::Boolean => v
+                .parse::<bool>()
+                .map(Value::Bool)
+                .map_err(|_| format!("input `{k}` is true or false, not `{v}`"))?,
+            InputType::Choice
+                if !decl
+                    .options
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| o == v) =>
+            {
+                return Err(format!(
+                    "input `{k}` is one of {}, not `{v}`",
+                    decl.options.as_deref().unwrap_or_default().join(", ")
+                ));
+            }
+            InputType::String | InputType::Choice => Value::String(v.to_string()),
+        };
+        inputs.insert(k.to_string(), value);
+    }
+    for (k, decl) in &plan.inputs {
+        if !inputs.contains_key(k) {
+            match &decl.default {
+                Some(d) => {
+                    inputs.insert(k.clone(), d.clone());
+                }
+                None if decl.required => {
+                    return Err(format!("input `{k}` is required: pass `--input {k}=VALUE`"))
+                }
+                None => {}
+            }
+        }
+    }
+    let env: Map<String, Value> = plan
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::String(s) => Value::String(s.clone()),
+                Scalar::Number(n) => json!(n),
+                Scalar::Bool(b) => Value::Bool(*b),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Ok(json!({ "env": env, "inputs": inputs, "secrets": {}, "github": {}, "steps": {} }))
+}
+
+/// Every query the plan will ask must be in the fixture; each missing one points at the check.
+fn missing_queries(v: &Validated, contexts: &Value, fx: &Fixture) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (name, q) in resolve_queries(&v.plan, contexts) {
+        let asked = [
+            ("canary", Some(&q.canary)),
+            ("baseline", q.baseline.as_ref()),
+            ("samples", q.samples.as_ref()),
+        ];
+        for (group, query) in asked {
+            let Some(query) = query.filter(|q| !fx.has_query(q)) else {
+                continue;
+            };
+            let path: Vec<String> = if group == "samples" {
+                vec![
+                    "checks".into(),
+                    name.clone(),
+                    "samples".into(),
+                    "canary".into(),
+                ]
+            } else {
+                vec!["checks".into(), name.clone(), group.into()]
+            };
+            out.push(
+                Diagnostic::error(Code::MissingQuery, format!("{} has no answers for the {group} query of `{name}`: `{query}`", fx.path))
+                    .at(Some(v.doc.span_of(&path)))
+                    .help(format!("add it under `queries:` in {}, with Prometheus' range-query answer or `steps: [[0s, VALUE]]`", fx.path)),
+            );
+        }
+    }
+    out
+}
