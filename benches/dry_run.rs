@@ -39,7 +39,7 @@ fn prepared() -> runner::prepare::Prepared {
     let v = validate("bench.yaml", PLAN).unwrap_or_else(|d| panic!("{d:?}"));
     let fx =
         Arc::new(fixture::parse("bench-fixture.yaml", FIXTURE).unwrap_or_else(|d| panic!("{d:?}")));
-    match prepare(v, fx, &[], ApprovePolicy::All) {
+    match prepare(v, fx, &[], Some(ApprovePolicy::All)) {
         Ok(p) => p,
         Err(_) => panic!("the bench fixture answers every query"),
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub struct Args<'a> {
     pub plan: &'a str,
     pub fixture: &'a str,
-    pub approve: ApprovePolicy,
+    pub approve: Option<ApprovePolicy>,
     pub inputs: &'a [String],
     pub json: bool,
 }

@@ -67,9 +67,10 @@ enum Command {
         /// The metrics (and scripted events) to replay.
         #[arg(long)]
         fixture: String,
-        /// What happens at gates the fixture does not decide: approve at once, or let them time out.
-        #[arg(long, value_enum, default_value_t = Approve::All)]
-        approve: Approve,
+        /// What happens at gates the fixture's events do not decide: approve at once, or let
+        /// them time out [default: the fixture's `approve`, else all].
+        #[arg(long, value_enum)]
+        approve: Option<Approve>,
         /// A plan input, NAME=VALUE; repeat for several.
         #[arg(long = "input", value_name = "NAME=VALUE")]
         inputs: Vec<String>,
@@ -140,10 +141,10 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
             dry_run::Args {
                 plan: &plan,
                 fixture: &fixture,
-                approve: match approve {
+                approve: approve.map(|a| match a {
                     Approve::All => crate::providers::approvals::ApprovePolicy::All,
                     Approve::None => crate::providers::approvals::ApprovePolicy::None,
-                },
+                }),
                 inputs: &inputs,
                 json,
             },

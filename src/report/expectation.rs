@@ -16,7 +16,8 @@ pub fn verify(expect: &Expect, events: &[Stamped]) -> Result<String, String> {
         Some(Outcome::Aborted) => "aborted",
         Some(Outcome::Failed) | None => "failed",
     };
-    // Where the run was: the last forward step it started before rolling back or stopping.
+    // Where: the step whose failure turned the run, or else (a trigger, a deadline) the last
+    // forward step started before it.
     let turning = events
         .iter()
         .position(|e| {
@@ -26,9 +27,19 @@ pub fn verify(expect: &Expect, events: &[Stamped]) -> Result<String, String> {
             )
         })
         .unwrap_or(events.len());
-    let at = events[..turning].iter().rev().find_map(|e| match &e.event {
-        Event::StepStarted { step, .. } => Some(step.clone()),
+    let failed_step = events.get(turning).and_then(|e| match &e.event {
+        Event::RollbackStarted { reason, .. }
+        | Event::RunFinished {
+            reason: Some(reason),
+            ..
+        } => reason.step.clone(),
         _ => None,
+    });
+    let at = failed_step.or_else(|| {
+        events[..turning].iter().rev().find_map(|e| match &e.event {
+            Event::StepStarted { step, .. } => Some(step.clone()),
+            _ => None,
+        })
     });
     let check = events.iter().find_map(|e| match &e.event {
         Event::RollbackStarted { reason, .. } => reason.check.clone(),

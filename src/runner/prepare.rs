@@ -53,13 +53,24 @@ pub enum NotReady {
 }
 
 /// Prepares a dry-run of `v` against `fixture`, with `inputs` as NAME=VALUE.
+/// `approve` is the command line's choice, if it made one; else the fixture's; else all.
 pub fn prepare(
     v: Validated,
     fixture: Arc<Fixture>,
     inputs: &[String],
-    approve: ApprovePolicy,
+    approve: Option<ApprovePolicy>,
 ) -> Result<Prepared, NotReady> {
-    let contexts = contexts(&v.plan, inputs).map_err(NotReady::Inputs)?;
+    let from_fixture = fixture.approve_all.map(|all| {
+        if all {
+            ApprovePolicy::All
+        } else {
+            ApprovePolicy::None
+        }
+    });
+    let approve = approve.or(from_fixture).unwrap_or(ApprovePolicy::All);
+    // The fixture's inputs first, so the command line's win.
+    let given: Vec<String> = fixture.inputs.iter().chain(inputs).cloned().collect();
+    let contexts = contexts(&v.plan, &given).map_err(NotReady::Inputs)?;
     let missing = missing_queries(&v, &contexts, &fixture);
     if !missing.is_empty() {
         return Err(NotReady::Queries(missing));

@@ -197,6 +197,41 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
 fn rollback_policy(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
     let rb = &ctx.plan.rollback;
     let here = |k: &str| path(&["rollback", k]);
+    // After a rollback stable serves everything, so verification reads each check's baseline.
+    if let Some(verify) = &rb.verify {
+        let listed: Vec<(String, Vec<String>)> = match &verify.checks {
+            Some(names) => names
+                .iter()
+                .enumerate()
+                .map(|(j, n)| {
+                    (
+                        n.clone(),
+                        path(&["rollback", "verify", "checks", &j.to_string()]),
+                    )
+                })
+                .collect(),
+            None => ctx
+                .plan
+                .checks
+                .keys()
+                .map(|n| (n.clone(), path(&["rollback", "verify"])))
+                .collect(),
+        };
+        for (name, at) in listed {
+            if ctx
+                .plan
+                .checks
+                .get(&name)
+                .is_some_and(|c| c.baseline.is_none())
+            {
+                out.push(
+                    Diagnostic::error(Code::MissingBaseline, format!("rollback verification uses `{name}`, which has no `baseline` query"))
+                        .at(ctx.span(&at))
+                        .help(format!("after a rollback the canary serves nothing; give `{name}` a `baseline:` query for the stable version, or verify with other checks")),
+                );
+            }
+        }
+    }
     // Triggers may roll back gradually even when the plan's default is immediate.
     let gradual_trigger =
         ctx.plan.triggers.iter().position(|t| {

@@ -325,7 +325,18 @@ fn every_shipped_fixture_does_what_it_expects() {
             checked += 1;
         }
     }
-    assert!(checked >= 6, "only {checked} fixtures");
+    // Every example plan is rehearsed: healthy, and at least one way of going wrong.
+    for plan in crate::support::files("workflows", "yaml") {
+        let stem = plan
+            .trim_start_matches("workflows/")
+            .trim_end_matches(".yaml");
+        let fixtures = crate::support::files(&format!("fixtures/metrics/{stem}"), "yaml");
+        assert!(
+            fixtures.len() >= 2 && fixtures.iter().any(|f| f.ends_with("/healthy.yaml")),
+            "{plan} needs a healthy fixture and a failing one in fixtures/metrics/{stem}/"
+        );
+    }
+    assert!(checked >= 16, "only {checked} fixtures");
 }
 
 #[test]
