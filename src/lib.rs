@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod expr;
 pub mod fixture;
 pub mod graph;
+pub mod journal;
 pub mod plan;
 pub mod providers;
 pub mod report;

@@ -2,7 +2,10 @@
 
 mod dry_run;
 mod graph;
+mod resume;
+mod run;
 mod schema;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -61,6 +64,49 @@ enum Command {
     #[command(
         after_help = "Examples:\n  rollgate dry-run workflows/haproxy-canary.yaml --fixture fixtures/metrics/haproxy-canary/healthy.yaml\n  rollgate dry-run plan.yaml --fixture f.yaml --approve none --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or fixture, 1 other failure."
     )]
+    /// Run a plan for real, in wall time, against its routers and metric sources; journaled,
+    /// and rolled back on SIGINT/SIGTERM. Today: `traffic-command` routers, `metrics-command` sources.
+    #[command(
+        after_help = "Examples:\n  rollgate run workflows/linear.yaml\n  rollgate run plan.yaml --input release=v1.4.2 --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or one run cannot do yet, 1 other failure (a held concurrency group)."
+    )]
+    Run {
+        /// The plan file.
+        plan: String,
+        /// A plan input, NAME=VALUE; repeat for several.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+        /// Where runs are journaled.
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Take over a run that stopped without finishing and put its routers back as they were
+    /// before its first shift.
+    Resume {
+        /// The run's id (see `rollgate history`).
+        run: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Show a run (the latest when none is named): its state, last step and routers.
+    Status {
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// List the runs journaled here.
+    History {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
     DryRun {
         /// The plan file.
         plan: String,
@@ -131,6 +177,31 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Validate { plans, format } => validate::run(&plans, format, io),
         Command::Graph { plan, format } => graph::run(&plan, format, io),
         Command::Schema => schema::run(io),
+        Command::Run {
+            plan,
+            inputs,
+            json,
+            state_dir,
+        } => run::run(
+            run::Args {
+                plan: &plan,
+                inputs: &inputs,
+                json,
+                state_dir: &state_dir,
+            },
+            io,
+        ),
+        Command::Resume {
+            run,
+            json,
+            state_dir,
+        } => resume::run(&run, &state_dir, json, io),
+        Command::Status {
+            run,
+            json,
+            state_dir,
+        } => status::status(run.as_deref(), &state_dir, json, io),
+        Command::History { json, state_dir } => status::history(&state_dir, json, io),
         Command::DryRun {
             plan,
             fixture,

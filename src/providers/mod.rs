@@ -2,11 +2,13 @@
 //! is handled wherever providers are made.
 //!
 //! What exists today: for dry-runs, every router is [`traffic::Simulated`] and every metric
-//! source replays the fixture; gates are decided by the fixture or `--approve`. Real routers,
-//! metric sources, approvals and notifiers arrive with `rollgate run`.
+//! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
+//! `traffic-command` routers and `metrics-command` sources; HAProxy, Prometheus, kubectl,
+//! approvals and notifiers are refused with a clear message until they exist.
 
 pub mod approvals;
 pub mod metrics;
+pub mod shell;
 pub mod traffic;
 
 use crate::fixture::Fixture;
@@ -21,7 +23,8 @@ use traffic::TrafficRouter;
 pub struct Providers {
     pub routers: BTreeMap<String, Arc<dyn TrafficRouter>>,
     pub metrics: BTreeMap<String, Arc<dyn MetricSource>>,
-    pub approvals: Arc<dyn Approvals>,
+    /// Where gate decisions come from; a real run has none yet and refuses plans with gates.
+    pub approvals: Option<Arc<dyn Approvals>>,
     /// The dry-run's simulated routers, to read back what they were given.
     pub simulated: BTreeMap<String, Arc<traffic::Simulated>>,
 }
@@ -31,7 +34,10 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
     let mut p = Providers {
         routers: BTreeMap::new(),
         metrics: BTreeMap::new(),
-        approvals: Arc::new(approvals::Scripted::new(fixture.events.clone(), approve)),
+        approvals: Some(Arc::new(approvals::Scripted::new(
+            fixture.events.clone(),
+            approve,
+        ))),
         simulated: BTreeMap::new(),
     };
     for (name, provider) in &plan.providers {
@@ -58,4 +64,47 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
         }
     }
     p
+}
+
+/// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
+pub fn for_run(plan: &Plan, graph: &crate::graph::StepGraph) -> Result<Providers, Vec<String>> {
+    let mut p = Providers {
+        routers: BTreeMap::new(),
+        metrics: BTreeMap::new(),
+        approvals: None,
+        simulated: BTreeMap::new(),
+    };
+    let mut missing = Vec::new();
+    for (name, provider) in &plan.providers {
+        match provider {
+            Provider::TrafficCommand(spec) => {
+                p.routers.insert(name.clone(), Arc::new(traffic::Command::new(spec.clone())));
+            }
+            Provider::MetricsCommand(spec) => {
+                p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone())));
+            }
+            Provider::Haproxy(_) | Provider::Kubectl(_) => missing.push(format!(
+                "router `{name}` ({}): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today",
+                provider.kind()
+            )),
+            Provider::Prometheus(_) => missing.push(format!(
+                "metric source `{name}` (prometheus): `rollgate run` cannot query it yet; `dry-run` can rehearse it, and a `metrics-command` source can query anything today"
+            )),
+            // Messages and approvals are only needed when the plan sends or waits for them.
+            Provider::Github(_) | Provider::Slack(_) | Provider::Teams(_) | Provider::Discord(_) | Provider::GoogleChat(_) | Provider::Webhook(_) => {}
+        }
+    }
+    for n in graph.graph.node_weights() {
+        match &n.kind {
+            crate::graph::StepKind::Gate { .. } => missing.push(format!("step `{}` waits for an approval; approving a real run (`rollgate approve`) is not built yet", n.id)),
+            crate::graph::StepKind::Notify { to, .. } => missing.push(format!("step `{}` notifies {}; sending notifications is not built yet", n.id, to.join(", "))),
+            _ => {}
+        }
+    }
+    missing.dedup();
+    if missing.is_empty() {
+        Ok(p)
+    } else {
+        Err(missing)
+    }
 }

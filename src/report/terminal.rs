@@ -2,7 +2,7 @@
 //! evaluation that did not pass.
 
 use crate::graph::Route;
-use crate::runner::events::{Event, Stamped, Verdict};
+use crate::runner::events::{Event, Mode, Stamped, Verdict};
 
 /// `12m30s` from seconds.
 pub fn clock(t: f64) -> String {
@@ -25,9 +25,16 @@ pub fn route(r: &Route) -> String {
 /// The line for an event, or `None` for events a person need not read (passing checks).
 pub fn line(e: &Stamped) -> Option<String> {
     let text = match &e.event {
-        Event::RunStarted { plan, steps, .. } => {
-            format!("dry-run of `{plan}` ({steps} steps), virtual time")
-        }
+        Event::RunStarted {
+            plan,
+            steps,
+            mode: Mode::DryRun,
+        } => format!("dry-run of `{plan}` ({steps} steps), virtual time"),
+        Event::RunStarted {
+            plan,
+            steps,
+            mode: Mode::Run,
+        } => format!("run of `{plan}` ({steps} steps)"),
         Event::StepStarted { step, kind } if *kind != "evaluate" => step.clone(),
         Event::StepStarted { .. } => return None,
         Event::StepFinished {
@@ -57,6 +64,20 @@ pub fn line(e: &Stamped) -> Option<String> {
         )
         .to_lowercase(),
         Event::CommandSkipped { command, .. } => format!("  would run: {command}"),
+        Event::CommandRan {
+            command,
+            error: None,
+            ..
+        } => format!("  ran: {command}"),
+        Event::CommandRan {
+            command,
+            error: Some(e),
+            ..
+        } => format!("  FAILED: {command}: {e}"),
+        Event::RouterCaptured {
+            router,
+            canary_weight,
+        } => format!("  {router} before the run: {canary_weight}%"),
         Event::NotificationSkipped { to, message, .. } => {
             format!("  would notify {}: {message}", to.join(", "))
         }
@@ -70,6 +91,13 @@ pub fn line(e: &Stamped) -> Option<String> {
             if *v { "passed" } else { "FAILED" }
         ),
         Event::RollbackFinished { verified: None } => "rollback finished".into(),
+        Event::RunResumed { died_at } => format!(
+            "resumed a run that stopped{}",
+            died_at
+                .as_deref()
+                .map(|s| format!(" during {s}"))
+                .unwrap_or_default()
+        ),
         Event::RunFinished { outcome, reason } => match reason {
             Some(r) => format!("{outcome:?}: {}", r.message),
             None => format!("{outcome:?}"),

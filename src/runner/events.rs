@@ -16,10 +16,12 @@ pub struct Stamped {
     pub event: Event,
 }
 
-/// How the run meets the world. Only dry-runs exist so far; `rollgate run` adds `run`.
+/// How the run meets the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// Real routers, metric sources and commands, in wall time.
+    Run,
     /// Simulated routers, fixture metrics, virtual time; commands and messages are recorded.
     DryRun,
 }
@@ -168,6 +170,18 @@ pub enum Event {
         step: String,
         command: String,
     },
+    /// A command a step or the rollback ran, and its error if it failed.
+    CommandRan {
+        step: String,
+        command: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A router's state captured before the run's first shift on it: what a rollback restores.
+    RouterCaptured {
+        router: String,
+        canary_weight: u8,
+    },
     /// A message a step or the rollback would send; a dry-run only records it.
     NotificationSkipped {
         step: String,
@@ -180,6 +194,11 @@ pub enum Event {
     },
     RollbackFinished {
         verified: Option<bool>,
+    },
+    /// `rollgate resume` took over a run that stopped without finishing.
+    RunResumed {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        died_at: Option<String>,
     },
     RunFinished {
         outcome: Outcome,

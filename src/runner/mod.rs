@@ -15,6 +15,7 @@ mod triggers;
 use crate::compile::expand::DEFAULT_INTERVAL;
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
+use crate::journal::Journal;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::Plan;
@@ -49,8 +50,18 @@ pub struct Setup {
     pub mode: Mode,
     /// `env`, `inputs`, `secrets`, `github` for expressions.
     pub contexts: Value,
-    /// When the run is cancelled (as by SIGTERM), if it is.
-    pub cancel_at: Option<Duration>,
+    /// Completes when the run is cancelled (SIGINT/SIGTERM, or a fixture's `cancel`).
+    pub cancel: Cancellation,
+    /// Where every event is written before the run moves on (real runs).
+    pub journal: Option<Arc<Journal>>,
+}
+
+/// A future that completes when the run must stop and roll back.
+pub type Cancellation = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A cancellation that never comes.
+pub fn never() -> Cancellation {
+    Box::pin(std::future::pending())
 }
 
 /// Every check's queries after substitution.
@@ -88,6 +99,9 @@ pub(crate) struct Shared {
     queries: BTreeMap<String, Queries>,
     events: mpsc::UnboundedSender<Stamped>,
     routers: Mutex<Routers>,
+    journal: Option<Arc<Journal>>,
+    /// The first failure to write the journal; the run then stops and rolls back.
+    journal_error: Mutex<Option<String>>,
 }
 
 /// What the run did to routers: the state before its first shift, and the current weight.
@@ -99,13 +113,31 @@ struct Routers {
 
 impl Shared {
     fn emit(&self, event: Event) {
-        let t = self.clock.elapsed().as_secs_f64();
-        // A reporter that stopped listening must not stop the rollout.
-        let _ = self.events.send(Stamped {
-            t,
+        let stamped = Stamped {
+            t: self.clock.elapsed().as_secs_f64(),
             at: self.clock.now(),
             event,
-        });
+        };
+        // The journal is the state: written before anything else happens.
+        if let Some(j) = &self.journal {
+            if let Err(e) = j.append(&stamped) {
+                self.journal_error
+                    .lock()
+                    .expect("not poisoned")
+                    .get_or_insert(format!("cannot write the journal: {e}"));
+            }
+        }
+        // A reporter that stopped listening must not stop the rollout.
+        let _ = self.events.send(stamped);
+    }
+
+    /// Why the run cannot go on, if writing the journal failed.
+    fn journal_failed(&self) -> Option<Reason> {
+        self.journal_error
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .map(Reason::says)
     }
 
     fn interpolate(&self, text: &str, status: Status) -> String {
@@ -150,6 +182,44 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Runs a command for a step (`run:`, the rollback hook); a dry-run only records it.
+    async fn command(
+        &self,
+        step: &str,
+        command: &str,
+        env: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), Reason> {
+        match self.mode {
+            Mode::DryRun => {
+                let shown: String = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+                self.emit(Event::CommandSkipped {
+                    step: step.to_string(),
+                    command: format!("{shown}{command}"),
+                });
+                Ok(())
+            }
+            Mode::Run => {
+                let result = crate::providers::shell::run(
+                    command,
+                    &env,
+                    crate::providers::shell::DEFAULT_TIMEOUT,
+                )
+                .await;
+                self.emit(Event::CommandRan {
+                    step: step.to_string(),
+                    command: command.to_string(),
+                    error: result.as_ref().err().cloned(),
+                });
+                result.map(|_| ()).map_err(|e| Reason {
+                    step: Some(step.to_string()),
+                    ..Reason::says(e)
+                })
+            }
+        }
+    }
+}
+
 /// How a group, a step or the whole forward run ended.
 pub(crate) enum End {
     Ok,
@@ -157,10 +227,8 @@ pub(crate) enum End {
     Abort(Reason),
 }
 
-/// Runs the plan to its outcome, emitting events as it goes.
-pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
+fn shared(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> (Arc<Shared>, Cancellation) {
     let queries = resolve_queries(&setup.plan, &setup.contexts);
-    let cancel_at = setup.cancel_at;
     let shared = Arc::new(Shared {
         plan: setup.plan,
         graph: setup.graph,
@@ -171,7 +239,57 @@ pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcom
         queries,
         events,
         routers: Mutex::new(Routers::default()),
+        journal: setup.journal,
+        journal_error: Mutex::new(None),
     });
+    (shared, setup.cancel)
+}
+
+/// Puts back the routers of a run that died: each router the journal shows it shifted goes
+/// back to its state before the run's first shift, through the plan's rollback path (hook,
+/// verification, notification). `routers` are (name, captured weight, last weight set).
+pub async fn resume(
+    setup: Setup,
+    routers: Vec<(String, u8, Option<u8>)>,
+    died_at: Option<String>,
+    events: mpsc::UnboundedSender<Stamped>,
+) -> Outcome {
+    let (shared, _) = shared(setup, events);
+    {
+        let mut r = shared.routers.lock().expect("not poisoned");
+        for (name, captured, last) in &routers {
+            r.captured.insert(
+                name.clone(),
+                RouterState {
+                    canary_weight: *captured,
+                },
+            );
+            // Where a crash came between a shift and its journal line, the router may be
+            // anywhere: the rollback restores it whatever its weight.
+            r.weight.insert(name.clone(), last.unwrap_or(*captured));
+        }
+    }
+    let where_ = died_at
+        .as_deref()
+        .map(|s| format!(" during {s}"))
+        .unwrap_or_default();
+    shared.emit(Event::RunResumed {
+        died_at: died_at.clone(),
+    });
+    let reason = Reason {
+        step: died_at,
+        ..Reason::says(format!(
+            "the run stopped{where_} without finishing; resumed to roll it back"
+        ))
+    };
+    let (outcome, reason) = shared.rollback(reason, false).await;
+    shared.emit(Event::RunFinished { outcome, reason });
+    outcome
+}
+
+/// Runs the plan to its outcome, emitting events as it goes.
+pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
+    let (shared, mut cancel) = shared(setup, events);
     let sh = &shared;
     sh.emit(Event::RunStarted {
         plan: sh.plan.name.clone(),
@@ -237,7 +355,7 @@ pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcom
                 ended = Some((End::Fail(Reason::says(format!("max-duration {d} exceeded"))), None));
                 break;
             }
-            _ = sh.clock.sleep_until(cancel_at.unwrap_or(forever)) => {
+            _ = &mut cancel => {
                 ended = Some((End::Fail(Reason::says("the run was cancelled")), Some(RollbackMode::Immediate)));
                 break;
             }

@@ -26,20 +26,29 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn setup(self) -> Setup {
-        let cancel_at = self
+        let clock = Clock::starting_at(self.fixture.start);
+        let cancel: super::Cancellation = match self
             .fixture
             .events
             .iter()
             .find(|e| e.what == Scripted::Cancel)
-            .map(|e| e.at);
+            .map(|e| e.at)
+        {
+            Some(at) => {
+                let c = clock.clone();
+                Box::pin(async move { c.sleep_until(at).await })
+            }
+            None => super::never(),
+        };
         Setup {
             plan: self.plan,
             graph: self.graph,
             providers: self.providers,
-            clock: Clock::starting_at(self.fixture.start),
+            clock,
             mode: Mode::DryRun,
             contexts: self.contexts,
-            cancel_at,
+            cancel,
+            journal: None,
         }
     }
 }

@@ -37,11 +37,16 @@ impl Shared {
                         approvers: gate.approvers.clone(),
                         timeout: gate.timeout.0.as_secs_f64(),
                     });
-                    let (decision, by) = self
-                        .providers
-                        .approvals
-                        .decide(&[id, "rollback"], gate, &self.clock)
-                        .await;
+                    // Without an approval source, nothing may hold a rollback back.
+                    let (decision, by) = match &self.providers.approvals {
+                        Some(approvals) => {
+                            approvals.decide(&[id, "rollback"], gate, &self.clock).await
+                        }
+                        None => (
+                            Decision::Approved,
+                            Some("no approval source: rolling back".into()),
+                        ),
+                    };
                     self.emit(Event::GateDecided {
                         step: id.into(),
                         decision,
@@ -129,7 +134,6 @@ impl Shared {
                     }
                 }
                 StepKind::Run { command, .. } => {
-                    // A dry-run records the hook, with the reason it would get, instead of running it.
                     let command = self.interpolate(
                         command,
                         Status {
@@ -137,10 +141,13 @@ impl Shared {
                             cancelled: false,
                         },
                     );
-                    self.emit(Event::CommandSkipped {
-                        step: id.into(),
-                        command: format!("ROLLGATE_ROLLBACK_REASON={:?} {command}", reason.message),
-                    });
+                    let env = [(
+                        "ROLLGATE_ROLLBACK_REASON".to_string(),
+                        reason.message.clone(),
+                    )]
+                    .into();
+                    // A failing hook is reported; the rollback goes on to verify and notify.
+                    let _ = self.command(id, &command, env).await;
                 }
                 StepKind::Notify { to, message } => self.emit(Event::NotificationSkipped {
                     step: id.into(),

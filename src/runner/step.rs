@@ -16,6 +16,9 @@ impl Shared {
             // The last observation's verdicts, for the evaluation that follows it.
             let mut last: BTreeMap<String, Judged> = BTreeMap::new();
             for n in self.chain(group) {
+                if let Some(reason) = self.journal_failed() {
+                    return End::Fail(reason);
+                }
                 let node = &self.graph.graph[n];
                 self.emit(Event::StepStarted {
                     step: node.id.clone(),
@@ -64,6 +67,11 @@ impl Shared {
                 .state()
                 .await
                 .map_err(|e| Reason::says(format!("cannot read router {router}: {e}")))?;
+            // Journaled before the first shift, so a crashed run can still be put back.
+            self.emit(Event::RouterCaptured {
+                router: router.to_string(),
+                canary_weight: state.canary_weight,
+            });
             let mut routers = self.routers.lock().expect("not poisoned");
             routers
                 .weight
@@ -125,11 +133,15 @@ impl Shared {
                     timeout: gate.timeout.0.as_secs_f64(),
                 });
                 let names: Vec<&str> = [Some(id), phase].into_iter().flatten().collect();
-                let (decision, by) = self
-                    .providers
-                    .approvals
-                    .decide(&names, gate, &self.clock)
-                    .await;
+                let Some(approvals) = &self.providers.approvals else {
+                    return End::Fail(Reason {
+                        step: Some(id.into()),
+                        ..Reason::says(format!(
+                            "{id} waits for an approval, and this run has no approval source"
+                        ))
+                    });
+                };
+                let (decision, by) = approvals.decide(&names, gate, &self.clock).await;
                 self.emit(Event::GateDecided {
                     step: id.to_string(),
                     decision,
@@ -155,14 +167,16 @@ impl Shared {
                     }),
                 }
             }
-            StepKind::Run { command, .. } => {
-                // A dry-run records the command instead of running it.
+            StepKind::Run { command, env } => {
                 let command = self.interpolate(command, Status::default());
-                self.emit(Event::CommandSkipped {
-                    step: id.to_string(),
-                    command,
-                });
-                End::Ok
+                let env = env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.interpolate(v, Status::default())))
+                    .collect();
+                match self.command(id, &command, env).await {
+                    Ok(()) => End::Ok,
+                    Err(r) => End::Fail(r),
+                }
             }
             StepKind::Notify { to, message } => {
                 let message = self.interpolate(message, Status::default());

@@ -5,6 +5,7 @@ mod bad_plans;
 mod dry_run;
 mod graphs;
 mod hostile;
+mod run;
 mod schema;
 mod support;
 mod workflows;

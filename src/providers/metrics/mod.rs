@@ -1,7 +1,9 @@
 //! Metric sources: where checks get their numbers.
 
+mod command;
 mod fixture;
 
+pub use command::Command;
 pub use fixture::FixtureSource;
 
 use async_trait::async_trait;

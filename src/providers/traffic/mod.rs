@@ -1,7 +1,9 @@
 //! Traffic routers: where the canary's share of requests is set.
 
+mod command;
 mod simulated;
 
+pub use command::{route_env, Command};
 pub use simulated::Simulated;
 
 use crate::graph::Route;

@@ -1,0 +1,110 @@
+//! `rollgate resume RUN`: take over a run that stopped without finishing (killed, crashed, the
+//! machine went away) and put its routers back as they were before its first shift.
+
+use super::run::{drive, on_signal};
+use super::{exit, Io};
+use crate::compile::compile;
+use crate::journal::{self, lock, Journal};
+use crate::runner::events::Mode;
+use crate::runner::{self, clock::Clock, prepare::contexts, Setup};
+use crate::validate::validate;
+use chrono::Utc;
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::io::Result<i32> {
+    let root = Path::new(state_dir);
+    let record = match journal::read(root, run_id) {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(io.err, "rollgate: no run `{run_id}` under {state_dir}/runs ({e}); `rollgate history` lists the runs")?;
+            return Ok(exit::INVALID);
+        }
+    };
+    if let Some(outcome) = record.outcome() {
+        writeln!(
+            io.out,
+            "run {run_id} already finished: {outcome}; nothing to resume"
+        )?;
+        return Ok(exit::OK);
+    }
+    if journal::alive(record.header.pid) {
+        writeln!(io.err, "rollgate: run {run_id} is still running (pid {}); stop it with SIGTERM, which rolls it back", record.header.pid)?;
+        return Ok(exit::FAILURE);
+    }
+    let plan_path = &record.header.plan;
+    let source = match std::fs::read_to_string(plan_path) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(
+                io.err,
+                "rollgate: cannot read {plan_path}, the plan run {run_id} ran: {e}"
+            )?;
+            return Ok(exit::FAILURE);
+        }
+    };
+    if journal::sha256(&source) != record.header.plan_sha256 {
+        writeln!(io.err, "rollgate: {plan_path} changed since run {run_id} started; restore the plan it ran (SHA-256 {}) to resume it", record.header.plan_sha256)?;
+        return Ok(exit::FAILURE);
+    }
+    let v = match validate(plan_path, &source) {
+        Ok(v) => v,
+        Err(_) => {
+            writeln!(io.err, "rollgate: {plan_path} no longer validates with this rollgate; resume with the version that started run {run_id}")?;
+            return Ok(exit::FAILURE);
+        }
+    };
+    let ctx = match contexts(&v.plan, &record.header.inputs) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(io.err, "rollgate: {e}")?;
+            return Ok(exit::FAILURE);
+        }
+    };
+    let graph = compile(&v);
+    let providers = match crate::providers::for_run(&v.plan, &graph) {
+        Ok(p) => p,
+        Err(missing) => {
+            writeln!(io.err, "rollgate: cannot resume: {}", missing.join("; "))?;
+            return Ok(exit::FAILURE);
+        }
+    };
+    let _lock = match &record.header.concurrency {
+        Some(g) => match lock::take_over(root, g, run_id) {
+            Ok(l) => Some(l),
+            Err(why) => {
+                writeln!(io.err, "rollgate: {why}")?;
+                return Ok(exit::FAILURE);
+            }
+        },
+        None => None,
+    };
+    let journal = Arc::new(Journal::reopen(root, run_id)?);
+    let routers = record.routers();
+    let died_at = record.last_step().map(str::to_string);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let plan = v.plan;
+    let outcome = drive(
+        &rt,
+        async move {
+            let setup = Setup {
+                plan,
+                graph,
+                providers,
+                clock: Clock::starting_at(Utc::now()),
+                mode: Mode::Run,
+                contexts: ctx,
+                cancel: on_signal(),
+                journal: Some(journal),
+            };
+            runner::resume(setup, routers, died_at, tx).await
+        },
+        rx,
+        json,
+        io,
+    );
+    Ok(outcome.exit_code())
+}

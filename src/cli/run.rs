@@ -1,0 +1,180 @@
+//! `rollgate run PLAN`: a real rollout, in wall time, journaled; SIGINT/SIGTERM roll it back.
+
+use super::{exit, report, Io};
+use crate::compile::compile;
+use crate::expr::eval::{interpolate, Contexts, Status};
+use crate::journal::{self, lock, Header, Journal};
+use crate::runner::events::{Mode, Stamped};
+use crate::runner::{self, clock::Clock, prepare::contexts, Setup};
+use crate::validate::validate_file;
+use chrono::Utc;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct Args<'a> {
+    pub plan: &'a str,
+    pub inputs: &'a [String],
+    pub json: bool,
+    pub state_dir: &'a str,
+}
+
+/// Prints events as they come while `run` goes, then returns its outcome.
+pub(super) fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
+    rt: &tokio::runtime::Runtime,
+    run: F,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
+    json: bool,
+    io: &mut Io<'_>,
+) -> runner::events::Outcome {
+    let print = |e: &Stamped, io: &mut Io<'_>| {
+        let line = if json {
+            Some(crate::report::json::line(e))
+        } else {
+            crate::report::terminal::line(e)
+        };
+        if let Some(l) = line {
+            let _ = writeln!(io.out, "{l}");
+            let _ = io.out.flush();
+        }
+    };
+    rt.block_on(async {
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                Some(e) = rx.recv() => print(&e, io),
+                outcome = &mut run => {
+                    while let Ok(e) = rx.try_recv() {
+                        print(&e, io);
+                    }
+                    break outcome;
+                }
+            }
+        }
+    })
+}
+
+/// Completes on SIGINT or SIGTERM (what a cancelled CI job sends).
+pub(super) fn on_signal() -> runner::Cancellation {
+    Box::pin(async {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    })
+}
+
+pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
+    let v = match validate_file(a.plan) {
+        Ok(v) => v,
+        Err(diags) => {
+            report(
+                a.plan,
+                &std::fs::read_to_string(a.plan).unwrap_or_default(),
+                &diags,
+                io,
+            )?;
+            return Ok(exit::INVALID);
+        }
+    };
+    let ctx = match contexts(&v.plan, a.inputs) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(io.err, "rollgate: {e}")?;
+            return Ok(exit::INVALID);
+        }
+    };
+    let graph = compile(&v);
+    let providers = match crate::providers::for_run(&v.plan, &graph) {
+        Ok(p) => p,
+        Err(missing) => {
+            writeln!(
+                io.err,
+                "rollgate: `rollgate run` cannot run {} yet:",
+                a.plan
+            )?;
+            for m in missing {
+                writeln!(io.err, "  - {m}")?;
+            }
+            writeln!(
+                io.err,
+                "  = help: rehearse it with `rollgate dry-run {} --fixture FILE`",
+                a.plan
+            )?;
+            return Ok(exit::INVALID);
+        }
+    };
+    let root = Path::new(a.state_dir);
+    let started = Utc::now();
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    let group = v.plan.concurrency.as_ref().map(|c| {
+        interpolate(
+            c.group(),
+            &Contexts {
+                values: &ctx,
+                status: Status::default(),
+            },
+        )
+    });
+    let _lock = match &group {
+        Some(g) => match lock::acquire(root, g, &run_id) {
+            Ok(l) => Some(l),
+            Err(why) => {
+                writeln!(io.err, "rollgate: {why}")?;
+                return Ok(exit::FAILURE);
+            }
+        },
+        None => None,
+    };
+    let header = Header {
+        run_id: run_id.clone(),
+        plan: a.plan.to_string(),
+        plan_sha256: journal::sha256(&v.doc.source),
+        inputs: a.inputs.to_vec(),
+        started_at: started,
+        pid: std::process::id(),
+        concurrency: group,
+    };
+    let journal = Arc::new(Journal::create(root, &header)?);
+    writeln!(
+        io.err,
+        "run {run_id}: journal in {}",
+        root.join("runs").join(&run_id).display()
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let plan = v.plan;
+    let outcome = drive(
+        &rt,
+        async move {
+            let setup = Setup {
+                plan,
+                graph,
+                providers,
+                clock: Clock::starting_at(started),
+                mode: Mode::Run,
+                contexts: ctx,
+                cancel: on_signal(),
+                journal: Some(journal),
+            };
+            runner::run(setup, tx).await
+        },
+        rx,
+        a.json,
+        io,
+    );
+    Ok(outcome.exit_code())
+}

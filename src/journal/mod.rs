@@ -1,0 +1,242 @@
+//! The journal is the state of a run: `.rollgate/runs/<run-id>/run.json` (what was run: the
+//! plan, its SHA-256, the inputs, the process) and `events.jsonl`, every event the runner
+//! emits, written and flushed before the runner moves on. A run killed at any moment leaves
+//! a journal that says what it did, including each router's state before its first shift, so
+//! `rollgate resume` can put it back. Flushing survives the process dying, not the machine.
+
+pub mod lock;
+
+use crate::runner::events::Stamped;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where runs are kept, relative to the working directory, unless `--state-dir` says otherwise.
+pub const DEFAULT_DIR: &str = ".rollgate";
+
+/// What was run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub run_id: String,
+    /// The plan's path as given.
+    pub plan: String,
+    /// SHA-256 of the plan's text: `resume` refuses a plan that changed since.
+    pub plan_sha256: String,
+    pub inputs: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<String>,
+}
+
+pub fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn run_dir(root: &Path, run_id: &str) -> PathBuf {
+    root.join("runs").join(run_id)
+}
+
+/// An open journal, appending events.
+#[derive(Debug)]
+pub struct Journal {
+    file: Mutex<File>,
+}
+
+impl Journal {
+    /// Starts the journal of a new run.
+    pub fn create(root: &Path, header: &Header) -> io::Result<Journal> {
+        let dir = run_dir(root, &header.run_id);
+        fs::create_dir_all(&dir)?;
+        fs::write(
+            dir.join("run.json"),
+            serde_json::to_string_pretty(header).expect("headers serialize") + "\n",
+        )?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(dir.join("events.jsonl"))?;
+        Ok(Journal {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Reopens a run's journal to append to it, dropping a last line a crash cut short.
+    pub fn reopen(root: &Path, run_id: &str) -> io::Result<Journal> {
+        let path = run_dir(root, run_id).join("events.jsonl");
+        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        let keep = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        file.set_len(keep as u64)?;
+        file.seek(SeekFrom::End(0))?;
+        Ok(Journal {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one event and flushes it to the OS before returning.
+    pub fn append(&self, e: &Stamped) -> io::Result<()> {
+        let mut line = serde_json::to_string(e).expect("events serialize");
+        line.push('\n');
+        let mut f = self.file.lock().expect("not poisoned");
+        // One write per event, so a crash leaves whole lines (or a last partial one, dropped on reopen).
+        f.write_all(line.as_bytes())?;
+        f.flush()
+    }
+}
+
+/// A run as its journal tells it.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub header: Header,
+    /// The events, as JSON, in order; a last line cut short by a crash is left out.
+    pub events: Vec<Value>,
+}
+
+impl Record {
+    /// The outcome, if the run finished.
+    pub fn outcome(&self) -> Option<&str> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "run-finished")
+            .and_then(|e| e["outcome"].as_str())
+    }
+
+    /// The last step the run started.
+    pub fn last_step(&self) -> Option<&str> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "step-started")
+            .and_then(|e| e["step"].as_str())
+    }
+
+    /// Each router's state before the run's first shift on it, and the weight it was last set to.
+    pub fn routers(&self) -> Vec<(String, u8, Option<u8>)> {
+        let mut out: Vec<(String, u8, Option<u8>)> = Vec::new();
+        for e in &self.events {
+            let router = e["router"].as_str().unwrap_or_default().to_string();
+            match e["event"].as_str() {
+                Some("router-captured") => {
+                    out.push((router, e["canary_weight"].as_u64().unwrap_or(0) as u8, None))
+                }
+                Some("weight-shifted") => {
+                    if let (Some(r), Some(w)) = (
+                        out.iter_mut().find(|r| r.0 == router),
+                        e["to"]["percent"].as_u64(),
+                    ) {
+                        r.2 = Some(w as u8);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// Reads a run's journal.
+pub fn read(root: &Path, run_id: &str) -> io::Result<Record> {
+    let dir = run_dir(root, run_id);
+    let header: Header =
+        serde_json::from_str(&fs::read_to_string(dir.join("run.json"))?).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", dir.join("run.json").display()),
+            )
+        })?;
+    let text = fs::read_to_string(dir.join("events.jsonl"))?;
+    let complete = text.rfind('\n').map(|i| &text[..i]).unwrap_or("");
+    let events = complete
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Ok(Record { header, events })
+}
+
+/// Every run under `root`, oldest first.
+pub fn list(root: &Path) -> io::Result<Vec<Record>> {
+    let mut ids: Vec<String> = match fs::read_dir(root.join("runs")) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    ids.sort();
+    Ok(ids.iter().filter_map(|id| read(root, id).ok()).collect())
+}
+
+/// Whether a process is alive (Linux: it has a /proc entry).
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::events::{Event, Mode};
+
+    fn header(id: &str) -> Header {
+        Header {
+            run_id: id.into(),
+            plan: "p.yaml".into(),
+            plan_sha256: sha256("x"),
+            inputs: vec![],
+            started_at: Utc::now(),
+            pid: std::process::id(),
+            concurrency: None,
+        }
+    }
+
+    #[test]
+    fn appends_reads_and_drops_a_cut_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path(), &header("r1")).unwrap();
+        let e = Stamped {
+            t: 0.0,
+            at: Utc::now(),
+            event: Event::RunStarted {
+                plan: "p".into(),
+                mode: Mode::Run,
+                steps: 3,
+            },
+        };
+        j.append(&e).unwrap();
+        j.append(&Stamped {
+            event: Event::RouterCaptured {
+                router: "edge".into(),
+                canary_weight: 0,
+            },
+            ..e.clone()
+        })
+        .unwrap();
+        drop(j);
+        // A crash in the middle of a write.
+        let path = dir.path().join("runs/r1/events.jsonl");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"t\":1.0,\"event\":\"weight-sh").unwrap();
+        let r = read(dir.path(), "r1").unwrap();
+        assert_eq!(r.events.len(), 2);
+        assert_eq!(r.routers(), vec![("edge".to_string(), 0, None)]);
+        let j = Journal::reopen(dir.path(), "r1").unwrap();
+        j.append(&e).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()));
+        assert_eq!(list(dir.path()).unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,130 @@
+//! A router driven by the user's programs: the escape hatch to any router or cloud CLI.
+//! `set` runs with the target routing in its environment; `get` prints the canary's weight.
+
+use super::{RouterState, TrafficError, TrafficRouter};
+use crate::graph::Route;
+use crate::plan::provider::TrafficCommand;
+use crate::providers::shell;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+pub struct Command {
+    spec: TrafficCommand,
+}
+
+impl Command {
+    pub fn new(spec: TrafficCommand) -> Command {
+        Command { spec }
+    }
+
+    async fn set(&self, env: BTreeMap<String, String>) -> Result<(), TrafficError> {
+        shell::run(&self.spec.set, &env, shell::DEFAULT_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(TrafficError)
+    }
+}
+
+/// The environment `set` sees for a routing.
+pub fn route_env(route: &Route) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    match route {
+        Route::Weight { percent } => {
+            env.insert("ROLLGATE_CANARY_WEIGHT".into(), percent.to_string());
+            env.insert(
+                "ROLLGATE_STABLE_WEIGHT".into(),
+                (100 - percent.min(&100)).to_string(),
+            );
+        }
+        Route::Mirror { percent } => {
+            env.insert("ROLLGATE_MIRROR_PERCENT".into(), percent.to_string());
+        }
+        Route::HeaderMatch { header, value } => {
+            env.insert("ROLLGATE_MATCH_HEADER".into(), header.clone());
+            env.insert("ROLLGATE_MATCH_VALUE".into(), value.clone());
+        }
+    }
+    env
+}
+
+#[async_trait]
+impl TrafficRouter for Command {
+    async fn state(&self) -> Result<RouterState, TrafficError> {
+        // Without `get`, the split before the run is taken to be all traffic on stable.
+        let Some(get) = &self.spec.get else {
+            return Ok(RouterState::default());
+        };
+        let out = shell::run(get, &BTreeMap::new(), shell::DEFAULT_TIMEOUT)
+            .await
+            .map_err(TrafficError)?;
+        let w: u8 = out
+            .trim()
+            .parse()
+            .ok()
+            .filter(|w| *w <= 100)
+            .ok_or_else(|| {
+                TrafficError(format!(
+                    "`{get}` printed `{}`; it must print the canary's weight, 0 to 100",
+                    out.trim()
+                ))
+            })?;
+        Ok(RouterState { canary_weight: w })
+    }
+
+    async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
+        self.set(route_env(route)).await?;
+        // Confirm, when the router can tell: never report a shift that did not happen.
+        if let (Route::Weight { percent }, Some(_)) = (route, &self.spec.get) {
+            let now = self.state().await?;
+            if now.canary_weight != *percent {
+                return Err(TrafficError(format!(
+                    "after setting {percent}%, `get` reports {}%",
+                    now.canary_weight
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
+        self.apply(&Route::Weight {
+            percent: state.canary_weight,
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sets_confirms_and_restores_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("w");
+        std::fs::write(&f, "0").unwrap();
+        let spec = TrafficCommand {
+            set: format!("echo $ROLLGATE_CANARY_WEIGHT > {}", f.display()),
+            get: Some(format!("cat {}", f.display())),
+            supports: vec![],
+        };
+        let r = Command::new(spec);
+        assert_eq!(r.state().await.unwrap().canary_weight, 0);
+        r.apply(&Route::Weight { percent: 25 }).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap().trim(), "25");
+        r.restore(&RouterState { canary_weight: 0 }).await.unwrap();
+        assert_eq!(r.state().await.unwrap().canary_weight, 0);
+        let liar = Command::new(TrafficCommand {
+            set: "true".into(),
+            get: Some("echo 7".into()),
+            supports: vec![],
+        });
+        assert_eq!(
+            liar.apply(&Route::Weight { percent: 25 })
+                .await
+                .unwrap_err()
+                .0,
+            "after setting 25%, `get` reports 7%"
+        );
+    }
+}

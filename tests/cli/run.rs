@@ -1,0 +1,296 @@
+//! `rollgate run`, `resume`, `status`, `history`: real runs against a router driven by a
+//! command that writes a file, in wall time (phases of a second), journaled.
+
+use crate::support::root;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory with a plan whose router is a file and whose metric is another.
+struct Rig {
+    dir: tempfile::TempDir,
+}
+
+const PLAN: &str = r#"
+name: file-router canary
+providers:
+  router:
+    kind: traffic-command
+    set: echo $ROLLGATE_CANARY_WEIGHT > router
+    get: cat router
+  metrics:
+    kind: metrics-command
+    run: cat errors
+interval: 250ms
+checks:
+  error-rate: { source: metrics, canary: errors, baseline: stable-errors, max: 1% }
+strategy:
+  canary: { weights: [25, 50, 100], observe: 750ms }
+rollback:
+  run: echo "$ROLLGATE_ROLLBACK_REASON" >> hook.log
+  verify: { observe: 250ms }
+concurrency: file-router
+"#;
+
+impl Rig {
+    fn new() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
+        std::fs::write(dir.path().join("router"), "0\n").unwrap();
+        std::fs::write(dir.path().join("errors"), "0.001\n").unwrap();
+        std::fs::write(dir.path().join("stable-errors"), "0.001\n").unwrap();
+        Rig { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+        c.args(args).current_dir(self.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+
+    fn router(&self) -> String {
+        std::fs::read_to_string(self.path().join("router"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn runs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path().join(".rollgate/runs"))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn journal(run: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a torn last line after resume"
+    );
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_healthy_run_is_promoted_and_journaled() {
+    let rig = Rig::new();
+    let (code, out, err) = rig.run(&["run", "plan.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(rig.router(), "100");
+    let runs = rig.runs();
+    let ev = journal(&runs[0]);
+    assert_eq!(ev.first().unwrap()["event"], "run-started");
+    assert_eq!(ev.last().unwrap()["outcome"], "promoted");
+    let header: Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].join("run.json")).unwrap()).unwrap();
+    assert_eq!(header["plan_sha256"].as_str().unwrap().len(), 64);
+    let (_, hist, _) = rig.run(&["history"]);
+    assert!(hist.contains("plan.yaml  promoted"), "{hist}");
+    assert!(
+        !rig.path().join(".rollgate/locks/file-router.lock").exists(),
+        "the group is released"
+    );
+}
+
+#[test]
+fn errors_roll_back_with_the_hook_told_why() {
+    let rig = Rig::new();
+    std::fs::write(rig.path().join("errors"), "0.05\n").unwrap();
+    let (code, out, _) = rig.run(&["run", "plan.yaml"]);
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(rig.router(), "0");
+    let hook = std::fs::read_to_string(rig.path().join("hook.log")).unwrap();
+    assert!(hook.contains("error-rate 5% > max 1%"), "{hook}");
+}
+
+#[test]
+fn sigterm_rolls_back_before_exiting() {
+    let rig = Rig::new();
+    let mut child = rig
+        .cmd(&["run", "plan.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while rig.router() == "0" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the run never shifted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(rig.router(), "0");
+    let ev = journal(&rig.runs()[0]);
+    assert!(ev
+        .iter()
+        .any(|e| e["event"] == "rollback-started"
+            && e["reason"]["message"] == "the run was cancelled"));
+}
+
+#[test]
+fn a_second_run_on_the_group_is_refused_naming_the_holder() {
+    let rig = Rig::new();
+    let mut first = rig
+        .cmd(&["run", "plan.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !rig.path().join(".rollgate/locks/file-router.lock").exists() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, _, err) = rig.run(&["run", "plan.yaml"]);
+    first.wait().unwrap();
+    assert_eq!(code, 1);
+    let holder = rig.runs()[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "concurrency group `file-router` is held by run {holder}"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn plans_run_cannot_do_yet_are_refused_up_front() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["run", "workflows/haproxy-canary.yaml", "--state-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("router `edge` (haproxy): `rollgate run` cannot drive it yet"),
+        "{err}"
+    );
+    assert!(err.contains("metric source `prom` (prometheus)"), "{err}");
+}
+
+/// Kills `run` with SIGKILL after each event boundary in turn, resumes it, and checks the
+/// router is back where it was before the run, and no event written before the kill is lost.
+#[test]
+fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
+    let full = {
+        let rig = Rig::new();
+        assert_eq!(rig.run(&["run", "plan.yaml"]).0, 0);
+        kinds(&journal(&rig.runs()[0]))
+    };
+    assert!(full.len() > 20, "{full:?}");
+    // Every boundary before the run's last event: after k events are journaled, kill.
+    for k in 1..full.len() - 1 {
+        let rig = Rig::new();
+        let mut child = rig
+            .cmd(&["run", "plan.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let run = loop {
+            if let Some(run) = rig.runs().pop() {
+                let lines = std::fs::read_to_string(run.join("events.jsonl"))
+                    .map(|t| t.lines().count())
+                    .unwrap_or(0);
+                if lines >= k {
+                    break run;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "boundary {k}: the run did not get there"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let before = journal_lenient(&run);
+        assert!(before.len() >= k);
+        assert_eq!(
+            kinds(&before)[..],
+            full[..before.len()],
+            "boundary {k}: the journal is not a prefix of a full run"
+        );
+        let id = run.file_name().unwrap().to_string_lossy().to_string();
+        let (code, out, err) = rig.run(&["resume", &id]);
+        let after = journal(&run);
+        if before.last().unwrap()["event"] == "run-finished" {
+            assert_eq!(code, 0, "boundary {k}: {out}{err}");
+            assert!(out.contains("already finished"), "{out}");
+            continue;
+        }
+        assert_eq!(code, 3, "boundary {k}: {out}{err}");
+        assert_eq!(
+            rig.router(),
+            "0",
+            "boundary {k}: the router is not back where it was"
+        );
+        assert_eq!(
+            kinds(&after)[..before.len()],
+            kinds(&before)[..],
+            "boundary {k}: resume lost events"
+        );
+        assert!(after[before.len()..]
+            .iter()
+            .any(|e| e["event"] == "run-resumed"));
+        assert_eq!(after.last().unwrap()["outcome"], "rolled-back");
+        // Resumed runs are finished; the group is free again.
+        assert!(
+            !rig.path().join(".rollgate/locks/file-router.lock").exists(),
+            "boundary {k}: the group is still held"
+        );
+        let (_, status, _) = rig.run(&["status", &id]);
+        assert!(status.contains("rolled-back"), "{status}");
+    }
+}
+
+/// The journal as a crash left it: whole lines only.
+fn journal_lenient(run: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let whole = text.rfind('\n').map(|i| &text[..i]).unwrap_or("");
+    whole
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
