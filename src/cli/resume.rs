@@ -80,8 +80,17 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         None => None,
     };
     let journal = Arc::new(Journal::reopen(root, run_id)?);
-    let routers = record.routers();
-    let died_at = record.last_step().map(str::to_string);
+    let from = runner::Journaled {
+        routers: record.routers(),
+        died_at: record.last_step().map(str::to_string),
+        done_steps: record.done_steps(),
+        rolling_back: record.rolling_back(),
+    };
+    // The resumed run keeps the original's time: `max-duration` counts from its start.
+    let already = (Utc::now() - record.header.started_at)
+        .to_std()
+        .unwrap_or_default();
+    let started_at = record.header.started_at;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -94,13 +103,13 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
                 plan,
                 graph,
                 providers,
-                clock: Clock::starting_at(Utc::now()),
+                clock: Clock::resuming(started_at, already),
                 mode: Mode::Run,
                 contexts: ctx,
                 cancel: on_signal(),
                 journal: Some(journal),
             };
-            runner::resume(setup, routers, died_at, tx).await
+            runner::resume(setup, from, tx).await
         },
         rx,
         json,

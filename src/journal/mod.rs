@@ -121,6 +121,20 @@ impl Record {
             .and_then(|e| e["step"].as_str())
     }
 
+    /// The steps that finished successfully.
+    pub fn done_steps(&self) -> std::collections::BTreeSet<String> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "step-finished" && e["status"] == "succeeded")
+            .filter_map(|e| e["step"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Whether the run had begun rolling back.
+    pub fn rolling_back(&self) -> bool {
+        self.events.iter().any(|e| e["event"] == "rollback-started")
+    }
+
     /// Each router's state before the run's first shift on it, and the weight it was last set to.
     pub fn routers(&self) -> Vec<(String, u8, Option<u8>)> {
         let mut out: Vec<(String, u8, Option<u8>)> = Vec::new();

@@ -87,6 +87,21 @@ pub struct Plan {
     /// The longest the whole rollout may take; past it, it rolls back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Duration>,
+    /// What `rollgate resume` does with a run of this plan that stopped without finishing.
+    #[serde(default)]
+    pub resume: ResumePolicy,
+}
+
+/// What resuming a run that stopped does (a run that had begun rolling back always finishes
+/// its rollback).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResumePolicy {
+    /// Put every router it touched back as it was before the run.
+    #[default]
+    Rollback,
+    /// Carry on from the step it stopped in (an observation starts its window again).
+    Continue,
 }
 
 /// A plain value for `env`.

@@ -91,12 +91,20 @@ pub fn line(e: &Stamped) -> Option<String> {
             if *v { "passed" } else { "FAILED" }
         ),
         Event::RollbackFinished { verified: None } => "rollback finished".into(),
-        Event::RunResumed { died_at } => format!(
-            "resumed a run that stopped{}",
+        Event::RunResumed {
+            died_at,
+            continuing,
+        } => format!(
+            "resumed a run that stopped{}; {}",
             died_at
                 .as_deref()
                 .map(|s| format!(" during {s}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if *continuing {
+                "continuing it"
+            } else {
+                "rolling it back"
+            }
         ),
         Event::RunFinished { outcome, reason } => match reason {
             Some(r) => format!("{outcome:?}: {}", r.message),

@@ -11,6 +11,8 @@ use tokio::time::Instant;
 pub struct Clock {
     start: Instant,
     epoch: DateTime<Utc>,
+    /// Time the run had already had when this clock started (a resumed run).
+    offset: Duration,
 }
 
 impl Clock {
@@ -19,11 +21,20 @@ impl Clock {
         Clock {
             start: Instant::now(),
             epoch,
+            offset: Duration::ZERO,
+        }
+    }
+
+    /// A clock for a resumed run that started at `epoch`, `already` ago.
+    pub fn resuming(epoch: DateTime<Utc>, already: Duration) -> Clock {
+        Clock {
+            offset: already,
+            ..Clock::starting_at(epoch)
         }
     }
 
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        self.offset + self.start.elapsed()
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -34,9 +45,9 @@ impl Clock {
         tokio::time::sleep(d).await
     }
 
-    /// Sleeps until `elapsed()` reaches `t`.
+    /// Sleeps until `elapsed()` reaches `t` (at once if it has).
     pub async fn sleep_until(&self, t: Duration) {
-        tokio::time::sleep_until(self.start + t).await
+        tokio::time::sleep_until(self.start + t.saturating_sub(self.offset)).await
     }
 }
 

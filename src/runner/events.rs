@@ -199,6 +199,7 @@ pub enum Event {
     RunResumed {
         #[serde(skip_serializing_if = "Option::is_none")]
         died_at: Option<String>,
+        continuing: bool,
     },
     RunFinished {
         outcome: Outcome,

@@ -18,7 +18,7 @@ use crate::graph::{Edge, StepGraph};
 use crate::journal::Journal;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
-use crate::plan::Plan;
+use crate::plan::{Plan, ResumePolicy};
 use crate::providers::traffic::RouterState;
 use crate::providers::Providers;
 use clock::Clock;
@@ -26,7 +26,7 @@ use events::{Event, Mode, Outcome, Reason, Stamped};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     journal: Option<Arc<Journal>>,
     /// The first failure to write the journal; the run then stops and rolls back.
     journal_error: Mutex<Option<String>>,
+    /// Steps a resumed run already did.
+    skip: BTreeSet<String>,
 }
 
 /// What the run did to routers: the state before its first shift, and the current weight.
@@ -227,7 +229,11 @@ pub(crate) enum End {
     Abort(Reason),
 }
 
-fn shared(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> (Arc<Shared>, Cancellation) {
+fn shared(
+    setup: Setup,
+    events: mpsc::UnboundedSender<Stamped>,
+    skip: BTreeSet<String>,
+) -> (Arc<Shared>, Cancellation) {
     let queries = resolve_queries(&setup.plan, &setup.contexts);
     let shared = Arc::new(Shared {
         plan: setup.plan,
@@ -241,23 +247,59 @@ fn shared(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> (Arc<Shared>,
         routers: Mutex::new(Routers::default()),
         journal: setup.journal,
         journal_error: Mutex::new(None),
+        skip,
     });
     (shared, setup.cancel)
 }
 
-/// Puts back the routers of a run that died: each router the journal shows it shifted goes
-/// back to its state before the run's first shift, through the plan's rollback path (hook,
-/// verification, notification). `routers` are (name, captured weight, last weight set).
+/// What the journal of a run that stopped says, for resuming it.
+pub struct Journaled {
+    /// (router, weight before the run, weight last set).
+    pub routers: Vec<(String, u8, Option<u8>)>,
+    /// The last step it started.
+    pub died_at: Option<String>,
+    /// The steps it finished.
+    pub done_steps: BTreeSet<String>,
+    /// Whether it had begun rolling back.
+    pub rolling_back: bool,
+}
+
+/// The steps a continued run can skip: those it finished, except an observation whose
+/// evaluation had not run yet (its verdicts are gone with the process, so it watches again).
+fn skippable(graph: &StepGraph, done: &BTreeSet<String>) -> BTreeSet<String> {
+    let g = &graph.graph;
+    g.node_indices()
+        .filter(|n| done.contains(&g[*n].id))
+        .filter(|n| {
+            let evaluation_pending = g.edges(*n).filter(|e| *e.weight() == Edge::Then).any(|e| {
+                matches!(g[e.target()].kind, crate::graph::StepKind::Evaluate { .. })
+                    && !done.contains(&g[e.target()].id)
+            });
+            !evaluation_pending
+        })
+        .map(|n| g[n].id.clone())
+        .collect()
+}
+
+/// Takes over a run that stopped without finishing. Its routers' states before the run come
+/// from the journal. It is rolled back (every router it touched returns to that state, through
+/// the plan's rollback path), or, when the plan says `resume: continue` and it had not begun
+/// rolling back, continued from the step it stopped in.
 pub async fn resume(
     setup: Setup,
-    routers: Vec<(String, u8, Option<u8>)>,
-    died_at: Option<String>,
+    from: Journaled,
     events: mpsc::UnboundedSender<Stamped>,
 ) -> Outcome {
-    let (shared, _) = shared(setup, events);
+    let go_on = setup.plan.resume == ResumePolicy::Continue && !from.rolling_back;
+    let skip = if go_on {
+        skippable(&setup.graph, &from.done_steps)
+    } else {
+        BTreeSet::new()
+    };
+    let (shared, cancel) = shared(setup, events, skip);
     {
         let mut r = shared.routers.lock().expect("not poisoned");
-        for (name, captured, last) in &routers {
+        for (name, captured, last) in &from.routers {
             r.captured.insert(
                 name.clone(),
                 RouterState {
@@ -265,19 +307,24 @@ pub async fn resume(
                 },
             );
             // Where a crash came between a shift and its journal line, the router may be
-            // anywhere: the rollback restores it whatever its weight.
+            // anywhere: a rollback restores it whatever its weight, and a continued run sets it.
             r.weight.insert(name.clone(), last.unwrap_or(*captured));
         }
     }
-    let where_ = died_at
+    shared.emit(Event::RunResumed {
+        died_at: from.died_at.clone(),
+        continuing: go_on,
+    });
+    if go_on {
+        return forward(shared, cancel).await;
+    }
+    let where_ = from
+        .died_at
         .as_deref()
         .map(|s| format!(" during {s}"))
         .unwrap_or_default();
-    shared.emit(Event::RunResumed {
-        died_at: died_at.clone(),
-    });
     let reason = Reason {
-        step: died_at,
+        step: from.died_at,
         ..Reason::says(format!(
             "the run stopped{where_} without finishing; resumed to roll it back"
         ))
@@ -289,13 +336,19 @@ pub async fn resume(
 
 /// Runs the plan to its outcome, emitting events as it goes.
 pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
-    let (shared, mut cancel) = shared(setup, events);
-    let sh = &shared;
-    sh.emit(Event::RunStarted {
-        plan: sh.plan.name.clone(),
-        mode: sh.mode,
-        steps: sh.graph.graph.node_count(),
+    let (shared, cancel) = shared(setup, events, BTreeSet::new());
+    shared.emit(Event::RunStarted {
+        plan: shared.plan.name.clone(),
+        mode: shared.mode,
+        steps: shared.graph.graph.node_count(),
     });
+    forward(shared, cancel).await
+}
+
+/// The forward run: groups as their needs allow, raced by triggers, `max-duration` and
+/// cancellation; then the rollback path if anything failed.
+async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
+    let sh = &shared;
     let rollback_group = sh.graph.rollback.map(|n| sh.graph.graph[n].group);
     let forward: Vec<usize> = (0..sh.graph.groups.len())
         .filter(|g| Some(*g) != rollback_group)
@@ -324,6 +377,15 @@ pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcom
             }
             let needs = &sh.graph.groups[g].needs;
             if !needs.iter().all(|n| done.contains_key(n)) {
+                continue;
+            }
+            // A resumed run does not do again what it finished.
+            if sh
+                .chain(g)
+                .iter()
+                .all(|n| sh.skip.contains(&sh.graph.graph[*n].id))
+            {
+                done.insert(g, true);
                 continue;
             }
             if needs.iter().all(|n| done[n]) && sh.condition_holds(g, Status::default()) {

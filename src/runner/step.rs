@@ -20,6 +20,9 @@ impl Shared {
                     return End::Fail(reason);
                 }
                 let node = &self.graph.graph[n];
+                if self.skip.contains(&node.id) {
+                    continue;
+                }
                 self.emit(Event::StepStarted {
                     step: node.id.clone(),
                     kind: node.kind.name(),

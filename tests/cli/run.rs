@@ -208,19 +208,16 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
     assert!(err.contains("metric source `prom` (prometheus)"), "{err}");
 }
 
-/// Kills `run` with SIGKILL after each event boundary in turn, resumes it, and checks the
-/// router is back where it was before the run, and no event written before the kill is lost.
-#[test]
-fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
-    let full = {
+/// Kills `run` with SIGKILL once `k` events are journaled, for each `k` of `boundaries`, then
+/// resumes it; `check` gets the rig, the journal before and after resuming, and resume's exit code.
+fn kill_and_resume(
+    plan: &str,
+    boundaries: impl Iterator<Item = usize>,
+    check: impl Fn(&Rig, usize, &[Value], &[Value], i32),
+) {
+    for k in boundaries {
         let rig = Rig::new();
-        assert_eq!(rig.run(&["run", "plan.yaml"]).0, 0);
-        kinds(&journal(&rig.runs()[0]))
-    };
-    assert!(full.len() > 20, "{full:?}");
-    // Every boundary before the run's last event: after k events are journaled, kill.
-    for k in 1..full.len() - 1 {
-        let rig = Rig::new();
+        std::fs::write(rig.path().join("plan.yaml"), plan).unwrap();
         let mut child = rig
             .cmd(&["run", "plan.yaml"])
             .stdout(Stdio::null())
@@ -247,11 +244,6 @@ fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
         child.wait().unwrap();
         let before = journal_lenient(&run);
         assert!(before.len() >= k);
-        assert_eq!(
-            kinds(&before)[..],
-            full[..before.len()],
-            "boundary {k}: the journal is not a prefix of a full run"
-        );
         let id = run.file_name().unwrap().to_string_lossy().to_string();
         let (code, out, err) = rig.run(&["resume", &id]);
         let after = journal(&run);
@@ -260,29 +252,98 @@ fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
             assert!(out.contains("already finished"), "{out}");
             continue;
         }
-        assert_eq!(code, 3, "boundary {k}: {out}{err}");
-        assert_eq!(
-            rig.router(),
-            "0",
-            "boundary {k}: the router is not back where it was"
-        );
         assert_eq!(
             kinds(&after)[..before.len()],
             kinds(&before)[..],
             "boundary {k}: resume lost events"
         );
-        assert!(after[before.len()..]
-            .iter()
-            .any(|e| e["event"] == "run-resumed"));
-        assert_eq!(after.last().unwrap()["outcome"], "rolled-back");
-        // Resumed runs are finished; the group is free again.
+        assert!(
+            after[before.len()..]
+                .iter()
+                .any(|e| e["event"] == "run-resumed"),
+            "boundary {k}"
+        );
         assert!(
             !rig.path().join(".rollgate/locks/file-router.lock").exists(),
             "boundary {k}: the group is still held"
         );
+        check(&rig, k, &before, &after, code);
+    }
+}
+
+/// Kills `run` after each of its events in turn and resumes it: the router always ends where
+/// it started, and no event written before the kill is lost.
+#[test]
+fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
+    let full = {
+        let rig = Rig::new();
+        assert_eq!(rig.run(&["run", "plan.yaml"]).0, 0);
+        kinds(&journal(&rig.runs()[0]))
+    };
+    assert!(full.len() > 20, "{full:?}");
+    kill_and_resume(PLAN, 1..full.len() - 1, |rig, k, before, after, code| {
+        assert_eq!(
+            kinds(before)[..],
+            full[..before.len()],
+            "boundary {k}: the journal is not a prefix of a full run"
+        );
+        assert_eq!(code, 3, "boundary {k}");
+        assert_eq!(
+            rig.router(),
+            "0",
+            "boundary {k}: the router is not back where it was"
+        );
+        assert_eq!(after.last().unwrap()["outcome"], "rolled-back");
+        let id = rig.runs()[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let (_, status, _) = rig.run(&["status", &id]);
         assert!(status.contains("rolled-back"), "{status}");
-    }
+    });
+}
+
+/// With `resume: continue`, a killed run picks up where it stopped and finishes the rollout,
+/// without finishing any step twice.
+#[test]
+fn with_resume_continue_a_killed_run_finishes_its_rollout() {
+    let plan = format!("{PLAN}resume: continue\n");
+    kill_and_resume(&plan, (2..26).step_by(3), |rig, k, before, after, code| {
+        assert_eq!(code, 0, "boundary {k}");
+        assert_eq!(rig.router(), "100", "boundary {k}");
+        assert_eq!(after.last().unwrap()["outcome"], "promoted");
+        let mut finished: Vec<&str> = after
+            .iter()
+            .filter(|e| e["event"] == "step-finished")
+            .filter_map(|e| e["step"].as_str())
+            .collect();
+        let all = finished.len();
+        finished.sort();
+        finished.dedup();
+        assert_eq!(finished.len(), all, "boundary {k}: a step finished twice");
+        let shifted_before = before
+            .iter()
+            .filter(|e| e["event"] == "weight-shifted")
+            .count();
+        let resumed = after
+            .iter()
+            .position(|e| e["event"] == "run-resumed")
+            .unwrap();
+        let weights_after: Vec<u64> = after[resumed..]
+            .iter()
+            .filter(|e| e["event"] == "weight-shifted")
+            .filter_map(|e| e["to"]["percent"].as_u64())
+            .collect();
+        assert!(
+            weights_after.windows(2).all(|w| w[0] < w[1]),
+            "boundary {k}: weights after resuming go {weights_after:?}"
+        );
+        assert!(
+            shifted_before + weights_after.len() <= 4,
+            "boundary {k}: a shift was repeated"
+        );
+    });
 }
 
 /// The journal as a crash left it: whole lines only.
