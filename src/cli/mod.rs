@@ -149,6 +149,8 @@ pub enum GraphFormat {
 pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
+    /// Whether `out` is a terminal (a live status line is drawn there).
+    pub tty: bool,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -165,9 +167,11 @@ pub fn main() -> i32 {
         }
     };
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let tty = std::io::IsTerminal::is_terminal(&stdout);
     let mut io = Io {
         out: &mut stdout.lock(),
         err: &mut stderr.lock(),
+        tty,
     };
     run(cli, &mut io)
 }

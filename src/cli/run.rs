@@ -18,7 +18,8 @@ pub struct Args<'a> {
     pub state_dir: &'a str,
 }
 
-/// Prints events as they come while `run` goes, then returns its outcome.
+/// Prints events as they come while `run` goes, then returns its outcome. On a terminal a
+/// status line under the events shows where the run is, redrawn every second.
 pub(super) fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     rt: &tokio::runtime::Runtime,
     run: F,
@@ -26,31 +27,52 @@ pub(super) fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     json: bool,
     io: &mut Io<'_>,
 ) -> runner::events::Outcome {
-    let print = |e: &Stamped, io: &mut Io<'_>| {
-        let line = if json {
-            Some(crate::report::json::line(e))
-        } else {
-            crate::report::terminal::line(e)
-        };
-        if let Some(l) = line {
-            let _ = writeln!(io.out, "{l}");
-            let _ = io.out.flush();
+    let live = io.tty && !json;
+    let mut status = crate::report::terminal::Live::default();
+    let started = std::time::Instant::now();
+    // The status line is cleared before each event line and drawn again after it.
+    const CLEAR: &str = "\r\x1b[2K";
+    let mut show = |e: Option<&Stamped>, io: &mut Io<'_>| {
+        if live {
+            let _ = write!(io.out, "{CLEAR}");
         }
+        if let Some(e) = e {
+            let line = if json {
+                Some(crate::report::json::line(e))
+            } else {
+                crate::report::terminal::line(e)
+            };
+            if let Some(l) = line {
+                let _ = writeln!(io.out, "{l}");
+            }
+            status.update(e);
+        }
+        if live {
+            let _ = write!(io.out, "{}", status.line(started.elapsed().as_secs_f64()));
+        }
+        let _ = io.out.flush();
     };
-    rt.block_on(async {
+    let outcome = rt.block_on(async {
         tokio::pin!(run);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tokio::select! {
-                Some(e) = rx.recv() => print(&e, io),
+                Some(e) = rx.recv() => show(Some(&e), io),
+                _ = tick.tick(), if live => show(None, io),
                 outcome = &mut run => {
                     while let Ok(e) = rx.try_recv() {
-                        print(&e, io);
+                        show(Some(&e), io);
                     }
                     break outcome;
                 }
             }
         }
-    })
+    });
+    if live {
+        let _ = write!(io.out, "{CLEAR}");
+        let _ = io.out.flush();
+    }
+    outcome
 }
 
 /// Completes on SIGINT or SIGTERM (what a cancelled CI job sends).

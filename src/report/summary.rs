@@ -75,6 +75,21 @@ pub fn render(events: &[Stamped]) -> String {
             }
             Event::RollbackStarted { reason, .. } => {
                 let _ = writeln!(out, "{:>9}  rollback: {}", clock(e.t), reason.message);
+                if let Some(check) = &reason.check {
+                    let num =
+                        |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_else(|| "none".into());
+                    let _ = writeln!(
+                        out,
+                        "           what fired: {check}, canary {}, baseline {}, against {}{}",
+                        num(reason.value),
+                        num(reason.baseline),
+                        reason.threshold.as_deref().unwrap_or("its threshold"),
+                        reason
+                            .window
+                            .map(|w| format!(", window {}", clock(w)))
+                            .unwrap_or_default()
+                    );
+                }
             }
             Event::RunFinished { outcome, reason } => {
                 let _ = writeln!(

@@ -113,3 +113,47 @@ pub fn line(e: &Stamped) -> Option<String> {
     };
     Some(format!("[{:>9}] {text}", clock(e.t)))
 }
+
+/// The status line a terminal shows under the events while a real run goes: elapsed time, the
+/// step in progress, each router's weight and each check's latest value and verdict.
+#[derive(Debug, Default)]
+pub struct Live {
+    step: Option<String>,
+    routers: std::collections::BTreeMap<String, String>,
+    checks: std::collections::BTreeMap<String, (Option<f64>, Verdict)>,
+}
+
+impl Live {
+    pub fn update(&mut self, e: &Stamped) {
+        match &e.event {
+            Event::StepStarted { step, .. } => self.step = Some(step.clone()),
+            Event::WeightShifted { router, to, .. } => {
+                self.routers.insert(router.clone(), route(to));
+            }
+            Event::CheckEvaluated(ev) => {
+                self.checks.insert(ev.check.clone(), (ev.value, ev.verdict));
+            }
+            _ => {}
+        }
+    }
+
+    /// The line, `elapsed` seconds into the run.
+    pub fn line(&self, elapsed: f64) -> String {
+        let mut parts = vec![clock(elapsed)];
+        parts.extend(self.step.clone());
+        parts.extend(self.routers.iter().map(|(r, w)| format!("{r} {w}")));
+        parts.extend(self.checks.iter().map(|(c, (v, verdict))| {
+            let mark = match verdict {
+                Verdict::Pass => "ok",
+                Verdict::Fail => "FAIL",
+                Verdict::Critical => "CRITICAL",
+                Verdict::Inconclusive => "?",
+            };
+            format!(
+                "{c} {} {mark}",
+                v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
+            )
+        }));
+        format!("▶ {}", parts.join(" · "))
+    }
+}

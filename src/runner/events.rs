@@ -85,8 +85,14 @@ pub struct Reason {
     pub check: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
+    /// The baseline's value at that moment, when the check has a baseline query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<String>,
+    /// Seconds between evaluations (or the trigger's `for:` window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
 }
@@ -97,7 +103,9 @@ impl Reason {
             message: message.into(),
             check: None,
             value: None,
+            baseline: None,
             threshold: None,
+            window: None,
             step: None,
         }
     }

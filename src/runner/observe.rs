@@ -122,7 +122,9 @@ impl Shared {
                         ),
                         check: Some(name.clone()),
                         value: seen.canary,
+                        baseline: seen.baseline,
                         threshold: Some(describe(check)),
+                        window: Some(interval.as_secs_f64()),
                         step: Some(step.to_string()),
                     });
                 }

@@ -206,11 +206,9 @@ impl Shared {
         last: &BTreeMap<String, Judged>,
     ) -> End {
         let because = |message: String, check: Option<&String>| Reason {
-            message,
             check: check.cloned(),
-            value: None,
-            threshold: None,
             step: Some(id.to_string()),
+            ..Reason::says(message)
         };
         for name in checks {
             match last

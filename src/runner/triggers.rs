@@ -27,8 +27,12 @@ fn in_unit(shared: &Shared, check: &str, q: Quantity) -> f64 {
     }
 }
 
-/// Whether `t` is breached now, and the value it saw.
-async fn breached(shared: &Shared, t: &Trigger, failures: &mut u32) -> (bool, Option<f64>) {
+/// Whether `t` is breached now, with the canary's and the baseline's values it saw.
+async fn breached(
+    shared: &Shared,
+    t: &Trigger,
+    failures: &mut u32,
+) -> (bool, Option<f64>, Option<f64>) {
     if t.check == HEALTH_SCORE {
         let mut verdicts = BTreeMap::new();
         for (name, check) in &shared.plan.checks {
@@ -43,7 +47,7 @@ async fn breached(shared: &Shared, t: &Trigger, failures: &mut u32) -> (bool, Op
             (Some(s), _, Some(b)) => s < b.value(),
             _ => false,
         };
-        return (hit, score);
+        return (hit, score, None);
     }
     let seen = shared.look(&t.check).await;
     if let Some(n) = t.failures {
@@ -54,10 +58,10 @@ async fn breached(shared: &Shared, t: &Trigger, failures: &mut u32) -> (bool, Op
         } else {
             0
         };
-        return (*failures >= n, seen.canary);
+        return (*failures >= n, seen.canary, seen.baseline);
     }
     let Some(v) = seen.canary else {
-        return (false, None);
+        return (false, None, seen.baseline);
     };
     let q = |x: Quantity| in_unit(shared, &t.check, x);
     let relative = |tol: Quantity, b: f64, up: bool| match tol {
@@ -80,7 +84,7 @@ async fn breached(shared: &Shared, t: &Trigger, failures: &mut u32) -> (bool, Op
         || t.below.is_some_and(|b| v < q(b))
         || matches!((t.above_baseline, seen.baseline), (Some(tol), Some(b)) if v > relative(tol, b, true))
         || matches!((t.below_baseline, seen.baseline), (Some(tol), Some(b)) if v < relative(tol, b, false));
-    (hit, Some(v))
+    (hit, Some(v), seen.baseline)
 }
 
 fn condition(t: &Trigger) -> String {
@@ -112,7 +116,7 @@ pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<
         shared.clock.sleep(interval).await;
         let now = shared.clock.elapsed();
         for (i, t) in triggers.iter().enumerate() {
-            let (hit, value) = breached(&shared, t, &mut failures[i]).await;
+            let (hit, value, baseline) = breached(&shared, t, &mut failures[i]).await;
             if !hit {
                 since[i] = None;
                 continue;
@@ -138,11 +142,12 @@ pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<
                 })
                 .unwrap_or_else(|| "no data".into());
             let reason = Reason {
-                message: format!("trigger: {} {seen}, {}", t.check, condition(t)),
                 check: Some(t.check.clone()),
                 value,
+                baseline,
                 threshold: Some(condition(t)),
-                step: None,
+                window: t.for_.map(|d| d.0.as_secs_f64()),
+                ..Reason::says(format!("trigger: {} {seen}, {}", t.check, condition(t)))
             };
             let _ = fired
                 .send(Fired {

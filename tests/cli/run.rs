@@ -101,6 +101,10 @@ fn a_healthy_run_is_promoted_and_journaled() {
     let rig = Rig::new();
     let (code, out, err) = rig.run(&["run", "plan.yaml"]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !out.contains('\x1b'),
+        "no terminal codes when the output is not a terminal"
+    );
     assert_eq!(rig.router(), "100");
     let runs = rig.runs();
     let ev = journal(&runs[0]);
@@ -354,4 +358,42 @@ fn journal_lenient(run: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+#[test]
+fn on_a_terminal_a_live_status_line_follows_the_run() {
+    let rig = Rig::new();
+    let script = crate::support::tool("script", "apt-get install -y bsdutils");
+    // `script` gives the run a pseudo-terminal and copies what it draws to our stdout.
+    let out = Command::new(script)
+        .args([
+            "-qec",
+            &format!("{} run plan.yaml", env!("CARGO_BIN_EXE_rollgate")),
+            "/dev/null",
+        ])
+        .current_dir(rig.path())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains("\r\x1b[2K▶ "),
+        "no status line drawn:\n{screen:?}"
+    );
+    assert!(
+        screen.contains("router 100%") && screen.contains("error-rate 0.0010 ok"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.ends_with("\r\x1b[2K"),
+        "the status line is cleared at the end: {:?}",
+        screen
+            .chars()
+            .rev()
+            .take(80)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
 }
