@@ -95,3 +95,45 @@ fn readme_fixture_example_loads() {
     assert_eq!(f.queries().count(), 2);
     assert_eq!(f.events.len(), 3);
 }
+
+#[test]
+fn readme_documents_every_event() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let source = std::fs::read_to_string(root().join("src/runner/events.rs")).unwrap();
+    let body = source
+        .split("pub enum Event {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
+    let variants: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|l| {
+            l.split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(variants.len() >= 15, "{variants:?}");
+    for v in variants {
+        let kebab: String = v
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                if c.is_ascii_uppercase() && i > 0 {
+                    vec!['-', c.to_ascii_lowercase()]
+                } else {
+                    vec![c.to_ascii_lowercase()]
+                }
+            })
+            .collect();
+        assert!(
+            readme.contains(&format!("`{kebab}`")),
+            "README's event table lacks `{kebab}`"
+        );
+    }
+}
