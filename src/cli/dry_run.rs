@@ -1,11 +1,10 @@
 //! `rollgate dry-run PLAN --fixture FILE`: rehearse a plan against recorded metrics in virtual time.
 
-use super::{exit, report, Io};
+use super::{exit, report, validated, Io};
 use crate::diagnostics::render_human;
 use crate::fixture;
 use crate::providers::approvals::ApprovePolicy;
 use crate::runner::{self, prepare};
-use crate::validate::validate_file;
 use std::sync::Arc;
 
 pub struct Args<'a> {
@@ -17,17 +16,8 @@ pub struct Args<'a> {
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
-    let v = match validate_file(a.plan) {
-        Ok(v) => v,
-        Err(diags) => {
-            report(
-                a.plan,
-                &std::fs::read_to_string(a.plan).unwrap_or_default(),
-                &diags,
-                io,
-            )?;
-            return Ok(exit::INVALID);
-        }
+    let Some(v) = validated(a.plan, io)? else {
+        return Ok(exit::INVALID);
     };
     let fx_source = match std::fs::read_to_string(a.fixture) {
         Ok(s) => s,

@@ -1,22 +1,12 @@
 //! `rollgate graph PLAN --format mermaid|dot|json`
 
-use super::{exit, report, GraphFormat, Io};
+use super::{exit, report, validated, GraphFormat, Io};
 use crate::compile::compile;
 use crate::graph::{to_dot, to_mermaid};
-use crate::validate::validate_file;
 
 pub fn run(path: &str, format: GraphFormat, io: &mut Io<'_>) -> std::io::Result<i32> {
-    let v = match validate_file(path) {
-        Ok(v) => v,
-        Err(diags) => {
-            report(
-                path,
-                &std::fs::read_to_string(path).unwrap_or_default(),
-                &diags,
-                io,
-            )?;
-            return Ok(exit::INVALID);
-        }
+    let Some(v) = validated(path, io)? else {
+        return Ok(exit::INVALID);
     };
     report(path, &v.doc.source, &v.warnings, io)?;
     let g = compile(&v);

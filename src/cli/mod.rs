@@ -232,6 +232,22 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
     })
 }
 
+/// The validated plan at `path`, or `None` after printing why it is not valid.
+fn validated(path: &str, io: &mut Io<'_>) -> std::io::Result<Option<crate::validate::Validated>> {
+    match crate::validate::validate_file(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(diags) => {
+            report(
+                path,
+                &std::fs::read_to_string(path).unwrap_or_default(),
+                &diags,
+                io,
+            )?;
+            Ok(None)
+        }
+    }
+}
+
 /// Prints one file's diagnostics for a person, on stderr.
 fn report(
     path: &str,

@@ -1,12 +1,11 @@
 //! `rollgate resume RUN`: take over a run that stopped without finishing (killed, crashed, the
 //! machine went away) and put its routers back as they were before its first shift.
 
-use super::run::{drive, on_signal};
+use super::run::{in_real_time, RealRun};
 use super::{exit, Io};
 use crate::compile::compile;
 use crate::journal::{self, lock, Journal};
-use crate::runner::events::Mode;
-use crate::runner::{self, clock::Clock, prepare::contexts, Setup};
+use crate::runner::{self, prepare::contexts};
 use crate::validate::validate;
 use chrono::Utc;
 use std::path::Path;
@@ -91,29 +90,17 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         .to_std()
         .unwrap_or_default();
     let started_at = record.header.started_at;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let plan = v.plan;
-    let outcome = drive(
-        &rt,
-        async move {
-            let setup = Setup {
-                plan,
-                graph,
-                providers,
-                clock: Clock::resuming(started_at, already),
-                mode: Mode::Run,
-                contexts: ctx,
-                cancel: on_signal(),
-                journal: Some(journal),
-            };
-            runner::resume(setup, from, tx).await
-        },
-        rx,
-        json,
-        io,
-    );
+    let run = RealRun {
+        plan: v.plan,
+        graph,
+        providers,
+        contexts: ctx,
+        started_at,
+        already,
+        journal,
+    };
+    let outcome = in_real_time(run, json, io, move |setup, tx| {
+        runner::resume(setup, from, tx)
+    })?;
     Ok(outcome.exit_code())
 }

@@ -1,12 +1,11 @@
 //! `rollgate run PLAN`: a real rollout, in wall time, journaled; SIGINT/SIGTERM roll it back.
 
-use super::{exit, report, Io};
+use super::{exit, validated, Io};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts, Status};
 use crate::journal::{self, lock, Header, Journal};
 use crate::runner::events::{Mode, Stamped};
 use crate::runner::{self, clock::Clock, prepare::contexts, Setup};
-use crate::validate::validate_file;
 use chrono::Utc;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,9 +17,50 @@ pub struct Args<'a> {
     pub state_dir: &'a str,
 }
 
+/// What a real run (a new one, or one being resumed) is made of.
+pub(super) struct RealRun {
+    pub plan: crate::plan::Plan,
+    pub graph: crate::graph::StepGraph,
+    pub providers: crate::providers::Providers,
+    pub contexts: serde_json::Value,
+    /// When the run first started, and how long ago that was (zero for a new run).
+    pub started_at: chrono::DateTime<Utc>,
+    pub already: std::time::Duration,
+    pub journal: Arc<Journal>,
+}
+
+/// Runs `go` (a new run, or a resume) in wall time with a real run's setup: cancelled by
+/// SIGINT/SIGTERM, journaled, its events printed as they come.
+pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Outcome>>(
+    r: RealRun,
+    json: bool,
+    io: &mut Io<'_>,
+    go: impl FnOnce(Setup, tokio::sync::mpsc::UnboundedSender<Stamped>) -> Fut,
+) -> std::io::Result<runner::events::Outcome> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = async move {
+        let clock = Clock::resuming(r.started_at, r.already);
+        let setup = Setup {
+            plan: r.plan,
+            graph: r.graph,
+            providers: r.providers,
+            clock,
+            mode: Mode::Run,
+            contexts: r.contexts,
+            cancel: on_signal(),
+            journal: Some(r.journal),
+        };
+        go(setup, tx).await
+    };
+    Ok(drive(&rt, run, rx, json, io))
+}
+
 /// Prints events as they come while `run` goes, then returns its outcome. On a terminal a
 /// status line under the events shows where the run is, redrawn every second.
-pub(super) fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
+fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     rt: &tokio::runtime::Runtime,
     run: F,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
@@ -76,7 +116,7 @@ pub(super) fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
 }
 
 /// Completes on SIGINT or SIGTERM (what a cancelled CI job sends).
-pub(super) fn on_signal() -> runner::Cancellation {
+fn on_signal() -> runner::Cancellation {
     Box::pin(async {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -94,17 +134,8 @@ pub(super) fn on_signal() -> runner::Cancellation {
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
-    let v = match validate_file(a.plan) {
-        Ok(v) => v,
-        Err(diags) => {
-            report(
-                a.plan,
-                &std::fs::read_to_string(a.plan).unwrap_or_default(),
-                &diags,
-                io,
-            )?;
-            return Ok(exit::INVALID);
-        }
+    let Some(v) = validated(a.plan, io)? else {
+        return Ok(exit::INVALID);
     };
     let ctx = match contexts(&v.plan, a.inputs) {
         Ok(c) => c,
@@ -174,29 +205,15 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         "run {run_id}: journal in {}",
         root.join("runs").join(&run_id).display()
     )?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let plan = v.plan;
-    let outcome = drive(
-        &rt,
-        async move {
-            let setup = Setup {
-                plan,
-                graph,
-                providers,
-                clock: Clock::starting_at(started),
-                mode: Mode::Run,
-                contexts: ctx,
-                cancel: on_signal(),
-                journal: Some(journal),
-            };
-            runner::run(setup, tx).await
-        },
-        rx,
-        a.json,
-        io,
-    );
+    let run = RealRun {
+        plan: v.plan,
+        graph,
+        providers,
+        contexts: ctx,
+        started_at: started,
+        already: std::time::Duration::ZERO,
+        journal,
+    };
+    let outcome = in_real_time(run, a.json, io, runner::run)?;
     Ok(outcome.exit_code())
 }
