@@ -64,7 +64,7 @@ pub fn status(
         )?;
         return Ok(exit::INVALID);
     };
-    let routers: Vec<_> = r.routers().into_iter().map(|(name, before, last)| serde_json::json!({ "router": name, "before": before, "last_set": last })).collect();
+    let routers: Vec<_> = r.routers().into_iter().map(|(name, before, last)| serde_json::json!({ "router": name, "before": before.canary_weight, "last_set": last })).collect();
     if json {
         let v = serde_json::json!({ "run": r.header.run_id, "plan": r.header.plan, "started_at": r.header.started_at, "state": state(&r), "last_step": r.last_step(), "routers": routers, "events": r.events.len() });
         writeln!(
@@ -88,7 +88,8 @@ pub fn status(
     for (name, before, last) in r.routers() {
         writeln!(
             io.out,
-            "  router {name}: {before}% before the run, last set to {}",
+            "  router {name}: {}% before the run, last set to {}",
+            before.canary_weight,
             last.map(|w| format!("{w}%"))
                 .unwrap_or_else(|| "nothing yet".into())
         )?;

@@ -6,6 +6,7 @@
 
 pub mod lock;
 
+use crate::providers::traffic::RouterState;
 use crate::runner::events::Stamped;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,14 +137,16 @@ impl Record {
     }
 
     /// Each router's state before the run's first shift on it, and the weight it was last set to.
-    pub fn routers(&self) -> Vec<(String, u8, Option<u8>)> {
-        let mut out: Vec<(String, u8, Option<u8>)> = Vec::new();
+    pub fn routers(&self) -> Vec<(String, RouterState, Option<u8>)> {
+        let mut out: Vec<(String, RouterState, Option<u8>)> = Vec::new();
         for e in &self.events {
             let router = e["router"].as_str().unwrap_or_default().to_string();
             match e["event"].as_str() {
-                Some("router-captured") => {
-                    out.push((router, e["canary_weight"].as_u64().unwrap_or(0) as u8, None))
-                }
+                Some("router-captured") => out.push((
+                    router,
+                    serde_json::from_value(e.clone()).unwrap_or_default(),
+                    None,
+                )),
                 Some("weight-shifted") => {
                     if let (Some(r), Some(w)) = (
                         out.iter_mut().find(|r| r.0 == router),
@@ -231,7 +234,7 @@ mod tests {
         j.append(&Stamped {
             event: Event::RouterCaptured {
                 router: "edge".into(),
-                canary_weight: 0,
+                state: RouterState::share(0),
             },
             ..e.clone()
         })
@@ -243,7 +246,10 @@ mod tests {
         f.write_all(b"{\"t\":1.0,\"event\":\"weight-sh").unwrap();
         let r = read(dir.path(), "r1").unwrap();
         assert_eq!(r.events.len(), 2);
-        assert_eq!(r.routers(), vec![("edge".to_string(), 0, None)]);
+        assert_eq!(
+            r.routers(),
+            vec![("edge".to_string(), RouterState::share(0), None)]
+        );
         let j = Journal::reopen(dir.path(), "r1").unwrap();
         j.append(&e).unwrap();
         let text = fs::read_to_string(&path).unwrap();

@@ -3,7 +3,7 @@
 //!
 //! What exists today: for dry-runs, every router is [`traffic::Simulated`] and every metric
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
-//! `traffic-command` routers and `metrics-command` sources; HAProxy, Prometheus, kubectl,
+//! `haproxy` and `traffic-command` routers and `metrics-command` sources; Prometheus, kubectl,
 //! approvals and notifiers are refused with a clear message until they exist.
 
 pub mod approvals;
@@ -83,9 +83,11 @@ pub fn for_run(plan: &Plan, graph: &crate::graph::StepGraph) -> Result<Providers
             Provider::MetricsCommand(spec) => {
                 p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone())));
             }
-            Provider::Haproxy(_) | Provider::Kubectl(_) => missing.push(format!(
-                "router `{name}` ({}): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today",
-                provider.kind()
+            Provider::Haproxy(spec) => {
+                p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec.clone())));
+            }
+            Provider::Kubectl(_) => missing.push(format!(
+                "router `{name}` (kubectl): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today"
             )),
             Provider::Prometheus(_) => missing.push(format!(
                 "metric source `{name}` (prometheus): `rollgate run` cannot query it yet; `dry-run` can rehearse it, and a `metrics-command` source can query anything today"

@@ -74,10 +74,9 @@ pub fn line(e: &Stamped) -> Option<String> {
             error: Some(e),
             ..
         } => format!("  FAILED: {command}: {e}"),
-        Event::RouterCaptured {
-            router,
-            canary_weight,
-        } => format!("  {router} before the run: {canary_weight}%"),
+        Event::RouterCaptured { router, state } => {
+            format!("  {router} before the run: {}%", state.canary_weight)
+        }
         Event::NotificationSkipped { to, message, .. } => {
             format!("  would notify {}: {message}", to.join(", "))
         }

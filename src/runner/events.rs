@@ -188,7 +188,8 @@ pub enum Event {
     /// A router's state captured before the run's first shift on it: what a rollback restores.
     RouterCaptured {
         router: String,
-        canary_weight: u8,
+        #[serde(flatten)]
+        state: crate::providers::traffic::RouterState,
     },
     /// A message a step or the rollback would send; a dry-run only records it.
     NotificationSkipped {

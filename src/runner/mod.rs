@@ -254,8 +254,8 @@ fn shared(
 
 /// What the journal of a run that stopped says, for resuming it.
 pub struct Journaled {
-    /// (router, weight before the run, weight last set).
-    pub routers: Vec<(String, u8, Option<u8>)>,
+    /// (router, its state before the run, weight last set).
+    pub routers: Vec<(String, RouterState, Option<u8>)>,
     /// The last step it started.
     pub died_at: Option<String>,
     /// The steps it finished.
@@ -300,15 +300,11 @@ pub async fn resume(
     {
         let mut r = shared.routers.lock().expect("not poisoned");
         for (name, captured, last) in &from.routers {
-            r.captured.insert(
-                name.clone(),
-                RouterState {
-                    canary_weight: *captured,
-                },
-            );
             // Where a crash came between a shift and its journal line, the router may be
             // anywhere: a rollback restores it whatever its weight, and a continued run sets it.
-            r.weight.insert(name.clone(), last.unwrap_or(*captured));
+            r.weight
+                .insert(name.clone(), last.unwrap_or(captured.canary_weight));
+            r.captured.insert(name.clone(), captured.clone());
         }
     }
     shared.emit(Event::RunResumed {

@@ -73,7 +73,7 @@ impl Shared {
             // Journaled before the first shift, so a crashed run can still be put back.
             self.emit(Event::RouterCaptured {
                 router: router.to_string(),
-                canary_weight: state.canary_weight,
+                state: state.clone(),
             });
             let mut routers = self.routers.lock().expect("not poisoned");
             routers

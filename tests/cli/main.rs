@@ -4,6 +4,7 @@
 mod bad_plans;
 mod dry_run;
 mod graphs;
+mod haproxy;
 mod hostile;
 mod run;
 mod schema;

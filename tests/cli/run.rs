@@ -206,10 +206,13 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        err.contains("router `edge` (haproxy): `rollgate run` cannot drive it yet"),
+        err.contains("metric source `prom` (prometheus): `rollgate run` cannot query it yet"),
         "{err}"
     );
-    assert!(err.contains("metric source `prom` (prometheus)"), "{err}");
+    assert!(
+        !err.contains("(haproxy)"),
+        "HAProxy routers can be run: {err}"
+    );
 }
 
 /// Kills `run` with SIGKILL once `k` events are journaled, for each `k` of `boundaries`, then

@@ -68,7 +68,7 @@ impl TrafficRouter for Command {
                     out.trim()
                 ))
             })?;
-        Ok(RouterState { canary_weight: w })
+        Ok(RouterState::share(w))
     }
 
     async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
         r.apply(&Route::Weight { percent: 25 }).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap().trim(), "25");
-        r.restore(&RouterState { canary_weight: 0 }).await.unwrap();
+        r.restore(&RouterState::share(0)).await.unwrap();
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
         let liar = Command::new(TrafficCommand {
             set: "true".into(),

@@ -1,0 +1,175 @@
+//! A real HAProxy (Debian's package, installed by the README's test command) on loopback with
+//! an admin socket: the `haproxy` router captures, shifts, confirms and restores its weights,
+//! through the library and through `rollgate run`.
+
+use crate::support::tool;
+use rollgate::graph::Route;
+use rollgate::plan::provider::{Haproxy as Spec, Servers};
+use rollgate::providers::traffic::{Haproxy, TrafficRouter};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// An HAProxy process; killed when dropped.
+struct Proxy {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn haproxy_binary() -> PathBuf {
+    if Path::new("/usr/sbin/haproxy").exists() {
+        return PathBuf::from("/usr/sbin/haproxy");
+    }
+    tool("haproxy", "apt-get install -y haproxy")
+}
+
+/// Starts HAProxy with backend `app`: `stable` at weight 100 and `canary` at 0 (servers are
+/// never contacted: no health checks, no traffic), its admin socket in `dir`.
+fn start(dir: &Path, after: Duration) -> Proxy {
+    let socket = dir.join("admin.sock");
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n  stats socket {} mode 600 level admin\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nbackend app\n  balance roundrobin\n  server stable 127.0.0.1:1 weight 100\n  server canary 127.0.0.1:1 weight 0\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    std::thread::sleep(after);
+    let child = Command::new(haproxy_binary())
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Proxy { child, socket }
+}
+
+fn wait_for(socket: &Path) {
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "HAProxy did not open its socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn router(socket: &Path) -> Haproxy {
+    Haproxy::new(Spec {
+        socket: socket.display().to_string(),
+        backend: "app".into(),
+        stable: Servers::One("stable".into()),
+        canary: Servers::One("canary".into()),
+        timeout: None,
+    })
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn shifts_are_confirmed_and_restores_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start(dir.path(), Duration::ZERO);
+    wait_for(&proxy.socket);
+    let r = router(&proxy.socket);
+    rt().block_on(async {
+        let before = r.state().await.unwrap();
+        assert_eq!(before.canary_weight, 0);
+        assert_eq!(before.servers.get("stable"), Some(&100));
+        r.apply(&Route::Weight { percent: 25 }).await.unwrap();
+        let now = r.state().await.unwrap();
+        assert_eq!(now.canary_weight, 25);
+        assert_eq!((now.servers["stable"], now.servers["canary"]), (192, 64));
+        r.restore(&before).await.unwrap();
+        assert_eq!(
+            r.state().await.unwrap(),
+            before,
+            "restored exactly, not approximately"
+        );
+    });
+}
+
+#[test]
+fn a_refusing_socket_is_retried_until_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // The socket appears only after ~0.5 s: the first attempts are refused.
+    let path = dir.path().to_path_buf();
+    let late = std::thread::spawn(move || start(&path, Duration::from_millis(500)));
+    let r = router(&dir.path().join("admin.sock"));
+    let state = rt().block_on(r.state());
+    let _proxy = late.join().unwrap();
+    assert_eq!(state.unwrap().canary_weight, 0);
+}
+
+#[test]
+fn rollgate_run_drives_haproxy_and_rolls_back_to_the_weights_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start(dir.path(), Duration::ZERO);
+    wait_for(&proxy.socket);
+    let plan = format!(
+        "name: haproxy canary\nproviders:\n  edge: {{ kind: haproxy, socket: {}, backend: app, stable: stable, canary: canary }}\n  metrics: {{ kind: metrics-command, run: cat errors }}\ninterval: 250ms\nchecks:\n  error-rate: {{ source: metrics, canary: errors, max: 1% }}\nstrategy:\n  canary: {{ weights: [25, 50, 100], observe: 500ms }}\n",
+        proxy.socket.display()
+    );
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    let run = |errors: &str| {
+        std::fs::write(dir.path().join("errors"), errors).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(["run", "plan.yaml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let r = router(&proxy.socket);
+    let out = run("0.001");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = rt().block_on(r.state()).unwrap();
+    assert_eq!(
+        (
+            after.canary_weight,
+            after.servers["stable"],
+            after.servers["canary"]
+        ),
+        (100, 0, 256)
+    );
+    // Back to the original weights by hand, then a run whose canary fails.
+    rt().block_on(r.restore(&rollgate::providers::traffic::RouterState {
+        canary_weight: 0,
+        servers: [("stable".to_string(), 100), ("canary".to_string(), 0)].into(),
+    }))
+    .unwrap();
+    let out = run("0.05");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = rt().block_on(r.state()).unwrap();
+    assert_eq!(
+        (after.servers["stable"], after.servers["canary"]),
+        (100, 0),
+        "exactly the weights before the run"
+    );
+}
