@@ -5,7 +5,10 @@ use super::run::{in_real_time, RealRun};
 use super::{exit, Io};
 use crate::compile::compile;
 use crate::journal::{self, lock, Journal};
-use crate::runner::{self, prepare::contexts};
+use crate::runner::{
+    self,
+    prepare::{contexts, with_secrets},
+};
 use crate::validate::validate;
 use chrono::Utc;
 use std::path::Path;
@@ -53,7 +56,9 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
             return Ok(exit::FAILURE);
         }
     };
-    let ctx = match contexts(&v.plan, &record.header.inputs) {
+    let ctx = match contexts(&v.plan, &record.header.inputs)
+        .and_then(|mut c| with_secrets(&mut c, &v.doc.source).map(|_| c))
+    {
         Ok(c) => c,
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;
@@ -61,7 +66,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         }
     };
     let graph = compile(&v);
-    let providers = match crate::providers::for_run(&v.plan, &graph) {
+    let providers = match crate::providers::for_run(&v.plan, &graph, &ctx) {
         Ok(p) => p,
         Err(missing) => {
             writeln!(io.err, "rollgate: cannot resume: {}", missing.join("; "))?;

@@ -5,7 +5,12 @@ use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts, Status};
 use crate::journal::{self, lock, Header, Journal};
 use crate::runner::events::{Mode, Stamped};
-use crate::runner::{self, clock::Clock, prepare::contexts, Setup};
+use crate::runner::{
+    self,
+    clock::Clock,
+    prepare::{contexts, with_secrets},
+    Setup,
+};
 use chrono::Utc;
 use std::path::Path;
 use std::sync::Arc;
@@ -137,7 +142,9 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     let Some(v) = validated(a.plan, io)? else {
         return Ok(exit::INVALID);
     };
-    let ctx = match contexts(&v.plan, a.inputs) {
+    let ctx = match contexts(&v.plan, a.inputs)
+        .and_then(|mut c| with_secrets(&mut c, &v.doc.source).map(|_| c))
+    {
         Ok(c) => c,
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;
@@ -145,7 +152,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         }
     };
     let graph = compile(&v);
-    let providers = match crate::providers::for_run(&v.plan, &graph) {
+    let providers = match crate::providers::for_run(&v.plan, &graph, &ctx) {
         Ok(p) => p,
         Err(missing) => {
             writeln!(

@@ -3,7 +3,7 @@
 //!
 //! What exists today: for dry-runs, every router is [`traffic::Simulated`] and every metric
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
-//! `haproxy` and `traffic-command` routers and `metrics-command` sources; Prometheus, kubectl,
+//! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources; kubectl,
 //! approvals and notifiers are refused with a clear message until they exist.
 
 pub mod approvals;
@@ -67,7 +67,12 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
 }
 
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
-pub fn for_run(plan: &Plan, graph: &crate::graph::StepGraph) -> Result<Providers, Vec<String>> {
+/// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
+pub fn for_run(
+    plan: &Plan,
+    graph: &crate::graph::StepGraph,
+    contexts: &serde_json::Value,
+) -> Result<Providers, Vec<String>> {
     let mut p = Providers {
         routers: BTreeMap::new(),
         metrics: BTreeMap::new(),
@@ -89,9 +94,16 @@ pub fn for_run(plan: &Plan, graph: &crate::graph::StepGraph) -> Result<Providers
             Provider::Kubectl(_) => missing.push(format!(
                 "router `{name}` (kubectl): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today"
             )),
-            Provider::Prometheus(_) => missing.push(format!(
-                "metric source `{name}` (prometheus): `rollgate run` cannot query it yet; `dry-run` can rehearse it, and a `metrics-command` source can query anything today"
-            )),
+            Provider::Prometheus(spec) => {
+                let sub = |s: &str| crate::expr::eval::interpolate(s, &crate::expr::eval::Contexts { values: contexts, status: Default::default() });
+                let timeout = spec.timeout.map(|d| d.0);
+                match metrics::Prometheus::new(&sub(&spec.url), spec.token.as_deref().map(sub), spec.username.as_deref().map(sub), spec.password.as_deref().map(sub), timeout) {
+                    Ok(source) => {
+                        p.metrics.insert(name.clone(), Arc::new(source));
+                    }
+                    Err(e) => missing.push(format!("metric source `{name}` (prometheus): {e}")),
+                }
+            }
             // Messages and approvals are only needed when the plan sends or waits for them.
             Provider::Github(_) | Provider::Slack(_) | Provider::Teams(_) | Provider::Discord(_) | Provider::GoogleChat(_) | Provider::Webhook(_) => {}
         }

@@ -185,10 +185,12 @@ impl Shared {
 }
 
 impl Shared {
-    /// Runs a command for a step (`run:`, the rollback hook); a dry-run only records it.
+    /// Runs `command` (substituted from `shown`, as the plan wrote it) for a step (`run:`, the
+    /// rollback hook); a dry-run only records it.
     async fn command(
         &self,
         step: &str,
+        shown: &str,
         command: &str,
         env: std::collections::BTreeMap<String, String>,
     ) -> Result<(), Reason> {
@@ -208,9 +210,10 @@ impl Shared {
                     crate::providers::shell::DEFAULT_TIMEOUT,
                 )
                 .await;
+                // The journal keeps the command as the plan wrote it: substituted, it may hold secrets.
                 self.emit(Event::CommandRan {
                     step: step.to_string(),
-                    command: command.to_string(),
+                    command: shown.to_string(),
                     error: result.as_ref().err().cloned(),
                 });
                 result.map(|_| ()).map_err(|e| Reason {

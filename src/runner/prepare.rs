@@ -198,3 +198,26 @@ fn missing_queries(v: &Validated, contexts: &Value, fx: &Fixture) -> Vec<Diagnos
     }
     out
 }
+
+/// Fills `secrets` for a real run: each `secrets.NAME` the plan reads comes from the
+/// environment variable `NAME`; one that is not set is an error naming it.
+pub fn with_secrets(contexts: &mut Value, plan_source: &str) -> Result<(), String> {
+    let mut secrets = Map::new();
+    for (i, _) in plan_source.match_indices("secrets.") {
+        let name: String = plan_source[i + "secrets.".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() || secrets.contains_key(&name) {
+            continue;
+        }
+        let value = std::env::var(&name).map_err(|_| {
+            format!(
+                "the plan reads `secrets.{name}`, and the environment variable `{name}` is not set"
+            )
+        })?;
+        secrets.insert(name, Value::String(value));
+    }
+    contexts["secrets"] = Value::Object(secrets);
+    Ok(())
+}

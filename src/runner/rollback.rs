@@ -134,7 +134,7 @@ impl Shared {
                     }
                 }
                 StepKind::Run { command, .. } => {
-                    let command = self.interpolate(
+                    let ran = self.interpolate(
                         command,
                         Status {
                             failed: true,
@@ -147,7 +147,7 @@ impl Shared {
                     )]
                     .into();
                     // A failing hook is reported; the rollback goes on to verify and notify.
-                    let _ = self.command(id, &command, env).await;
+                    let _ = self.command(id, command, &ran, env).await;
                 }
                 StepKind::Notify { to, message } => self.emit(Event::NotificationSkipped {
                     step: id.into(),

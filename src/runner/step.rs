@@ -171,12 +171,12 @@ impl Shared {
                 }
             }
             StepKind::Run { command, env } => {
-                let command = self.interpolate(command, Status::default());
+                let ran = self.interpolate(command, Status::default());
                 let env = env
                     .iter()
                     .map(|(k, v)| (k.clone(), self.interpolate(v, Status::default())))
                     .collect();
-                match self.command(id, &command, env).await {
+                match self.command(id, command, &ran, env).await {
                     Ok(()) => End::Ok,
                     Err(r) => End::Fail(r),
                 }

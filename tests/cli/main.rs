@@ -6,6 +6,7 @@ mod dry_run;
 mod graphs;
 mod haproxy;
 mod hostile;
+mod prometheus;
 mod run;
 mod schema;
 mod support;

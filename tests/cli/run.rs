@@ -197,22 +197,44 @@ fn a_second_run_on_the_group_is_refused_naming_the_holder() {
 
 #[test]
 fn plans_run_cannot_do_yet_are_refused_up_front() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["run", "workflows/haproxy-canary.yaml", "--state-dir"])
-        .arg(tempfile::tempdir().unwrap().path())
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(args)
+            .arg("--state-dir")
+            .arg(state.path())
+            .env_remove("TEAMS_WEBHOOK")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // A gate needs `rollgate approve`, which a real run does not have yet.
+    let (code, err) = run(&[
+        "run",
+        "workflows/model-config-rollout.yaml",
+        "--input",
+        "model=m2",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("step `canary-50.gate` waits for an approval; approving a real run (`rollgate approve`) is not built yet"), "{err}");
     assert!(
-        err.contains("metric source `prom` (prometheus): `rollgate run` cannot query it yet"),
+        err.contains("= help: rehearse it with `rollgate dry-run"),
         "{err}"
     );
-    assert!(
-        !err.contains("(haproxy)"),
-        "HAProxy routers can be run: {err}"
-    );
+    // Secrets come from the environment; a missing one is named before anything moves.
+    let (code, err) = run(&[
+        "run",
+        "workflows/mesh-environments.yaml",
+        "--input",
+        "version=v9",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the plan reads `secrets.TEAMS_WEBHOOK`, and the environment variable `TEAMS_WEBHOOK` is not set"), "{err}");
+    assert!(!state.path().join("runs").exists(), "nothing was started");
 }
 
 /// Kills `run` with SIGKILL once `k` events are journaled, for each `k` of `boundaries`, then

@@ -35,28 +35,7 @@ pub fn parse_output(out: &str) -> Result<Option<f64>, String> {
             t.chars().take(60).collect::<String>()
         )
     })?;
-    let data = json.get("data").unwrap_or(&json);
-    let result = &data["result"];
-    let value = match data["resultType"].as_str() {
-        Some("scalar") => result.get(1),
-        Some("vector") => match result.as_array().map(Vec::as_slice) {
-            Some([]) => return Ok(None),
-            Some([one]) => one["value"].get(1),
-            Some(many) => {
-                return Err(format!(
-                    "answered {} series; a check needs one (aggregate with sum())",
-                    many.len()
-                ))
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    let v = value
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<f64>().ok())
-        .ok_or("printed Prometheus JSON without a vector or scalar value")?;
-    Ok(v.is_finite().then_some(v))
+    super::instant_value(json.get("data").unwrap_or(&json))
 }
 
 #[async_trait]

@@ -1,0 +1,74 @@
+//! Prometheus' HTTP API: an instant query per evaluation, with a timeout and bearer or basic
+//! auth. Every way of not getting a number (refused connection, HTTP error, timeout, an error
+//! answer) is a source failure, and an empty vector or NaN is no data: what either means is
+//! the check's `on-no-data`.
+
+use super::{instant_value, MetricSource, MetricsError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+pub struct Prometheus {
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    basic: Option<(String, Option<String>)>,
+}
+
+impl Prometheus {
+    /// `url`, `token`, `username` and `password` with `${{ }}` already substituted.
+    pub fn new(
+        url: &str,
+        token: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        timeout: Option<Duration>,
+    ) -> Result<Prometheus, String> {
+        // rustls with ring; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(timeout.unwrap_or(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        Ok(Prometheus {
+            client,
+            url: url.trim_end_matches('/').to_string(),
+            token,
+            basic: username.map(|u| (u, password)),
+        })
+    }
+}
+
+#[async_trait]
+impl MetricSource for Prometheus {
+    async fn query(&self, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, MetricsError> {
+        let time = format!("{:.3}", at.timestamp_millis() as f64 / 1000.0);
+        let mut req = self
+            .client
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", query), ("time", &time)]);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((u, p)) = &self.basic {
+            req = req.basic_auth(u, p.as_ref());
+        }
+        let fail = |why: String| MetricsError(format!("Prometheus at {}: {why}", self.url));
+        let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(|e| fail(e.to_string()))?;
+        let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+            fail(format!(
+                "HTTP {status}, not JSON: {}",
+                body.chars().take(120).collect::<String>()
+            ))
+        })?;
+        if !status.is_success() || json["status"] != "success" {
+            return Err(fail(format!(
+                "HTTP {status}: {}",
+                json["error"].as_str().unwrap_or("error")
+            )));
+        }
+        instant_value(&json["data"]).map_err(|e| fail(format!("`{query}` {e}")))
+    }
+}
