@@ -2,25 +2,18 @@
 //! an admin socket: the `haproxy` router captures, shifts, confirms and restores its weights,
 //! through the library and through `rollgate run`.
 
-use crate::support::tool;
+use crate::support::{tool, Daemon};
 use rollgate::graph::Route;
 use rollgate::plan::provider::{Haproxy as Spec, Servers};
 use rollgate::providers::traffic::{Haproxy, TrafficRouter};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// An HAProxy process; killed when dropped.
+/// An HAProxy process and its admin socket.
 struct Proxy {
-    child: Child,
+    _process: Daemon,
     socket: PathBuf,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn haproxy_binary() -> PathBuf {
@@ -52,7 +45,10 @@ fn start(dir: &Path, after: Duration) -> Proxy {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Proxy { child, socket }
+    Proxy {
+        _process: Daemon(child),
+        socket,
+    }
 }
 
 fn wait_for(socket: &Path) {

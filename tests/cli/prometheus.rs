@@ -1,21 +1,14 @@
 //! A real Prometheus (Debian's package, installed by the README's test command) on loopback,
 //! scraping itself every second: the `prometheus` metric source's answers and failures.
 
-use crate::support::tool;
+use crate::support::{tool, Daemon};
 use rollgate::providers::metrics::{MetricSource, Prometheus};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Server {
-    child: Child,
+    process: Daemon,
     url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(dir: &std::path::Path) -> Server {
@@ -38,7 +31,7 @@ fn start(dir: &std::path::Path) -> Server {
         .spawn()
         .unwrap();
     Server {
-        child,
+        process: Daemon(child),
         url: format!("http://127.0.0.1:{port}"),
     }
 }
@@ -89,8 +82,8 @@ fn answers_no_data_and_failures_from_a_real_prometheus() {
         let bad = prom.query("sum(", now()).await.unwrap_err().0;
         assert!(bad.contains("HTTP 400"), "{bad}");
     });
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    let _ = server.process.0.kill();
+    let _ = server.process.0.wait();
     let down = rt
         .block_on(prom.query("up", chrono::Utc::now()))
         .unwrap_err()

@@ -71,3 +71,14 @@ pub fn tool(name: &str, hint: &str) -> PathBuf {
         panic!("`{name}` is needed by this test: {hint} (the README's test command installs it)")
     })
 }
+
+/// A server process a test started (HAProxy, Prometheus); killed when dropped, so a failing
+/// test leaves nothing running.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
