@@ -254,12 +254,15 @@ fn kill_and_resume(
             .spawn()
             .unwrap();
         let start = Instant::now();
+        // Until k events are journaled, or the run ends on its own (a busy machine fits fewer
+        // evaluations into a window, so a run may have fewer events than the reference run).
         let run = loop {
+            let finished = child.try_wait().unwrap().is_some();
             if let Some(run) = rig.runs().pop() {
                 let lines = std::fs::read_to_string(run.join("events.jsonl"))
                     .map(|t| t.lines().count())
                     .unwrap_or(0);
-                if lines >= k {
+                if lines >= k || finished {
                     break run;
                 }
             }
@@ -269,10 +272,10 @@ fn kill_and_resume(
             );
             std::thread::sleep(Duration::from_millis(2));
         };
-        child.kill().unwrap();
+        let _ = child.kill();
         child.wait().unwrap();
         let before = journal_lenient(&run);
-        assert!(before.len() >= k);
+        consistent(&before, k);
         let id = run.file_name().unwrap().to_string_lossy().to_string();
         let (code, out, err) = rig.run(&["resume", &id]);
         let after = journal(&run);
@@ -310,12 +313,7 @@ fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
         kinds(&journal(&rig.runs()[0]))
     };
     assert!(full.len() > 20, "{full:?}");
-    kill_and_resume(PLAN, 1..full.len() - 1, |rig, k, before, after, code| {
-        assert_eq!(
-            kinds(before)[..],
-            full[..before.len()],
-            "boundary {k}: the journal is not a prefix of a full run"
-        );
+    kill_and_resume(PLAN, 1..full.len() - 1, |rig, k, _, after, code| {
         assert_eq!(code, 3, "boundary {k}");
         assert_eq!(
             rig.router(),
@@ -373,6 +371,37 @@ fn with_resume_continue_a_killed_run_finishes_its_rollout() {
             "boundary {k}: a shift was repeated"
         );
     });
+}
+
+/// What any journal must show, wherever the run was killed: it starts with the run, every
+/// router's state is captured before its first shift, and every finished step was started.
+fn consistent(events: &[Value], k: usize) {
+    assert_eq!(
+        events.first().map(|e| e["event"].clone()),
+        Some(Value::from("run-started")),
+        "boundary {k}"
+    );
+    let mut captured = std::collections::BTreeSet::new();
+    let mut started = std::collections::BTreeSet::new();
+    for e in events {
+        match e["event"].as_str().unwrap() {
+            "router-captured" => {
+                captured.insert(e["router"].as_str().unwrap().to_string());
+            }
+            "weight-shifted" => assert!(
+                captured.contains(e["router"].as_str().unwrap()),
+                "boundary {k}: a shift before its router's state was captured"
+            ),
+            "step-started" => {
+                started.insert(e["step"].as_str().unwrap().to_string());
+            }
+            "step-finished" => assert!(
+                started.contains(e["step"].as_str().unwrap()),
+                "boundary {k}: a step finished that never started"
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The journal as a crash left it: whole lines only.
