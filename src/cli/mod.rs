@@ -67,7 +67,7 @@ enum Command {
     /// Run a plan for real, in wall time, against its routers and metric sources; journaled,
     /// and rolled back on SIGINT/SIGTERM. Today: `traffic-command` routers, `metrics-command` sources.
     #[command(
-        after_help = "Examples:\n  rollgate run workflows/linear.yaml\n  rollgate run plan.yaml --input release=v1.4.2 --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or one run cannot do yet, 1 other failure (a held concurrency group)."
+        after_help = "Examples:\n  rollgate run workflows/linear.yaml\n  rollgate run plan.yaml --input release=v1.4.2 --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 5 a router refused a shift (rolled back as far as it allowed), 2 invalid plan or one run cannot do yet, 1 other failure (a held concurrency group)."
     )]
     Run {
         /// The plan file.

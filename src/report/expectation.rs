@@ -14,6 +14,7 @@ pub fn verify(expect: &Expect, events: &[Stamped]) -> Result<String, String> {
         Some(Outcome::Promoted) => "promoted",
         Some(Outcome::RolledBack) => "rolled-back",
         Some(Outcome::Aborted) => "aborted",
+        Some(Outcome::RouterFailed) => "router-failed",
         Some(Outcome::Failed) | None => "failed",
     };
     // Where: the step whose failure turned the run, or else (a trigger, a deadline) the last

@@ -63,6 +63,9 @@ pub enum Outcome {
     RolledBack,
     Aborted,
     Failed,
+    /// A router refused a shift even after its retries; the run rolled back as far as the
+    /// routers allowed. Said loudly, with its own exit code: never a silent half-shift.
+    RouterFailed,
 }
 
 impl Outcome {
@@ -72,6 +75,7 @@ impl Outcome {
             Outcome::RolledBack => 3,
             Outcome::Aborted => 4,
             Outcome::Failed => 1,
+            Outcome::RouterFailed => 5,
         }
     }
 }
@@ -95,6 +99,9 @@ pub struct Reason {
     pub window: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The router that refused, when a router failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
 }
 
 impl Reason {
@@ -107,6 +114,7 @@ impl Reason {
             threshold: None,
             window: None,
             step: None,
+            router: None,
         }
     }
 }

@@ -432,7 +432,12 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
         Some((End::Abort(reason), _)) => (Outcome::Aborted, Some(reason)),
         Some((End::Fail(reason), mode)) => {
             let gradual = mode.unwrap_or(sh.plan.rollback.mode) == RollbackMode::Gradual;
-            sh.rollback(reason.clone(), gradual).await
+            // A router that refused gets its own outcome, whatever the rollback managed.
+            let router_failed = reason.router.is_some();
+            match sh.rollback(reason.clone(), gradual).await {
+                (Outcome::RolledBack, r) if router_failed => (Outcome::RouterFailed, r),
+                other => other,
+            }
         }
     };
     // Steps that asked to run after a failure (`if: failure()` or `always()`) run now.

@@ -126,6 +126,7 @@ impl Shared {
                         threshold: Some(describe(check)),
                         window: Some(interval.as_secs_f64()),
                         step: Some(step.to_string()),
+                        router: None,
                     });
                 }
                 last.insert(name.clone(), judged);

@@ -66,10 +66,10 @@ impl Shared {
             .captured
             .contains_key(router);
         if first {
-            let state = r
-                .state()
-                .await
-                .map_err(|e| Reason::says(format!("cannot read router {router}: {e}")))?;
+            let state = r.state().await.map_err(|e| Reason {
+                router: Some(router.to_string()),
+                ..Reason::says(format!("cannot read router {router}: {e}"))
+            })?;
             // Journaled before the first shift, so a crashed run can still be put back.
             self.emit(Event::RouterCaptured {
                 router: router.to_string(),
@@ -81,9 +81,13 @@ impl Shared {
                 .insert(router.to_string(), state.canary_weight);
             routers.captured.insert(router.to_string(), state);
         }
-        r.apply(route)
-            .await
-            .map_err(|e| Reason::says(format!("router {router} refused {route:?}: {e}")))?;
+        r.apply(route).await.map_err(|e| Reason {
+            router: Some(router.to_string()),
+            ..Reason::says(format!(
+                "router {router} refused {}: {e}",
+                crate::report::terminal::route(route)
+            ))
+        })?;
         let from = {
             let mut routers = self.routers.lock().expect("not poisoned");
             let from = routers.weight[router];

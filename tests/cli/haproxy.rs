@@ -170,3 +170,40 @@ fn rollgate_run_drives_haproxy_and_rolls_back_to_the_weights_before() {
         "exactly the weights before the run"
     );
 }
+
+#[test]
+fn a_router_that_refuses_ends_the_run_loudly_with_its_own_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = start(dir.path(), Duration::ZERO);
+    wait_for(&proxy.socket);
+    // The backend has no server `ghost`: every shift is refused.
+    let plan = format!(
+        "name: haproxy canary\nproviders:\n  edge: {{ kind: haproxy, socket: {}, backend: app, stable: stable, canary: ghost }}\n  metrics: {{ kind: metrics-command, run: echo 0.001 }}\ninterval: 250ms\nchecks:\n  error-rate: {{ source: metrics, canary: errors, max: 1% }}\nstrategy:\n  canary: {{ weights: [25, 100], observe: 500ms }}\n",
+        proxy.socket.display()
+    );
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["run", "plan.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("backend `app` has no server `ghost`"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("a router refused a shift even after retrying"),
+        "{stderr}"
+    );
+    let now = rt().block_on(router(&proxy.socket).state()).unwrap();
+    assert_eq!(
+        (now.servers["stable"], now.servers["canary"]),
+        (100, 0),
+        "HAProxy untouched"
+    );
+}
