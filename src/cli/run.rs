@@ -173,6 +173,18 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     };
     let root = Path::new(a.state_dir);
     let started = Utc::now();
+    // rollback.max-per-hour and cool-down, from the journals of this plan's earlier runs.
+    let rb = &v.plan.rollback;
+    if let Err(why) = journal::rollback_policy_allows(
+        root,
+        &v.plan.name,
+        rb.max_per_hour,
+        rb.cool_down.map(|d| d.0),
+        started,
+    ) {
+        writeln!(io.err, "rollgate: {why}")?;
+        return Ok(exit::FAILURE);
+    }
     let run_id = format!(
         "{}-{}",
         started.format("%Y%m%dT%H%M%SZ"),

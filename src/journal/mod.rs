@@ -200,6 +200,58 @@ pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Whether the plan named `plan` may start now, given the rollbacks its earlier runs under
+/// `root` ended in: at most `max_per_hour` in the last hour, and `cool_down` after the last one.
+pub fn rollback_policy_allows(
+    root: &Path,
+    plan: &str,
+    max_per_hour: Option<u32>,
+    cool_down: Option<std::time::Duration>,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    if max_per_hour.is_none() && cool_down.is_none() {
+        return Ok(());
+    }
+    let rollbacks: Vec<DateTime<Utc>> = list(root)
+        .map_err(|e| format!("cannot read the history under {}: {e}", root.display()))?
+        .iter()
+        .filter(|r| r.events.first().is_some_and(|e| e["plan"] == plan))
+        .filter_map(|r| r.events.iter().rev().find(|e| e["event"] == "run-finished"))
+        .filter(|e| matches!(e["outcome"].as_str(), Some("rolled-back" | "router-failed")))
+        .filter_map(|e| {
+            e["at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .collect();
+    let hour_ago = now - chrono::Duration::hours(1);
+    let recent: Vec<&DateTime<Utc>> = rollbacks.iter().filter(|t| **t > hour_ago).collect();
+    if let Some(max) = max_per_hour {
+        if recent.len() >= max as usize {
+            let oldest = recent.iter().min().expect("at least max ≥ 1 rollbacks");
+            return Err(format!(
+                "plan `{plan}` rolled back {} time{} in the last hour (rollback.max-per-hour: {max}); the next run may start after {}",
+                recent.len(),
+                if recent.len() == 1 { "" } else { "s" },
+                (**oldest + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+    }
+    if let (Some(cd), Some(last)) = (cool_down, rollbacks.iter().max()) {
+        let until = *last + chrono::Duration::from_std(cd).unwrap_or_default();
+        if until > now {
+            return Err(format!(
+                "plan `{plan}` rolled back at {}; with rollback.cool-down {} the next run may start at {}",
+                last.format("%H:%M:%S UTC"),
+                crate::plan::Duration(cd),
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

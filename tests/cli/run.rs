@@ -451,3 +451,37 @@ fn on_a_terminal_a_live_status_line_follows_the_run() {
             .collect::<String>()
     );
 }
+
+#[test]
+fn rollbacks_per_hour_and_cool_down_are_enforced_from_the_journals() {
+    let rig = Rig::new();
+    std::fs::write(rig.path().join("errors"), "0.05\n").unwrap();
+    let limited = |extra: &str| {
+        PLAN.replace(
+            "  verify: { observe: 250ms }\n",
+            &format!("  verify: {{ observe: 250ms }}\n{extra}"),
+        )
+    };
+    std::fs::write(rig.path().join("plan.yaml"), limited("  cool-down: 1h\n")).unwrap();
+    assert_eq!(rig.run(&["run", "plan.yaml"]).0, 3);
+    let (code, _, err) = rig.run(&["run", "plan.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("plan `file-router canary` rolled back at")
+            && err.contains("with rollback.cool-down 1h the next run may start at"),
+        "{err}"
+    );
+    std::fs::write(rig.path().join("plan.yaml"), limited("  max-per-hour: 1\n")).unwrap();
+    let (code, _, err) = rig.run(&["run", "plan.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("rolled back 1 time in the last hour (rollback.max-per-hour: 1)"),
+        "{err}"
+    );
+    std::fs::write(rig.path().join("plan.yaml"), limited("  max-per-hour: 2\n")).unwrap();
+    assert_eq!(
+        rig.run(&["run", "plan.yaml"]).0,
+        3,
+        "a second rollback within the hour is allowed at 2"
+    );
+}
