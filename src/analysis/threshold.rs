@@ -23,7 +23,7 @@ pub struct Judged {
 }
 
 /// A threshold in the unit the check's query returns.
-fn in_unit(q: Quantity, unit: Unit) -> f64 {
+pub fn in_unit(q: Quantity, unit: Unit) -> f64 {
     match (q, unit) {
         (Quantity::Seconds(s), Unit::Milliseconds) => s * 1000.0,
         (q, _) => q.value(),
@@ -60,6 +60,20 @@ pub fn describe(c: &Check) -> String {
         parts.push(format!("-{q} vs baseline"));
     }
     parts.join(", ")
+}
+
+/// How far from the baseline `b` the canary may go, upwards (`up`) or downwards, for a
+/// tolerance written relative (`10%`) or absolute (`0.5pp`, `50ms`, a number).
+pub fn baseline_limit(tol: Quantity, b: f64, unit: Unit, up: bool) -> f64 {
+    let delta = match tol {
+        Quantity::Percent(p) => b * p,
+        q => in_unit(q, unit),
+    };
+    if up {
+        b + delta
+    } else {
+        b - delta
+    }
 }
 
 /// The critical bound in the query's unit, if the check has one.
@@ -131,24 +145,11 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
     if let Some(b) = seen.baseline {
         for (tol, up) in [(c.max_increase, true), (c.max_decrease, false)] {
             let Some(tol) = tol else { continue };
-            let limit = match tol {
-                // A relative tolerance needs a baseline to be relative to.
-                Quantity::Percent(p) if b != 0.0 => {
-                    if up {
-                        b * (1.0 + p)
-                    } else {
-                        b * (1.0 - p)
-                    }
-                }
-                Quantity::Percent(_) => continue,
-                q => {
-                    if up {
-                        b + in_unit(q, unit)
-                    } else {
-                        b - in_unit(q, unit)
-                    }
-                }
-            };
+            // A relative tolerance needs a baseline to be relative to.
+            if matches!(tol, Quantity::Percent(_)) && b == 0.0 {
+                continue;
+            }
+            let limit = baseline_limit(tol, b, unit, up);
             if (up && v > limit) || (!up && v < limit) {
                 let dir = if up { "above" } else { "below" };
                 return Judged {

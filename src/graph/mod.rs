@@ -28,6 +28,17 @@ pub enum Route {
     HeaderMatch { header: String, value: String },
 }
 
+impl std::fmt::Display for Route {
+    /// `25%`, `mirror 100%`, `x-canary: yes`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Weight { percent } => write!(f, "{percent}%"),
+            Route::Mirror { percent } => write!(f, "mirror {percent}%"),
+            Route::HeaderMatch { header, value } => write!(f, "{header}: {value}"),
+        }
+    }
+}
+
 /// What a step does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "type")]

@@ -25,8 +25,6 @@ pub struct Providers {
     pub metrics: BTreeMap<String, Arc<dyn MetricSource>>,
     /// Where gate decisions come from; a real run has none yet and refuses plans with gates.
     pub approvals: Option<Arc<dyn Approvals>>,
-    /// The dry-run's simulated routers, to read back what they were given.
-    pub simulated: BTreeMap<String, Arc<traffic::Simulated>>,
 }
 
 /// Builds a dry-run's providers: simulated routers, the fixture as every metric source.
@@ -38,14 +36,12 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
             fixture.events.clone(),
             approve,
         ))),
-        simulated: BTreeMap::new(),
     };
     for (name, provider) in &plan.providers {
         match provider {
             Provider::Haproxy(_) | Provider::Kubectl(_) | Provider::TrafficCommand(_) => {
-                let sim = Arc::new(traffic::Simulated::new());
-                p.simulated.insert(name.clone(), sim.clone());
-                p.routers.insert(name.clone(), sim);
+                p.routers
+                    .insert(name.clone(), Arc::new(traffic::Simulated::new()));
             }
             Provider::Prometheus(_) | Provider::MetricsCommand(_) => {
                 p.metrics.insert(
@@ -77,7 +73,6 @@ pub fn for_run(
         routers: BTreeMap::new(),
         metrics: BTreeMap::new(),
         approvals: None,
-        simulated: BTreeMap::new(),
     };
     let mut missing = Vec::new();
     for (name, provider) in &plan.providers {

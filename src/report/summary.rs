@@ -51,12 +51,7 @@ pub fn render(events: &[Stamped]) -> String {
                 }
             }
             Event::WeightShifted { router, from, to } => {
-                let _ = writeln!(
-                    out,
-                    "{:>9}  {router} {from}% → {}",
-                    clock(e.t),
-                    super::terminal::route(to)
-                );
+                let _ = writeln!(out, "{:>9}  {router} {from}% → {}", clock(e.t), to);
             }
             Event::TriggerFired {
                 check,

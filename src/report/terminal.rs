@@ -1,7 +1,6 @@
 //! Plain lines for a person (and for logs): what moved, what was decided, and every check
 //! evaluation that did not pass.
 
-use crate::graph::Route;
 use crate::runner::events::{Event, Mode, Stamped, Verdict};
 
 /// `12m30s` from seconds.
@@ -11,14 +10,6 @@ pub fn clock(t: f64) -> String {
         (0, 0, s) => format!("{s}s"),
         (0, m, s) => format!("{m}m{s:02}s"),
         (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
-    }
-}
-
-pub fn route(r: &Route) -> String {
-    match r {
-        Route::Weight { percent } => format!("{percent}%"),
-        Route::Mirror { percent } => format!("mirror {percent}%"),
-        Route::HeaderMatch { header, value } => format!("{header}: {value}"),
     }
 }
 
@@ -43,7 +34,7 @@ pub fn line(e: &Stamped) -> Option<String> {
             ..
         } => format!("{step} failed: {r}"),
         Event::StepFinished { .. } => return None,
-        Event::WeightShifted { router, from, to } => format!("  {router}: {from}% → {}", route(to)),
+        Event::WeightShifted { router, from, to } => format!("  {router}: {from}% → {to}"),
         Event::CheckEvaluated(ev) if ev.verdict == Verdict::Pass => return None,
         Event::CheckEvaluated(ev) => format!(
             "  {} {:?}: {}",
@@ -127,7 +118,7 @@ impl Live {
         match &e.event {
             Event::StepStarted { step, .. } => self.step = Some(step.clone()),
             Event::WeightShifted { router, to, .. } => {
-                self.routers.insert(router.clone(), route(to));
+                self.routers.insert(router.clone(), to.to_string());
             }
             Event::CheckEvaluated(ev) => {
                 self.checks.insert(ev.check.clone(), (ev.value, ev.verdict));

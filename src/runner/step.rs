@@ -83,10 +83,7 @@ impl Shared {
         }
         r.apply(route).await.map_err(|e| Reason {
             router: Some(router.to_string()),
-            ..Reason::says(format!(
-                "router {router} refused {}: {e}",
-                crate::report::terminal::route(route)
-            ))
+            ..Reason::says(format!("router {router} refused {}: {e}", route))
         })?;
         let from = {
             let mut routers = self.routers.lock().expect("not poisoned");

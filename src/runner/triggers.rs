@@ -4,7 +4,8 @@
 use super::events::{Event, Reason, Verdict};
 use super::observe::{health_score, show};
 use super::Shared;
-use crate::analysis::threshold::judge;
+use crate::analysis::threshold::{baseline_limit, in_unit, judge};
+use crate::plan::check::Unit;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::{Trigger, TriggerAction, HEALTH_SCORE};
 use crate::plan::Quantity;
@@ -18,13 +19,6 @@ pub struct Fired {
     pub action: TriggerAction,
     pub mode: Option<RollbackMode>,
     pub reason: Reason,
-}
-
-fn in_unit(shared: &Shared, check: &str, q: Quantity) -> f64 {
-    match (q, shared.plan.checks.get(check).map(|c| c.unit())) {
-        (Quantity::Seconds(s), Some(crate::plan::check::Unit::Milliseconds)) => s * 1000.0,
-        (q, _) => q.value(),
-    }
 }
 
 /// Whether `t` is breached now, with the canary's and the baseline's values it saw.
@@ -63,23 +57,14 @@ async fn breached(
     let Some(v) = seen.canary else {
         return (false, None, seen.baseline);
     };
-    let q = |x: Quantity| in_unit(shared, &t.check, x);
-    let relative = |tol: Quantity, b: f64, up: bool| match tol {
-        Quantity::Percent(p) => {
-            if up {
-                b * (1.0 + p)
-            } else {
-                b * (1.0 - p)
-            }
-        }
-        other => {
-            if up {
-                b + q(other)
-            } else {
-                b - q(other)
-            }
-        }
-    };
+    let unit = shared
+        .plan
+        .checks
+        .get(&t.check)
+        .map(|c| c.unit())
+        .unwrap_or(Unit::Ratio);
+    let q = |x: Quantity| in_unit(x, unit);
+    let relative = |tol: Quantity, b: f64, up: bool| baseline_limit(tol, b, unit, up);
     let hit = t.above.is_some_and(|a| v > q(a))
         || t.below.is_some_and(|b| v < q(b))
         || matches!((t.above_baseline, seen.baseline), (Some(tol), Some(b)) if v > relative(tol, b, true))

@@ -48,3 +48,30 @@ impl TrafficRouter for Simulated {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_every_routing_including_restores() {
+        let r = Simulated::new();
+        let before = r.state().await.unwrap();
+        r.apply(&Route::Weight { percent: 25 }).await.unwrap();
+        r.apply(&Route::Mirror { percent: 100 }).await.unwrap();
+        assert_eq!(
+            r.state().await.unwrap().canary_weight,
+            25,
+            "mirroring leaves the split as it is"
+        );
+        r.restore(&before).await.unwrap();
+        assert_eq!(
+            r.history(),
+            vec![
+                Route::Weight { percent: 25 },
+                Route::Mirror { percent: 100 },
+                Route::Weight { percent: 0 }
+            ]
+        );
+    }
+}
