@@ -53,6 +53,15 @@ impl Rig {
         c
     }
 
+    /// `rollgate run plan.yaml` in the background, its output discarded.
+    fn spawn(&self) -> std::process::Child {
+        self.cmd(&["run", "plan.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.cmd(args).output().unwrap();
         (
@@ -75,6 +84,18 @@ impl Rig {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// Polls `happened` until it holds, failing the test after 10 s.
+fn wait_until(what: &str, happened: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !happened() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not happen within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -135,20 +156,9 @@ fn errors_roll_back_with_the_hook_told_why() {
 #[test]
 fn sigterm_rolls_back_before_exiting() {
     let rig = Rig::new();
-    let mut child = rig
-        .cmd(&["run", "plan.yaml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = rig.spawn();
     let start = Instant::now();
-    while rig.router() == "0" {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the run never shifted"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the run shifting the router", || rig.router() != "0");
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -168,17 +178,10 @@ fn sigterm_rolls_back_before_exiting() {
 #[test]
 fn a_second_run_on_the_group_is_refused_naming_the_holder() {
     let rig = Rig::new();
-    let mut first = rig
-        .cmd(&["run", "plan.yaml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !rig.path().join(".rollgate/locks/file-router.lock").exists() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut first = rig.spawn();
+    wait_until("the first run taking the lock", || {
+        rig.path().join(".rollgate/locks/file-router.lock").exists()
+    });
     let (code, _, err) = rig.run(&["run", "plan.yaml"]);
     first.wait().unwrap();
     assert_eq!(code, 1);
@@ -247,12 +250,7 @@ fn kill_and_resume(
     for k in boundaries {
         let rig = Rig::new();
         std::fs::write(rig.path().join("plan.yaml"), plan).unwrap();
-        let mut child = rig
-            .cmd(&["run", "plan.yaml"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = rig.spawn();
         let start = Instant::now();
         // Until k events are journaled, or the run ends on its own (a busy machine fits fewer
         // evaluations into a window, so a run may have fewer events than the reference run).

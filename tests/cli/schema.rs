@@ -54,13 +54,7 @@ fn readme_lists_every_diagnostic_code_and_example() {
 fn readme_tutorial_plan_validates_and_its_typo_reads_as_shown() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let tutorial = readme.split("## Write a first plan").nth(1).unwrap();
-    let plan = tutorial
-        .split("```yaml\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let plan = first_yaml_block(tutorial);
     let shown = tutorial
         .split("```\nmy-plan.yaml")
         .nth(1)
@@ -84,13 +78,7 @@ fn readme_tutorial_plan_validates_and_its_typo_reads_as_shown() {
 fn readme_fixture_example_loads() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let section = readme.split("## Rehearse a plan").nth(1).unwrap();
-    let example = section
-        .split("```yaml\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
+    let example = first_yaml_block(section);
     let f = rollgate::fixture::parse("README.md", example).unwrap_or_else(|d| panic!("{d:#?}"));
     assert_eq!(f.queries().count(), 2);
     assert_eq!(f.events.len(), 3);
@@ -136,4 +124,12 @@ fn readme_documents_every_event() {
             "README's event table lacks `{kebab}`"
         );
     }
+}
+
+/// The first ```yaml block of `text`.
+fn first_yaml_block(text: &str) -> &str {
+    text.split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a ```yaml block")
 }
