@@ -2,6 +2,7 @@
 
 mod dry_run;
 mod graph;
+mod record;
 mod resume;
 mod run;
 mod schema;
@@ -65,7 +66,8 @@ enum Command {
         after_help = "Examples:\n  rollgate dry-run workflows/haproxy-canary.yaml --fixture fixtures/metrics/haproxy-canary/healthy.yaml\n  rollgate dry-run plan.yaml --fixture f.yaml --approve none --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or fixture, 1 other failure."
     )]
     /// Run a plan for real, in wall time, against its routers and metric sources; journaled,
-    /// and rolled back on SIGINT/SIGTERM. Today: `traffic-command` routers, `metrics-command` sources.
+    /// and rolled back on SIGINT/SIGTERM. Today: `haproxy` and `traffic-command` routers,
+    /// `prometheus` and `metrics-command` sources; not yet gates, notifications, kubectl.
     #[command(
         after_help = "Examples:\n  rollgate run workflows/linear.yaml\n  rollgate run plan.yaml --input release=v1.4.2 --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 5 a router refused a shift (rolled back as far as it allowed), 2 invalid plan or one run cannot do yet, 1 other failure (a held concurrency group)."
     )]
@@ -97,6 +99,37 @@ enum Command {
         run: Option<String>,
         #[arg(long)]
         json: bool,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Save metric answers as a fixture: a run's own (`--run RUN`, finished or still going),
+    /// or a plan's queries over a past range of Prometheus (`PLAN --from T --to T`). A dry-run
+    /// on the fixture replays them; from a run, it expects the run's outcome.
+    #[command(
+        after_help = "Examples:\n  rollgate record --run 20260301T120000Z-4242 --out fixtures/metrics/incident.yaml\n  rollgate record plan.yaml --from now-1h --to now --out last-hour.yaml\n  rollgate record plan.yaml --from 2026-03-01T12:00:00Z --to 2026-03-01T13:00:00Z --step 30s\n\nExit codes: 0 recorded, 2 bad usage or invalid plan, 1 nothing to record or Prometheus failed."
+    )]
+    Record {
+        /// The plan whose queries to read over `--from`..`--to`.
+        #[arg(conflicts_with = "run", required_unless_present = "run")]
+        plan: Option<String>,
+        /// A run's id (see `rollgate history`): record the answers it got.
+        #[arg(long)]
+        run: Option<String>,
+        /// Start of the range: `now`, `now-1h`, or RFC 3339.
+        #[arg(long, requires = "plan", conflicts_with = "run")]
+        from: Option<String>,
+        /// End of the range.
+        #[arg(long, requires = "plan", conflicts_with = "run")]
+        to: Option<String>,
+        /// Time between samples in the range [default: the plan's `interval`].
+        #[arg(long, requires = "plan", conflicts_with = "run")]
+        step: Option<String>,
+        /// A plan input, NAME=VALUE, for queries that use `${{ inputs.* }}`.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Where to write the fixture (a new file) [default: stdout].
+        #[arg(long, short)]
+        out: Option<String>,
         #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
         state_dir: String,
     },
@@ -206,6 +239,28 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
             state_dir,
         } => status::status(run.as_deref(), &state_dir, json, io),
         Command::History { json, state_dir } => status::history(&state_dir, json, io),
+        Command::Record {
+            plan,
+            run,
+            from,
+            to,
+            step,
+            inputs,
+            out,
+            state_dir,
+        } => record::run(
+            record::Args {
+                plan: plan.as_deref(),
+                run: run.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                step: step.as_deref(),
+                inputs: &inputs,
+                out: out.as_deref(),
+                state_dir: &state_dir,
+            },
+            io,
+        ),
         Command::DryRun {
             plan,
             fixture,

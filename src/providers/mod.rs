@@ -62,6 +62,46 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
     p
 }
 
+fn interpolate(s: &str, contexts: &serde_json::Value) -> String {
+    crate::expr::eval::interpolate(
+        s,
+        &crate::expr::eval::Contexts {
+            values: contexts,
+            status: Default::default(),
+        },
+    )
+}
+
+fn prometheus(
+    spec: &crate::plan::provider::Prometheus,
+    contexts: &serde_json::Value,
+) -> Result<metrics::Prometheus, String> {
+    let sub = |s: &str| interpolate(s, contexts);
+    metrics::Prometheus::new(
+        &sub(&spec.url),
+        spec.token.as_deref().map(sub),
+        spec.username.as_deref().map(sub),
+        spec.password.as_deref().map(sub),
+        spec.timeout.map(|d| d.0),
+    )
+}
+
+/// The plan's Prometheus sources by name, for reading past ranges (`rollgate record`).
+pub fn prometheus_sources(
+    plan: &Plan,
+    contexts: &serde_json::Value,
+) -> Result<BTreeMap<String, metrics::Prometheus>, String> {
+    let mut out = BTreeMap::new();
+    for (name, provider) in &plan.providers {
+        if let Provider::Prometheus(spec) = provider {
+            let source = prometheus(spec, contexts)
+                .map_err(|e| format!("metric source `{name}` (prometheus): {e}"))?;
+            out.insert(name.clone(), source);
+        }
+    }
+    Ok(out)
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
@@ -75,6 +115,7 @@ pub fn for_run(
         approvals: None,
     };
     let mut missing = Vec::new();
+    let sub = |s: &str| interpolate(s, contexts);
     for (name, provider) in &plan.providers {
         match provider {
             Provider::TrafficCommand(spec) => {
@@ -84,21 +125,18 @@ pub fn for_run(
                 p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone())));
             }
             Provider::Haproxy(spec) => {
-                p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec.clone())));
+                let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
+                p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
             Provider::Kubectl(_) => missing.push(format!(
                 "router `{name}` (kubectl): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today"
             )),
-            Provider::Prometheus(spec) => {
-                let sub = |s: &str| crate::expr::eval::interpolate(s, &crate::expr::eval::Contexts { values: contexts, status: Default::default() });
-                let timeout = spec.timeout.map(|d| d.0);
-                match metrics::Prometheus::new(&sub(&spec.url), spec.token.as_deref().map(sub), spec.username.as_deref().map(sub), spec.password.as_deref().map(sub), timeout) {
-                    Ok(source) => {
-                        p.metrics.insert(name.clone(), Arc::new(source));
-                    }
-                    Err(e) => missing.push(format!("metric source `{name}` (prometheus): {e}")),
+            Provider::Prometheus(spec) => match prometheus(spec, contexts) {
+                Ok(source) => {
+                    p.metrics.insert(name.clone(), Arc::new(source));
                 }
-            }
+                Err(e) => missing.push(format!("metric source `{name}` (prometheus): {e}")),
+            },
             // Messages and approvals are only needed when the plan sends or waits for them.
             Provider::Github(_) | Provider::Slack(_) | Provider::Teams(_) | Provider::Discord(_) | Provider::GoogleChat(_) | Provider::Webhook(_) => {}
         }

@@ -43,6 +43,13 @@ pub fn line(e: &Stamped) -> Option<String> {
             ev.why.clone().unwrap_or_default()
         )
         .to_lowercase(),
+        // Answers are for the journal; a source that fails is worth a line each time.
+        Event::Queried {
+            source,
+            error: Some(e),
+            ..
+        } => format!("  {source} did not answer: {e}"),
+        Event::Queried { .. } => return None,
         Event::TriggerFired {
             check, condition, ..
         } => format!("trigger on {check} fired: {condition}"),

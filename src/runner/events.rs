@@ -165,6 +165,18 @@ pub enum Event {
         to: Route,
     },
     CheckEvaluated(Evaluation),
+    /// A metric source's answer to one query, in a real run (a dry-run's answers are its
+    /// fixture): the journal keeps every one, so `rollgate record` can turn the run into a
+    /// fixture that replays it.
+    Queried {
+        source: String,
+        query: String,
+        /// `None` for no data (an empty answer, NaN) or a failure.
+        value: Option<f64>,
+        /// Why the source did not answer, when it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     TriggerFired {
         check: String,
         condition: String,

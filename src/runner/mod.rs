@@ -59,6 +59,9 @@ pub struct Setup {
 /// A future that completes when the run must stop and roll back.
 pub type Cancellation = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// Why a cancelled run rolls back (`rollgate record` looks for it).
+pub const CANCELLED: &str = "the run was cancelled";
+
 /// A cancellation that never comes.
 pub fn never() -> Cancellation {
     Box::pin(std::future::pending())
@@ -417,7 +420,7 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
                 break;
             }
             _ = &mut cancel => {
-                ended = Some((End::Fail(Reason::says("the run was cancelled")), Some(RollbackMode::Immediate)));
+                ended = Some((End::Fail(Reason::says(CANCELLED)), Some(RollbackMode::Immediate)));
                 break;
             }
         }

@@ -1,10 +1,11 @@
 //! Looking at checks: one evaluation of a check's queries, and an observation window that
 //! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
 
-use super::events::{Evaluation, Event, Reason, Verdict};
+use super::events::{Evaluation, Event, Mode, Reason, Verdict};
 use super::Shared;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
 use crate::plan::check::OnNoData;
+use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -35,31 +36,46 @@ impl Shared {
     /// verification reads the baseline query, where the check has one, in the canary's place.
     async fn look_at(&self, check: &str, group: Group) -> Observed {
         let q = &self.queries[check];
-        let source = &self.providers.metrics[&q.source];
-        let at = self.clock.now();
+        let source = q.source.as_str();
         let mut seen = Observed::default();
         let main = match (group, &q.baseline) {
             (Group::Stable, Some(b)) => b,
             _ => &q.canary,
         };
         if group == Group::Stable {
-            match source.query(main, at).await {
+            match self.ask(source, main).await {
                 Ok(v) => seen.canary = v,
                 Err(_) => seen.source_down = true,
             }
             return seen;
         }
-        match source.query(&q.canary, at).await {
+        match self.ask(source, &q.canary).await {
             Ok(v) => seen.canary = v,
             Err(_) => seen.source_down = true,
         }
         if let Some(b) = &q.baseline {
-            seen.baseline = source.query(b, at).await.ok().flatten();
+            seen.baseline = self.ask(source, b).await.ok().flatten();
         }
         if let Some(s) = &q.samples {
-            seen.samples = source.query(s, at).await.ok().flatten();
+            seen.samples = self.ask(source, s).await.ok().flatten();
         }
         seen
+    }
+
+    /// Asks `source` for `query` now; in a real run the answer is journaled.
+    async fn ask(&self, source: &str, query: &str) -> Result<Option<f64>, MetricsError> {
+        let answer = self.providers.metrics[source]
+            .query(query, self.clock.now())
+            .await;
+        if self.mode == Mode::Run {
+            self.emit(Event::Queried {
+                source: source.to_string(),
+                query: query.to_string(),
+                value: answer.as_ref().ok().copied().flatten(),
+                error: answer.as_ref().err().map(|e| e.0.clone()),
+            });
+        }
+        answer
     }
 
     /// Observes `checks` for at least `duration`, evaluating every `interval`. Checks whose

@@ -39,14 +39,18 @@ impl Prometheus {
     }
 }
 
-#[async_trait]
-impl MetricSource for Prometheus {
-    async fn query(&self, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, MetricsError> {
-        let time = format!("{:.3}", at.timestamp_millis() as f64 / 1000.0);
-        let mut req = self
-            .client
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", query), ("time", &time)]);
+fn seconds(at: DateTime<Utc>) -> String {
+    format!("{:.3}", at.timestamp_millis() as f64 / 1000.0)
+}
+
+impl Prometheus {
+    /// `path` with `params`; the answer's `data`, or why there is none.
+    async fn get(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, MetricsError> {
+        let mut req = self.client.get(format!("{}{path}", self.url)).query(params);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -57,7 +61,7 @@ impl MetricSource for Prometheus {
         let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
         let status = resp.status();
         let body = resp.text().await.map_err(|e| fail(e.to_string()))?;
-        let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        let mut json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
             fail(format!(
                 "HTTP {status}, not JSON: {}",
                 body.chars().take(120).collect::<String>()
@@ -69,6 +73,38 @@ impl MetricSource for Prometheus {
                 json["error"].as_str().unwrap_or("error")
             )));
         }
-        instant_value(&json["data"]).map_err(|e| fail(format!("`{query}` {e}")))
+        Ok(json["data"].take())
+    }
+
+    /// A range query's `data` (a `matrix`), as `rollgate record` saves it.
+    pub async fn query_range(
+        &self,
+        query: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<serde_json::Value, MetricsError> {
+        let step = format!("{}", step.as_secs_f64());
+        self.get(
+            "/api/v1/query_range",
+            &[
+                ("query", query),
+                ("start", &seconds(from)),
+                ("end", &seconds(to)),
+                ("step", &step),
+            ],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl MetricSource for Prometheus {
+    async fn query(&self, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, MetricsError> {
+        let data = self
+            .get("/api/v1/query", &[("query", query), ("time", &seconds(at))])
+            .await?;
+        instant_value(&data)
+            .map_err(|e| MetricsError(format!("Prometheus at {}: `{query}` {e}", self.url)))
     }
 }
