@@ -235,7 +235,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;
     if outcome == runner::events::Outcome::RouterFailed {
-        writeln!(io.err, "rollgate: a router refused a shift even after retrying; the run was rolled back as far as the routers allowed (see above). Check the router before running again.")?;
+        writeln!(io.err, "rollgate: a router failed (see above); the run was rolled back as far as the routers allowed. Check the router before running again.")?;
     }
     Ok(outcome.exit_code())
 }

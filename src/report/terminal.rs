@@ -72,6 +72,12 @@ pub fn line(e: &Stamped) -> Option<String> {
             error: Some(e),
             ..
         } => format!("  FAILED: {command}: {e}"),
+        Event::RouterRetrying {
+            router,
+            attempt,
+            error,
+            retry_in,
+        } => format!("  {router}: attempt {attempt} failed: {error}; retrying in {retry_in}s"),
         Event::RouterCaptured { router, state } => {
             format!("  {router} before the run: {}%", state.canary_weight)
         }

@@ -205,6 +205,15 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A router failed in a way that may pass (a refused socket, a failing command); the
+    /// runner tries again after `retry_in` seconds.
+    RouterRetrying {
+        router: String,
+        /// The attempt that failed, from 1.
+        attempt: u32,
+        error: String,
+        retry_in: f64,
+    },
     /// A router's state captured before the run's first shift on it: what a rollback restores.
     RouterCaptured {
         router: String,

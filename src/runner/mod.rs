@@ -8,6 +8,7 @@ pub mod clock;
 pub mod events;
 mod observe;
 pub mod prepare;
+mod retry;
 mod rollback;
 mod step;
 mod triggers;

@@ -8,8 +8,9 @@ use crate::expr::eval::Status;
 use crate::graph::{Route, StepKind};
 
 impl Shared {
-    /// Rolls back for `reason`; the outcome is rolled back, or aborted when an approval-gated
-    /// rollback is refused.
+    /// Rolls back for `reason`; the outcome is rolled back, aborted when an approval-gated
+    /// rollback is refused, or router-failed when a router could not be put back (said loudly:
+    /// the canary may still take traffic).
     pub(super) async fn rollback(
         &self,
         reason: Reason,
@@ -27,6 +28,7 @@ impl Shared {
         let mut held = false;
         let mut verified = None;
         let mut last = Default::default();
+        let mut unrestored: Vec<String> = Vec::new();
         for n in self.chain(self.graph.graph[entry].group) {
             let node = &self.graph.graph[n];
             let id = node.id.as_str();
@@ -126,6 +128,7 @@ impl Shared {
                 }
                 StepKind::Restore { router } => {
                     if let Err(r) = self.restore(router).await {
+                        unrestored.push(format!("{router} ({})", r.message));
                         self.emit(Event::StepFinished {
                             step: id.into(),
                             status: super::events::StepStatus::Failed,
@@ -157,6 +160,21 @@ impl Shared {
             }
         }
         self.emit(Event::RollbackFinished { verified });
+        if let Some(first) = unrestored.first() {
+            let router = first.split(' ').next().unwrap_or_default().to_string();
+            let why = Reason {
+                router: Some(router),
+                ..Reason {
+                    message: format!(
+                        "{}; then the rollback could not put back {}: it may still send traffic to the canary",
+                        reason.message,
+                        unrestored.join(", ")
+                    ),
+                    ..reason
+                }
+            };
+            return (Outcome::RouterFailed, Some(why));
+        }
         (Outcome::RolledBack, Some(reason))
     }
 }

@@ -2,6 +2,7 @@
 
 use super::events::{Decision, Event, Reason, StepStatus, Verdict};
 use super::observe::{health_score, Group, Seen};
+use super::retry::Persistence;
 use super::{End, Shared};
 use crate::analysis::threshold::Judged;
 use crate::expr::eval::Status;
@@ -66,10 +67,13 @@ impl Shared {
             .captured
             .contains_key(router);
         if first {
-            let state = r.state().await.map_err(|e| Reason {
-                router: Some(router.to_string()),
-                ..Reason::says(format!("cannot read router {router}: {e}"))
-            })?;
+            let state = self
+                .retrying(router, Persistence::Shift, || r.state())
+                .await
+                .map_err(|e| Reason {
+                    router: Some(router.to_string()),
+                    ..Reason::says(format!("cannot read router {router}: {e}"))
+                })?;
             // Journaled before the first shift, so a crashed run can still be put back.
             self.emit(Event::RouterCaptured {
                 router: router.to_string(),
@@ -81,10 +85,12 @@ impl Shared {
                 .insert(router.to_string(), state.canary_weight);
             routers.captured.insert(router.to_string(), state);
         }
-        r.apply(route).await.map_err(|e| Reason {
-            router: Some(router.to_string()),
-            ..Reason::says(format!("router {router} refused {}: {e}", route))
-        })?;
+        self.retrying(router, Persistence::Shift, || r.apply(route))
+            .await
+            .map_err(|e| Reason {
+                router: Some(router.to_string()),
+                ..Reason::says(format!("router {router} refused {}: {e}", route))
+            })?;
         let from = {
             let mut routers = self.routers.lock().expect("not poisoned");
             let from = routers.weight[router];
@@ -251,8 +257,8 @@ impl Shared {
             .get(router)
             .cloned();
         let Some(state) = captured else { return Ok(()) };
-        self.providers.routers[router]
-            .restore(&state)
+        let r = &self.providers.routers[router];
+        self.retrying(router, Persistence::Restore, || r.restore(&state))
             .await
             .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;
         let from = self

@@ -21,7 +21,7 @@ impl Command {
         shell::run(&self.spec.set, &env, shell::DEFAULT_TIMEOUT)
             .await
             .map(|_| ())
-            .map_err(TrafficError)
+            .map_err(TrafficError::transient)
     }
 }
 
@@ -56,14 +56,14 @@ impl TrafficRouter for Command {
         };
         let out = shell::run(get, &BTreeMap::new(), shell::DEFAULT_TIMEOUT)
             .await
-            .map_err(TrafficError)?;
+            .map_err(TrafficError::transient)?;
         let w: u8 = out
             .trim()
             .parse()
             .ok()
             .filter(|w| *w <= 100)
             .ok_or_else(|| {
-                TrafficError(format!(
+                TrafficError::refused(format!(
                     "`{get}` printed `{}`; it must print the canary's weight, 0 to 100",
                     out.trim()
                 ))
@@ -77,7 +77,7 @@ impl TrafficRouter for Command {
         if let (Route::Weight { percent }, Some(_)) = (route, &self.spec.get) {
             let now = self.state().await?;
             if now.canary_weight != *percent {
-                return Err(TrafficError(format!(
+                return Err(TrafficError::transient(format!(
                     "after setting {percent}%, `get` reports {}%",
                     now.canary_weight
                 )));
@@ -123,7 +123,7 @@ mod tests {
             liar.apply(&Route::Weight { percent: 25 })
                 .await
                 .unwrap_err()
-                .0,
+                .message,
             "after setting 25%, `get` reports 7%"
         );
     }

@@ -1,8 +1,9 @@
 //! HAProxy through its runtime API (the admin socket, unix or TCP): server weights set with
 //! `set server BACKEND/SERVER weight N`, read back with `show servers state BACKEND`. Each
 //! side's servers share its part of HAProxy's 0–256 weights, so the canary gets exactly its
-//! percentage whatever the number of servers on each side. Refused or slow sockets are retried
-//! with backoff; a shift is confirmed by reading the weights back.
+//! percentage whatever the number of servers on each side. A refused or slow socket is a
+//! transient failure (the runner retries it with backoff); a shift is confirmed by reading the
+//! weights back.
 
 use super::{RouterState, TrafficError, TrafficRouter};
 use crate::graph::Route;
@@ -14,7 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// HAProxy's largest server weight.
 const MAX_WEIGHT: u32 = 256;
-const ATTEMPTS: u32 = 5;
 
 pub struct Haproxy {
     spec: Spec,
@@ -59,22 +59,14 @@ impl Haproxy {
         }
     }
 
-    /// A command, retried with backoff (0.1 s, 0.2 s, 0.4 s, …) while the socket refuses or is slow.
+    /// A command; a socket that refuses or does not answer is a transient failure.
     async fn command(&self, command: &str) -> Result<String, TrafficError> {
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            match self.once(command).await {
-                Ok(answer) => return Ok(answer),
-                Err(e) => last = e.to_string(),
-            }
-            if attempt + 1 < ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-        }
-        Err(TrafficError(format!(
-            "HAProxy's socket {} did not answer `{command}` after {ATTEMPTS} attempts: {last}",
-            self.spec.socket
-        )))
+        self.once(command).await.map_err(|e| {
+            TrafficError::transient(format!(
+                "HAProxy's socket {} did not answer `{command}`: {e}",
+                self.spec.socket
+            ))
+        })
     }
 
     /// Every server's weight in the backend.
@@ -89,16 +81,15 @@ impl Haproxy {
             .find(|l| l.starts_with('#'))
             .map(|l| l.trim_start_matches('#').split_whitespace().collect())
             .ok_or_else(|| {
-                TrafficError(format!(
+                TrafficError::refused(format!(
                     "HAProxy did not list backend `{backend}`: {}",
                     answer.trim()
                 ))
             })?;
         let col = |name: &str| {
-            header
-                .iter()
-                .position(|h| *h == name)
-                .ok_or_else(|| TrafficError(format!("`show servers state` has no `{name}` column")))
+            header.iter().position(|h| *h == name).ok_or_else(|| {
+                TrafficError::refused(format!("`show servers state` has no `{name}` column"))
+            })
         };
         let (name_at, weight_at) = (col("srv_name")?, col("srv_uweight")?);
         let mut out = BTreeMap::new();
@@ -116,7 +107,7 @@ impl Haproxy {
             .chain(&names(&self.spec.canary))
         {
             if !out.contains_key(s) {
-                return Err(TrafficError(format!(
+                return Err(TrafficError::refused(format!(
                     "backend `{backend}` has no server `{s}`; it has {}",
                     out.keys().cloned().collect::<Vec<_>>().join(", ")
                 )));
@@ -151,7 +142,7 @@ impl Haproxy {
                 ))
                 .await?;
             if !answer.trim().is_empty() {
-                return Err(TrafficError(format!(
+                return Err(TrafficError::refused(format!(
                     "HAProxy refused weight {w} for {}/{server}: {}",
                     self.spec.backend,
                     answer.trim()
@@ -162,7 +153,7 @@ impl Haproxy {
         let now = self.weights().await?;
         for (server, w) in weights {
             if now.get(server) != Some(w) {
-                return Err(TrafficError(format!(
+                return Err(TrafficError::transient(format!(
                     "{}/{server} has weight {:?} after being set to {w}",
                     self.spec.backend,
                     now.get(server)
@@ -199,7 +190,7 @@ impl TrafficRouter for Haproxy {
         match route {
             Route::Weight { percent } => self.set(&self.split(*percent)).await,
             // Validation refuses mirror and header-match plans for HAProxy.
-            other => Err(TrafficError(format!(
+            other => Err(TrafficError::refused(format!(
                 "HAProxy's runtime API cannot apply {other:?}"
             ))),
         }
@@ -253,13 +244,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_missing_socket_is_retried_then_named() {
+    async fn a_missing_socket_is_a_transient_failure_that_names_it() {
         let h = Haproxy::new(spec(Servers::One("s".into()), Servers::One("c".into())));
-        let e = h.state().await.unwrap_err().0;
+        let e = h.state().await.unwrap_err();
+        assert!(e.transient);
         assert!(
-            e.contains(
-                "/nonexistent.sock did not answer `show servers state app` after 5 attempts"
-            ),
+            e.message
+                .contains("/nonexistent.sock did not answer `show servers state app`"),
             "{e}"
         );
     }

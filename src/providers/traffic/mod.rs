@@ -33,12 +33,36 @@ impl RouterState {
     }
 }
 
+/// Why a router did not do what it was asked. The runner retries transient failures (a
+/// refused or slow socket, a failing command) with backoff, and never the others (no such
+/// server): retrying cannot fix them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrafficError(pub String);
+pub struct TrafficError {
+    pub message: String,
+    pub transient: bool,
+}
+
+impl TrafficError {
+    /// A failure that may pass: worth retrying.
+    pub fn transient(message: impl Into<String>) -> TrafficError {
+        TrafficError {
+            message: message.into(),
+            transient: true,
+        }
+    }
+
+    /// A refusal that retrying cannot change.
+    pub fn refused(message: impl Into<String>) -> TrafficError {
+        TrafficError {
+            message: message.into(),
+            transient: false,
+        }
+    }
+}
 
 impl std::fmt::Display for TrafficError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -46,7 +70,7 @@ impl std::fmt::Display for TrafficError {
 pub trait TrafficRouter: Send + Sync {
     /// The current split.
     async fn state(&self) -> Result<RouterState, TrafficError>;
-    /// Sets a routing and returns once the router confirms it.
+    /// Sets a routing and returns once the router confirms it. One attempt: the runner retries.
     async fn apply(&self, route: &Route) -> Result<(), TrafficError>;
     /// Puts back a split captured by [`TrafficRouter::state`].
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError>;
