@@ -32,13 +32,23 @@ pub fn in_unit(q: Quantity, unit: Unit) -> f64 {
 
 /// A value for people, in the check's unit: `1.2%`, `340ms`, `0.93`.
 pub fn show(v: f64, unit: Unit) -> String {
+    // Measured values to 3 significant digits (15.6%, not 15.555556%); the exact value is in
+    // the events.
     let q = match unit {
-        Unit::Ratio => Quantity::Percent(v),
-        Unit::Seconds => Quantity::Seconds(v),
-        Unit::Milliseconds => Quantity::Seconds(v / 1000.0),
-        Unit::Number => Quantity::Number(v),
+        Unit::Ratio => Quantity::Percent(significant(v * 100.0) / 100.0),
+        Unit::Seconds => Quantity::Seconds(significant(v)),
+        Unit::Milliseconds => Quantity::Seconds(significant(v) / 1000.0),
+        Unit::Number => Quantity::Number(significant(v)),
     };
     q.to_string()
+}
+
+fn significant(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    (v * scale).round() / scale
 }
 
 /// The check's thresholds as the plan wrote them: "max 1%, critical 2x, +0.5pp vs baseline".
@@ -113,7 +123,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
         if n < min as f64 {
             return Judged {
                 verdict: Verdict::Inconclusive,
-                why: Some(format!("{n} samples < {min}")),
+                why: Some(format!("{n:.0} samples < {min}")),
             };
         }
     }

@@ -108,6 +108,8 @@ pub(crate) struct Shared {
     journal_error: Mutex<Option<String>>,
     /// Steps a resumed run already did.
     skip: BTreeSet<String>,
+    /// Each query's latest answer, shared by a check and a trigger asking at the same moment.
+    answers: Mutex<BTreeMap<(String, String), observe::LatestAnswer>>,
 }
 
 /// What the run did to routers: the state before its first shift, and the current weight.
@@ -254,6 +256,7 @@ fn shared(
         routers: Mutex::new(Routers::default()),
         journal: setup.journal,
         journal_error: Mutex::new(None),
+        answers: Mutex::new(BTreeMap::new()),
         skip,
     });
     (shared, setup.cancel)

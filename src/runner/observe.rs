@@ -9,6 +9,14 @@ use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Asks closer together than this are one moment: they share an answer.
+const SAME_MOMENT: Duration = Duration::from_millis(100);
+
+/// A query's latest answer and when it was asked; locked while being asked, so a second asker
+/// waits for the first's answer instead of asking again.
+pub(super) type LatestAnswer =
+    std::sync::Arc<tokio::sync::Mutex<Option<(Duration, Result<Option<f64>, MetricsError>)>>>;
+
 /// Whose traffic a check looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
@@ -62,11 +70,28 @@ impl Shared {
         seen
     }
 
-    /// Asks `source` for `query` now; in a real run the answer is journaled.
+    /// Asks `source` for `query` now; in a real run the answer is journaled. A check and a
+    /// trigger asking the same query at the same moment get one answer: Prometheus is asked
+    /// once, and a replay of the journal gives both what the run gave them.
     async fn ask(&self, source: &str, query: &str) -> Result<Option<f64>, MetricsError> {
+        let slot = self
+            .answers
+            .lock()
+            .expect("not poisoned")
+            .entry((source.to_string(), query.to_string()))
+            .or_default()
+            .clone();
+        let mut latest = slot.lock().await;
+        let now = self.clock.elapsed();
+        if let Some((asked, answer)) = &*latest {
+            if now.saturating_sub(*asked) < SAME_MOMENT {
+                return answer.clone();
+            }
+        }
         let answer = self.providers.metrics[source]
             .query(query, self.clock.now())
             .await;
+        *latest = Some((now, answer.clone()));
         if self.mode == Mode::Run {
             self.emit(Event::Queried {
                 source: source.to_string(),

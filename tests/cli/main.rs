@@ -7,6 +7,11 @@ mod graphs;
 mod haproxy;
 mod hostile;
 mod prometheus;
+// Shared with `cargo run --example rig`, which uses the parts the tests do not.
+#[allow(dead_code)]
+#[path = "../rig/mod.rs"]
+mod rig;
+mod rollouts;
 mod run;
 mod schema;
 mod support;
