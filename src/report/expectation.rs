@@ -21,10 +21,7 @@ impl Happened {
     /// From the events as JSON, in order; `None` if the run has not finished.
     pub fn of(events: &[Value]) -> Option<Happened> {
         let finished = events.iter().rev().find(|e| e["event"] == "run-finished")?;
-        let outcome = finished["outcome"]
-            .as_str()
-            .unwrap_or("failed")
-            .to_string();
+        let outcome = finished["outcome"].as_str().unwrap_or("failed").to_string();
         let turning = events
             .iter()
             .position(|e| e["event"] == "rollback-started" || e["event"] == "run-finished")

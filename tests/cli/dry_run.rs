@@ -170,13 +170,12 @@ fn a_bad_fixture_names_the_file_the_query_and_the_fix() {
     assert!(run.stderr.contains(&format!("{path}:4:")), "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("error[bad-fixture]: `q` has the value NaN here"),
+            .contains("error[bad-fixture]: the samples of `q` are not in time order"),
         "{}",
         run.stderr
     );
     assert!(
-        run.stderr
-            .contains("leave this sample out (no data) or write the value"),
+        run.stderr.contains("sort the samples by time"),
         "{}",
         run.stderr
     );

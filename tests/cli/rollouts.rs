@@ -234,6 +234,53 @@ fn a_healthy_canary_walks_every_phase_and_is_promoted() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(rig.stable.requests(), stable);
     replay(&rig, &run);
+    // The same minutes read back from Prometheus' past make a fixture too.
+    let header: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            rig.dir
+                .path()
+                .join("state/runs")
+                .join(run.run_id())
+                .join("run.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let past = rig.dir.path().join("past.yaml");
+    let rec = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args([
+            "record",
+            PLAN,
+            "--from",
+            header["started_at"].as_str().unwrap(),
+        ])
+        .args(["--to", "now", "--step", "1s", "--input"])
+        .arg(format!("prometheus={}", rig.prometheus_url))
+        .arg("--out")
+        .arg(&past)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        rec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+    let text = std::fs::read_to_string(&past).unwrap();
+    assert_eq!(text.matches("    data: {").count(), 4, "{text}");
+    let dry = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["dry-run", PLAN, "--fixture"])
+        .arg(&past)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&dry.stdout),
+        String::from_utf8_lossy(&dry.stderr)
+    );
 }
 
 #[test]
