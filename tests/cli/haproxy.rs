@@ -2,7 +2,6 @@
 //! an admin socket: the `haproxy` router captures, shifts, confirms and restores its weights,
 //! through the library and through `rollgate run`.
 
-use crate::support::{tool, Daemon};
 use rollgate::graph::Route;
 use rollgate::plan::provider::{Haproxy as Spec, Servers};
 use rollgate::providers::traffic::{Haproxy, TrafficRouter};
@@ -12,15 +11,8 @@ use std::time::{Duration, Instant};
 
 /// An HAProxy process and its admin socket.
 struct Proxy {
-    _process: Daemon,
+    _process: crate::rig::Process,
     socket: PathBuf,
-}
-
-fn haproxy_binary() -> PathBuf {
-    if Path::new("/usr/sbin/haproxy").exists() {
-        return PathBuf::from("/usr/sbin/haproxy");
-    }
-    tool("haproxy", "apt-get install -y haproxy")
 }
 
 /// Starts HAProxy with backend `app`: `stable` at weight 100 and `canary` at 0 (servers are
@@ -37,16 +29,8 @@ fn start(dir: &Path, after: Duration) -> Proxy {
     )
     .unwrap();
     std::thread::sleep(after);
-    let child = Command::new(haproxy_binary())
-        .arg("-f")
-        .arg(&cfg)
-        .arg("-db")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     Proxy {
-        _process: Daemon(child),
+        _process: crate::rig::haproxy(&cfg),
         socket,
     }
 }

@@ -157,6 +157,24 @@ impl Rollout {
     }
 }
 
+/// `rollgate ARGS` in the repository root, where the plan's path is relative to.
+fn rollgate_here(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn succeeds(args: &[&str]) {
+    let out = rollgate_here(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The canary serves nothing more while load goes on.
 fn assert_canary_idle(rig: &Rig) {
     let served = rig.canary.requests();
@@ -170,30 +188,17 @@ fn assert_canary_idle(rig: &Rig) {
 /// decided exactly what the run did.
 fn replay(rig: &Rig, run: &Ended) {
     let fixture = rig.dir.path().join("recorded.yaml");
-    let rec = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args([
-            "record",
-            "--run",
-            &run.run_id(),
-            "--state-dir",
-            &state_dir(rig),
-        ])
-        .arg("--out")
-        .arg(&fixture)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        rec.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rec.stderr)
-    );
-    let dry = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["dry-run", PLAN, "--json", "--fixture"])
-        .arg(&fixture)
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let fixture = fixture.display().to_string();
+    succeeds(&[
+        "record",
+        "--run",
+        &run.run_id(),
+        "--state-dir",
+        &state_dir(rig),
+        "--out",
+        &fixture,
+    ]);
+    let dry = rollgate_here(&["dry-run", PLAN, "--json", "--fixture", &fixture]);
     let events: Vec<Value> = String::from_utf8_lossy(&dry.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -246,34 +251,16 @@ fn a_healthy_canary_walks_every_phase_and_is_promoted() {
         .unwrap(),
     )
     .unwrap();
-    let past = rig.dir.path().join("past.yaml");
-    let rec = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args([
-            "record",
-            PLAN,
-            "--from",
-            header["started_at"].as_str().unwrap(),
-        ])
-        .args(["--to", "now", "--step", "1s", "--input"])
-        .arg(format!("prometheus={}", rig.prometheus_url))
-        .arg("--out")
-        .arg(&past)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        rec.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rec.stderr)
-    );
+    let past = rig.dir.path().join("past.yaml").display().to_string();
+    let url = format!("prometheus={}", rig.prometheus_url);
+    let from = header["started_at"].as_str().unwrap();
+    succeeds(&[
+        "record", PLAN, "--from", from, "--to", "now", "--step", "1s", "--input", &url, "--out",
+        &past,
+    ]);
     let text = std::fs::read_to_string(&past).unwrap();
     assert_eq!(text.matches("    data: {").count(), 4, "{text}");
-    let dry = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["dry-run", PLAN, "--fixture"])
-        .arg(&past)
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let dry = rollgate_here(&["dry-run", PLAN, "--fixture", &past]);
     assert_eq!(
         dry.status.code(),
         Some(0),

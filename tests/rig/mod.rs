@@ -50,7 +50,21 @@ impl Default for Options {
 }
 
 /// A server process; killed when dropped, so a failing test leaves nothing running.
-struct Process(Child);
+pub struct Process(Child);
+
+/// HAProxy in the foreground on `cfg`.
+pub fn haproxy(cfg: &Path) -> Process {
+    Process(
+        Command::new(program("haproxy"))
+            .arg("-f")
+            .arg(cfg)
+            .arg("-db")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("HAProxy starts"),
+    )
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -134,16 +148,7 @@ impl Rig {
             ),
         )
         .expect("HAProxy's config is written");
-        let haproxy = Process(
-            Command::new(program("haproxy"))
-                .arg("-f")
-                .arg(&cfg)
-                .arg("-db")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("HAProxy starts"),
-        );
+        let haproxy = haproxy(&cfg);
         let prometheus_port = free_port(o.prometheus);
         let mut rig = Rig {
             load: None,
