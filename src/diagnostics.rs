@@ -84,6 +84,7 @@ codes! {
     WrongUnit => "wrong-unit": "a threshold in a unit the check does not measure",
     ContradictoryThresholds => "contradictory-thresholds": "thresholds that no value can satisfy, or a critical bound milder than the threshold",
     MissingBaseline => "missing-baseline": "a comparison with the baseline on a check that has no baseline query",
+    MethodMismatch => "method-mismatch": "a check's method and data that do not fit together (a sequential test on values, counts beside a value query)",
     DuplicateId => "duplicate-id": "two steps or phases with the same id",
     UnknownNeed => "unknown-need": "`needs` names a step that does not exist",
     Cycle => "cycle": "steps that need each other in a loop",

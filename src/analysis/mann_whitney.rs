@@ -121,7 +121,10 @@ mod tests {
         let y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
         let r = test(&x, &y).unwrap();
         assert_eq!(r.u, 58.0);
-                assert!((r.p_two_sided - 0.132_919_458_185_318_92).abs() < 1e-10, "{r:?}");
+        assert!(
+            (r.p_two_sided - 0.132_919_458_185_318_92).abs() < 1e-10,
+            "{r:?}"
+        );
         assert!(r.canary_higher);
     }
 
@@ -131,7 +134,10 @@ mod tests {
         let y = [3.0, 4.0, 4.0, 5.0, 5.0, 6.0, 7.0, 7.0, 8.0];
         let r = test(&x, &y).unwrap();
         assert_eq!(r.u, 7.5);
-                assert!((r.p_two_sided - 0.006_373_133_838_085_873).abs() < 1e-10, "{r:?}");
+        assert!(
+            (r.p_two_sided - 0.006_373_133_838_085_873).abs() < 1e-10,
+            "{r:?}"
+        );
         assert!(!r.canary_higher);
         // Swapped, the canary ranks higher with U = 72 - 7.5.
         let s = test(&y, &x).unwrap();

@@ -58,7 +58,7 @@ pub struct RateRatioTest {
 }
 
 /// Where the test stands.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Evidence {
     /// The e-value: the mixture likelihood ratio against "ratio ≤ null ratio".
     pub e_value: f64,
@@ -66,11 +66,17 @@ pub struct Evidence {
     pub bound: f64,
     /// The canary's rate over its baseline's, over all intervals so far.
     pub ratio: Option<f64>,
+    /// Both rates over all intervals so far.
+    pub canary_rate: Option<f64>,
+    pub baseline_rate: Option<f64>,
+    /// The ratio the canary may have: 1 + the tolerance.
+    pub null_ratio: f64,
     /// The dispersion the last interval was discounted by.
     pub dispersion: f64,
 }
 
 impl Evidence {
+    /// Whether the evidence decides: the canary is worse than the tolerance allows.
     pub fn regressed(&self) -> bool {
         self.e_value >= self.bound
     }
@@ -148,13 +154,20 @@ impl RateRatioTest {
             .zip(self.log_lr)
             .map(|((_, w), l)| w * l.exp())
             .sum();
-        let ratio = (self.canary_total > 0.0 && self.baseline_events > 0.0).then(|| {
-            (self.canary_events / self.canary_total) / (self.baseline_events / self.baseline_total)
-        });
+        let canary_rate = (self.canary_total > 0.0).then(|| self.canary_events / self.canary_total);
+        let baseline_rate =
+            (self.baseline_total > 0.0).then(|| self.baseline_events / self.baseline_total);
+        let ratio = match (canary_rate, baseline_rate) {
+            (Some(c), Some(b)) if b > 0.0 => Some(c / b),
+            _ => None,
+        };
         Evidence {
             e_value,
             bound: 1.0 / self.alpha,
             ratio,
+            canary_rate,
+            baseline_rate,
+            null_ratio: self.null_ratio,
             dispersion,
         }
     }

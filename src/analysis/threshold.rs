@@ -1,5 +1,6 @@
 //! Threshold verdicts: one evaluation of one check, explained.
 
+use crate::analysis::sequential::Evidence;
 use crate::plan::check::{Check, OnNoData, Unit};
 use crate::plan::Quantity;
 use crate::runner::events::Verdict;
@@ -13,6 +14,8 @@ pub struct Observed {
     pub samples: Option<f64>,
     /// Whether the metric source failed rather than answering "no data".
     pub source_down: bool,
+    /// For a check on counts with a baseline: the sequential test's evidence so far.
+    pub evidence: Option<Evidence>,
 }
 
 /// A verdict with its explanation.
@@ -98,6 +101,24 @@ fn critical(c: &Check, unit: Unit) -> Option<(f64, bool)> {
     Some((bound, upper))
 }
 
+/// What the sequential test saw: "1.02% vs baseline 0.5% (2.04×, tolerance 1.1×): e-value 143 ≥ 100".
+pub fn explain(e: &Evidence, unit: Unit) -> String {
+    let rate = |r: Option<f64>| r.map(|r| show(r, unit)).unwrap_or_else(|| "no data".into());
+    let ratio = e
+        .ratio
+        .map(|r| format!("{r:.2}×"))
+        .unwrap_or_else(|| "no ratio".into());
+    let op = if e.regressed() { "≥" } else { "<" };
+    format!(
+        "{} vs baseline {} ({ratio}, tolerance {}×): e-value {} {op} {}",
+        rate(e.canary_rate),
+        rate(e.baseline_rate),
+        e.null_ratio,
+        show(e.e_value, Unit::Number),
+        e.bound
+    )
+}
+
 /// Judges one evaluation of `c`, whose query returns `unit`.
 pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
     let Some(v) = seen.canary else {
@@ -127,6 +148,15 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
             };
         }
     }
+    // The sequential test decides the comparison with the baseline, over the whole rollout.
+    if let Some(e) = seen.evidence {
+        if e.regressed() {
+            return Judged {
+                verdict: Verdict::Fail,
+                why: Some(explain(&e, unit)),
+            };
+        }
+    }
     if let Some((bound, upper)) = critical(c, unit) {
         if (upper && v > bound) || (!upper && v < bound) {
             let op = if upper { ">" } else { "<" };
@@ -152,7 +182,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
             };
         }
     }
-    if let Some(b) = seen.baseline {
+    if let (Some(b), None) = (seen.baseline, seen.evidence) {
         for (tol, up) in [(c.max_increase, true), (c.max_decrease, false)] {
             let Some(tol) = tol else { continue };
             // A relative tolerance needs a baseline to be relative to.
@@ -192,8 +222,7 @@ mod tests {
         Observed {
             canary: Some(canary),
             baseline,
-            samples: None,
-            source_down: false,
+            ..Observed::default()
         }
     }
 
@@ -253,8 +282,8 @@ mod tests {
         let none = Observed {
             canary: None,
             baseline: None,
-            samples: None,
             source_down: true,
+            ..Observed::default()
         };
         assert_eq!(
             judge(&c, Unit::Ratio, none),
@@ -267,7 +296,7 @@ mod tests {
             canary: Some(0.5),
             baseline: None,
             samples: Some(50.0),
-            source_down: false,
+            ..Observed::default()
         };
         assert_eq!(
             judge(&c, Unit::Ratio, few).why.as_deref(),

@@ -13,11 +13,12 @@ pub struct Check {
     /// What this check watches, for reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The query for the canary group.
-    pub canary: String,
-    /// The same query for the baseline (stable) group; needed to compare with the baseline.
+    /// The canary group's data: a query whose value is the check's value (a rate, a latency, a
+    /// KPI), or `events` and `total` counters whose ratio per interval is.
+    pub canary: Series,
+    /// The same for the baseline (stable) group; needed to compare with the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
+    pub baseline: Option<Series>,
     /// Queries counting the requests behind each value, for `min-samples`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<Samples>,
@@ -56,6 +57,63 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub weight: Option<f64>,
+    /// How the canary is judged against the baseline (`max-increase`, `max-decrease`): by default `sequential` for counts and `threshold` for values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// For `sequential` and `z-test`: the chance of rolling back a canary that is within tolerance, over the whole rollout (default 1%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_rollbacks: Option<Quantity>,
+}
+
+/// A group's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Series {
+    /// A query whose value is the check's value.
+    Value(String),
+    /// Counters, e.g. `sum(http_requests_total{code=~"5..",version="canary"})` and `sum(http_requests_total{version="canary"})`: each interval's increase of `events` over that of `total` is the check's value, and the counts are what the statistical methods weigh.
+    Counts(Counts),
+}
+
+/// Two counters of one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Counts {
+    /// A counter of the events that count against the canary (errors, slow requests).
+    pub events: String,
+    /// A counter of all requests.
+    pub total: String,
+}
+
+impl Check {
+    /// Whether the sequential test compares this check with its baseline: counts on both
+    /// sides, unless `method: threshold` says otherwise.
+    pub fn sequential(&self) -> bool {
+        matches!(
+            (&self.canary, &self.baseline),
+            (Series::Counts(_), Some(Series::Counts(_)))
+        ) && self.method != Some(Method::Threshold)
+    }
+}
+
+impl Series {
+    /// Every query, in a fixed order.
+    pub fn queries(&self) -> Vec<&str> {
+        match self {
+            Series::Value(q) => vec![q],
+            Series::Counts(c) => vec![&c.events, &c.total],
+        }
+    }
+}
+
+/// How a check compares the canary with the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Each evaluation's value against `max-increase`/`max-decrease` of the baseline's value, as is.
+    Threshold,
+    /// Counts only: an anytime-valid sequential test on the ratio of the canary's event rate to the baseline's, over the whole rollout; checked every interval, it still rolls back a canary within tolerance with at most the `false-rollbacks` chance.
+    Sequential,
 }
 
 impl Check {
@@ -63,6 +121,9 @@ impl Check {
     pub fn unit(&self) -> Unit {
         if let Some(u) = self.unit {
             return u;
+        }
+        if let Series::Counts(_) = self.canary {
+            return Unit::Ratio;
         }
         let absolute = [self.max, self.min, self.critical];
         if absolute

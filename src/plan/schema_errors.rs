@@ -378,6 +378,27 @@ fn pick_branch<'e>(
             )),
         );
     }
+    // Untagged forms of different types (a query or a mapping of counters): the one of the
+    // value's own type is the one meant.
+    let type_of = |v: &Value| match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+    };
+    let same_type: Vec<usize> = branches
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.get("type").and_then(Value::as_str) == Some(type_of(instance)))
+        .map(|(i, _)| i)
+        .collect();
+    if let [i] = same_type.as_slice() {
+        if !context[*i].is_empty() {
+            return Branch::Errors(&context[*i]);
+        }
+    }
     // Untagged forms (a name or a list, …): the form whose complaints lie deepest is the one meant.
     let depth = |errs: &[ValidationError<'static>]| {
         errs.iter()

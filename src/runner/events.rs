@@ -2,6 +2,7 @@
 //! JSON lines, and later the journal, PR comment and chat) consume them. The JSON form, one
 //! object per line with an `event` tag, is stable: fields are added, never renamed or removed.
 
+use crate::analysis::sequential::Evidence;
 use crate::graph::Route;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -102,6 +103,9 @@ pub struct Reason {
     /// The router that refused, when a router failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub router: Option<String>,
+    /// The sequential test's evidence, when it decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Box<Evidence>>,
 }
 
 impl Reason {
@@ -115,6 +119,7 @@ impl Reason {
             window: None,
             step: None,
             router: None,
+            evidence: None,
         }
     }
 }
@@ -139,6 +144,12 @@ pub struct Evaluation {
     pub window: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<f64>,
+    /// How the canary was compared with its baseline: `threshold` or `sequential`.
+    pub method: &'static str,
+    /// For `sequential`: the e-value against "within tolerance" and the bound that decides
+    /// (1/`false-rollbacks`), the ratio of the rates so far, both rates and the tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -5,6 +5,7 @@
 //! race them, and any failure leads into the rollback path.
 
 pub mod clock;
+mod counting;
 pub mod events;
 mod observe;
 pub mod prepare;
@@ -17,6 +18,7 @@ use crate::compile::expand::DEFAULT_INTERVAL;
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
 use crate::journal::Journal;
+use crate::plan::check::{Counts, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::{Plan, ResumePolicy};
@@ -37,9 +39,33 @@ use tokio::task::JoinSet;
 #[derive(Clone, Debug)]
 pub struct Queries {
     pub source: String,
-    pub canary: String,
-    pub baseline: Option<String>,
+    pub canary: Series,
+    pub baseline: Option<Series>,
     pub samples: Option<String>,
+}
+
+impl Queries {
+    /// Every query with where the plan states it under the check (`["baseline", "total"]`).
+    pub fn asked(&self) -> Vec<(Vec<&'static str>, &str)> {
+        let mut out = Vec::new();
+        for (group, series) in [
+            ("canary", Some(&self.canary)),
+            ("baseline", self.baseline.as_ref()),
+        ] {
+            match series {
+                Some(Series::Value(q)) => out.push((vec![group], q.as_str())),
+                Some(Series::Counts(c)) => {
+                    out.push((vec![group, "events"], c.events.as_str()));
+                    out.push((vec![group, "total"], c.total.as_str()));
+                }
+                None => {}
+            }
+        }
+        if let Some(s) = &self.samples {
+            out.push((vec!["samples", "canary"], s.as_str()));
+        }
+        out
+    }
 }
 
 /// Everything a run is given.
@@ -75,6 +101,13 @@ pub fn resolve_queries(plan: &Plan, contexts: &Value) -> BTreeMap<String, Querie
         status: Status::default(),
     };
     let sub = |q: &str| eval::interpolate(q, &ctx);
+    let series = |s: &Series| match s {
+        Series::Value(q) => Series::Value(sub(q)),
+        Series::Counts(c) => Series::Counts(Counts {
+            events: sub(&c.events),
+            total: sub(&c.total),
+        }),
+    };
     plan.checks
         .iter()
         .map(|(name, c)| {
@@ -83,8 +116,8 @@ pub fn resolve_queries(plan: &Plan, contexts: &Value) -> BTreeMap<String, Querie
                 name.clone(),
                 Queries {
                     source: c.source.clone(),
-                    canary: sub(&c.canary),
-                    baseline: c.baseline.as_deref().map(sub),
+                    canary: series(&c.canary),
+                    baseline: c.baseline.as_ref().map(series),
                     samples,
                 },
             )
@@ -110,6 +143,8 @@ pub(crate) struct Shared {
     skip: BTreeSet<String>,
     /// Each query's latest answer, shared by a check and a trigger asking at the same moment.
     answers: Mutex<BTreeMap<(String, String), observe::LatestAnswer>>,
+    /// Count checks' counters and sequential tests, per group looked at.
+    counting: Mutex<BTreeMap<(String, observe::Group), counting::Counting>>,
 }
 
 /// What the run did to routers: the state before its first shift, and the current weight.
@@ -257,6 +292,7 @@ fn shared(
         journal: setup.journal,
         journal_error: Mutex::new(None),
         answers: Mutex::new(BTreeMap::new()),
+        counting: Mutex::new(BTreeMap::new()),
         skip,
     });
     (shared, setup.cancel)

@@ -1,13 +1,20 @@
 //! Looking at checks: one evaluation of a check's queries, and an observation window that
 //! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
 
+use super::counting::{Counting, Reading};
 use super::events::{Evaluation, Event, Mode, Reason, Verdict};
 use super::Shared;
+use crate::analysis::sequential::RateRatioTest;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
-use crate::plan::check::OnNoData;
+use crate::plan::check::{Counts, Method, OnNoData, Series};
+use crate::plan::Quantity;
 use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// The chance of rolling back a canary within tolerance that a sequential check accepts, by
+/// default, over a whole rollout.
+pub const DEFAULT_FALSE_ROLLBACKS: f64 = 0.01;
 
 /// Asks closer together than this are one moment: they share an answer.
 const SAME_MOMENT: Duration = Duration::from_millis(100);
@@ -18,7 +25,7 @@ pub(super) type LatestAnswer =
     std::sync::Arc<tokio::sync::Mutex<Option<(Duration, Result<Option<f64>, MetricsError>)>>>;
 
 /// Whose traffic a check looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Group {
     /// The canary, while it takes traffic.
     Canary,
@@ -50,24 +57,109 @@ impl Shared {
             (Group::Stable, Some(b)) => b,
             _ => &q.canary,
         };
+        if let Series::Counts(_) = main {
+            return self.look_at_counts(check, group).await;
+        }
+        let value = |s: &Series| match s {
+            Series::Value(q) => Some(q.clone()),
+            Series::Counts(_) => None,
+        };
         if group == Group::Stable {
-            match self.ask(source, main).await {
+            match self.ask(source, &value(main).unwrap_or_default()).await {
                 Ok(v) => seen.canary = v,
                 Err(_) => seen.source_down = true,
             }
             return seen;
         }
-        match self.ask(source, &q.canary).await {
+        match self
+            .ask(source, &value(&q.canary).unwrap_or_default())
+            .await
+        {
             Ok(v) => seen.canary = v,
             Err(_) => seen.source_down = true,
         }
-        if let Some(b) = &q.baseline {
-            seen.baseline = self.ask(source, b).await.ok().flatten();
+        if let Some(b) = q.baseline.as_ref().and_then(value) {
+            seen.baseline = self.ask(source, &b).await.ok().flatten();
         }
         if let Some(s) = &q.samples {
             seen.samples = self.ask(source, s).await.ok().flatten();
         }
         seen
+    }
+
+    /// A count check: its counters now, made into the interval since its last reading. After
+    /// a rollback, stable's counters (the baseline's, where the check has them) are read alone.
+    async fn look_at_counts(&self, check: &str, group: Group) -> Observed {
+        let q = &self.queries[check];
+        let source = q.source.as_str();
+        let mut seen = Observed::default();
+        let counts = |s: Option<&Series>| match s {
+            Some(Series::Counts(c)) => Some(c.clone()),
+            _ => None,
+        };
+        let (main, other) = match group {
+            Group::Stable => (
+                counts(q.baseline.as_ref()).or(counts(Some(&q.canary))),
+                None,
+            ),
+            Group::Canary => (counts(Some(&q.canary)), counts(q.baseline.as_ref())),
+        };
+        let Some(main) = main else { return seen };
+        let pair = |c: Counts| async move {
+            let events = self.ask(source, &c.events).await;
+            let total = self.ask(source, &c.total).await;
+            match (events, total) {
+                (Ok(Some(e)), Ok(Some(t))) => Ok(Some((e, t))),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                _ => Ok(None),
+            }
+        };
+        let canary = match pair(main).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return seen,
+            Err(_) => {
+                seen.source_down = true;
+                return seen;
+            }
+        };
+        let baseline = match other {
+            Some(c) => pair(c).await.ok().flatten(),
+            None => None,
+        };
+        let now = self.clock.elapsed();
+        let mut all = self.counting.lock().expect("not poisoned");
+        let state = all
+            .entry((check.to_string(), group))
+            .or_insert_with(|| Counting::new(self.sequential_test(check, group)));
+        let interval = state.read(now, Reading { canary, baseline }, SAME_MOMENT);
+        if let Some(i) = interval {
+            (seen.canary, seen.baseline) = i.rates();
+        }
+        seen.samples = Some(state.canary_total);
+        seen.evidence = state.evidence;
+        seen
+    }
+
+    /// The sequential test a count check compared with its baseline runs, unless its method
+    /// says `threshold`.
+    fn sequential_test(&self, check: &str, group: Group) -> Option<RateRatioTest> {
+        let c = &self.plan.checks[check];
+        let both = matches!(
+            (&c.canary, &c.baseline),
+            (Series::Counts(_), Some(Series::Counts(_)))
+        );
+        if group != Group::Canary || !both || c.method == Some(Method::Threshold) {
+            return None;
+        }
+        let tolerance = match c.max_increase {
+            Some(Quantity::Percent(p)) => p,
+            _ => 0.0,
+        };
+        let alpha = c
+            .false_rollbacks
+            .map(|q| q.value())
+            .unwrap_or(DEFAULT_FALSE_ROLLBACKS);
+        Some(RateRatioTest::new(1.0 + tolerance, alpha))
     }
 
     /// Asks `source` for `query` now; in a real run the answer is journaled. A check and a
@@ -142,6 +234,12 @@ impl Shared {
                     why: judged.why.clone(),
                     window: interval.as_secs_f64(),
                     samples: seen.samples,
+                    method: if seen.evidence.is_some() {
+                        "sequential"
+                    } else {
+                        "threshold"
+                    },
+                    evidence: seen.evidence,
                 }));
                 let count = failures.entry(name).or_default();
                 *count = if matches!(judged.verdict, Verdict::Fail | Verdict::Critical) {
@@ -150,8 +248,10 @@ impl Shared {
                     0
                 };
                 let limit = check.failure_limit.unwrap_or(1);
-                if judged.verdict == Verdict::Critical || *count >= limit {
-                    let times = if judged.verdict == Verdict::Critical {
+                // The sequential test has weighed every interval already: it decides at once.
+                let decided = seen.evidence.is_some_and(|e| e.regressed());
+                if judged.verdict == Verdict::Critical || decided || *count >= limit {
+                    let times = if judged.verdict == Verdict::Critical || decided {
                         String::new()
                     } else {
                         format!(" ({count} in a row)")
@@ -168,6 +268,7 @@ impl Shared {
                         window: Some(interval.as_secs_f64()),
                         step: Some(step.to_string()),
                         router: None,
+                        evidence: seen.evidence.filter(|e| e.regressed()).map(Box::new),
                     });
                 }
                 last.insert(name.clone(), judged);

@@ -170,25 +170,20 @@ pub fn contexts(plan: &Plan, given: &[String]) -> Result<Value, String> {
 fn missing_queries(v: &Validated, contexts: &Value, fx: &Fixture) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (name, q) in resolve_queries(&v.plan, contexts) {
-        let asked = [
-            ("canary", Some(&q.canary)),
-            ("baseline", q.baseline.as_ref()),
-            ("samples", q.samples.as_ref()),
-        ];
-        for (group, query) in asked {
-            let Some(query) = query.filter(|q| !fx.has_query(q)) else {
+        for (at, query) in q.asked() {
+            if fx.has_query(query) {
                 continue;
-            };
-            let path: Vec<String> = if group == "samples" {
-                vec![
-                    "checks".into(),
-                    name.clone(),
-                    "samples".into(),
-                    "canary".into(),
-                ]
+            }
+            let group = if at[0] == "samples" {
+                "samples".to_string()
             } else {
-                vec!["checks".into(), name.clone(), group.into()]
+                at.join(" ")
             };
+            let path: Vec<String> = ["checks", name.as_str()]
+                .iter()
+                .chain(&at)
+                .map(|s| s.to_string())
+                .collect();
             out.push(
                 Diagnostic::error(Code::MissingQuery, format!("{} has no answers for the {group} query of `{name}`: `{query}`", fx.path))
                     .at(Some(v.doc.span_of(&path)))

@@ -3,7 +3,7 @@
 
 use super::{path, Ctx};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::check::{Check, Unit};
+use crate::plan::check::{Check, Method, Series, Unit};
 use crate::plan::trigger::{TriggerAction, HEALTH_SCORE};
 use crate::plan::Quantity;
 
@@ -46,6 +46,76 @@ fn wrong_unit(ctx: &Ctx<'_>, at: Vec<String>, q: Quantity, what: &str, why: Stri
     )
     .at(ctx.span(&at))
     .help(why)
+}
+
+/// A check's data and method fit together.
+fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
+    let here = |k: &str| path(&["checks", name, k]);
+    let counts = |s: &Series| matches!(s, Series::Counts(_));
+    if let Some(b) = &c.baseline {
+        if counts(b) != counts(&c.canary) {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("check `{name}` counts one group (`events`, `total`) and queries a value for the other"))
+                    .at(ctx.span(&here("baseline")))
+                    .help("give both groups the same kind of data: counters for `canary` and `baseline`, or a value query for each"),
+            );
+            return;
+        }
+    }
+    if c.method == Some(Method::Sequential) {
+        if !counts(&c.canary) {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("`method: sequential` weighs counts, and check `{name}` queries values"))
+                    .at(ctx.span(&here("method")))
+                    .help("give `canary` and `baseline` as counters: `{ events: <errors counter>, total: <requests counter> }`"),
+            );
+        } else if c.baseline.is_none() {
+            out.push(
+                Diagnostic::error(Code::MissingBaseline, format!("`method: sequential` compares check `{name}` with its baseline, and it has no `baseline`"))
+                    .at(ctx.key_span(&here("method")))
+                    .help("add `baseline:` with the stable version's `events` and `total` counters"),
+            );
+        }
+    }
+    if counts(&c.canary) && c.samples.is_some() {
+        out.push(
+            Diagnostic::error(Code::ConflictingKeys, format!("check `{name}` counts its requests in `total`; `samples` would count them twice"))
+                .at(ctx.key_span(&here("samples")))
+                .help("remove `samples`: `min-samples` counts the canary's `total`"),
+        );
+    }
+    if c.sequential() {
+        if let Some(q @ Quantity::Points(_)) = c.max_increase {
+            out.push(
+                Diagnostic::error(Code::WrongUnit, format!("the sequential test compares rates by their ratio, and `max-increase: {q}` is a difference"))
+                    .at(ctx.span(&here("max-increase")))
+                    .help("write the tolerance as a percentage of the baseline's rate, e.g. `max-increase: 10%`; or `method: threshold` to compare each interval's values"),
+            );
+        }
+        if c.max_decrease.is_some() {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("the sequential test looks for a higher event rate on the canary; check `{name}` also has `max-decrease`"))
+                    .at(ctx.key_span(&here("max-decrease")))
+                    .help("count the events that are bad (errors, slow requests) so that higher is worse, or use `method: threshold`"),
+            );
+        }
+    }
+    if let Some(q) = c.false_rollbacks {
+        let fits = matches!(q, Quantity::Percent(p) if p > 0.0 && p <= 0.5);
+        if !fits {
+            out.push(
+                Diagnostic::error(Code::BadValue, format!("`false-rollbacks: {q}` is not a chance between 0% and 50%"))
+                    .at(ctx.span(&here("false-rollbacks")))
+                    .help("e.g. `false-rollbacks: 1%`: the chance of rolling back a canary within tolerance over the whole rollout"),
+            );
+        } else if !c.sequential() {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("`false-rollbacks` sets the sequential test's level, and check `{name}` does not use it"))
+                    .at(ctx.key_span(&here("false-rollbacks")))
+                    .help("it applies to checks with `events`/`total` counters for both `canary` and `baseline`"),
+            );
+        }
+    }
 }
 
 pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
@@ -120,9 +190,11 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
+        methods(ctx, name, c, out);
         let judged = [c.max, c.min, c.max_increase, c.max_decrease]
             .iter()
-            .any(Option::is_some);
+            .any(Option::is_some)
+            || c.sequential();
         if !judged && !plan.triggers.iter().any(|t| &t.check == name) {
             out.push(
                 Diagnostic::error(Code::MissingKey, format!("check `{name}` has nothing to judge by"))
