@@ -8,28 +8,38 @@
 //! of rare events). The baseline's own rate cancels out: an incident that raises both versions'
 //! rates alike leaves ρ, and the test, unmoved; so do traffic swings and weight changes.
 //!
-//! The evidence against "ρ ≤ ρ0" is a mixture of likelihood ratios, E = Σ w_j Π L_t(ρ_j), over
-//! alternatives ρ_j above ρ0: a nonnegative supermartingale whenever ρ ≤ ρ0, so by Ville's
-//! inequality it ever reaches 1/α with probability at most α. Each interval's log-likelihood
-//! ratio is divided by the dispersion the baseline shows (errors in bursts vary more than
-//! Poisson): a quasi-likelihood correction, estimated from earlier intervals only.
+//! The evidence against "ρ ≤ ρ0" is a mixture of likelihood ratios: half over fixed
+//! alternatives ρ_j above ρ0 (Σ w_j Π L_t(ρ_j)), half with, each interval, the ratio estimated
+//! from the intervals before it (a predictable plug-in, which learns the regression's size).
+//! Each is a nonnegative supermartingale whenever ρ ≤ ρ0, so by Ville's inequality the
+//! evidence ever reaches 1/α with probability at most α, however often it is looked at. Each
+//! interval's ratio is capped (a capped e-value is still one), so a one-interval blip cannot
+//! decide alone, and divided in the log by the dispersion the baseline clearly shows (errors
+//! in bursts vary more than Poisson): a quasi-likelihood correction from earlier intervals.
+//! `cargo bench --bench decisions` measures what these choices cost and buy.
 
 /// Alternatives, as multiples of the null ratio ρ0, and their prior weights: most mass where a
 /// regression worth catching lies (1.5× to 3×), some on small and on large ones.
 const ALTERNATIVES: [(f64, f64); 6] = [
-    (1.25, 0.10),
+    (1.25, 0.05),
     (1.5, 0.20),
-    (2.0, 0.30),
-    (3.0, 0.20),
-    (5.0, 0.12),
-    (10.0, 0.08),
+    (2.0, 0.35),
+    (3.0, 0.25),
+    (5.0, 0.10),
+    (10.0, 0.05),
 ];
+
+/// The plug-in's share of the evidence; the fixed alternatives have the rest.
+const PLUGIN_WEIGHT: f64 = 0.5;
 
 /// Intervals of baseline data before its dispersion is estimated rather than assumed.
 const DISPERSION_AFTER: usize = 5;
-/// Dispersion assumed until then, and the bounds of the estimate.
-const DISPERSION_PRIOR: f64 = 1.5;
+/// Dispersion assumed until then, and the bound of the estimate.
+const DISPERSION_PRIOR: f64 = 1.0;
 const DISPERSION_MAX: f64 = 20.0;
+/// No single interval may move the evidence by more than the bound to this power: a blip of
+/// one bad interval is not a regression. (Capping a likelihood ratio keeps it an e-value.)
+const ONE_INTERVAL_AT_MOST: f64 = 1.0 / 4.0;
 
 /// One interval's counts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,6 +59,9 @@ pub struct RateRatioTest {
     alpha: f64,
     /// Per alternative, the log of its likelihood ratio so far.
     log_lr: [f64; ALTERNATIVES.len()],
+    /// The log likelihood ratio with, each interval, the ratio estimated from the intervals
+    /// before it as the alternative (a predictable plug-in: it learns the regression's size).
+    log_plugin: f64,
     /// The baseline's intervals with traffic: (events, total).
     baseline: Vec<(f64, f64)>,
     pub canary_events: f64,
@@ -90,11 +103,20 @@ impl RateRatioTest {
             null_ratio,
             alpha,
             log_lr: [0.0; ALTERNATIVES.len()],
+            log_plugin: 0.0,
             baseline: Vec::new(),
             canary_events: 0.0,
             canary_total: 0.0,
             baseline_events: 0.0,
             baseline_total: 0.0,
+        }
+    }
+
+    fn baseline_rate_or(&self, prior: f64) -> f64 {
+        if self.baseline_events > 0.0 {
+            self.baseline_events / self.baseline_total
+        } else {
+            prior
         }
     }
 
@@ -116,7 +138,10 @@ impl RateRatioTest {
             .iter()
             .map(|(y, m)| (y - m * rate).powi(2) / (m * rate))
             .sum();
-        (pearson / (self.baseline.len() - 1) as f64).clamp(1.0, DISPERSION_MAX)
+        // Discounted only when clearly overdispersed: the estimate's own noise (its standard
+        // error is about √(2/df) for Poisson counts) is not burstiness.
+        let df = (self.baseline.len() - 1) as f64;
+        (pearson / df - 2.0 * (2.0 / df).sqrt()).clamp(1.0, DISPERSION_MAX)
     }
 
     /// Takes one interval's counts and returns the evidence so far.
@@ -132,11 +157,21 @@ impl RateRatioTest {
         if n > 0.0 && m > 0.0 && x + y > 0.0 {
             let pi = |rho: f64| rho * n / (rho * n + m);
             let p0 = pi(self.null_ratio);
+            let cap = (1.0 / self.alpha).ln() * ONE_INTERVAL_AT_MOST;
+            let llr = |rho: f64| {
+                let p1 = pi(rho);
+                (x * (p1 / p0).ln() + y * ((1.0 - p1) / (1.0 - p0)).ln()) / dispersion
+            };
             for (i, (mult, _)) in ALTERNATIVES.iter().enumerate() {
-                let p1 = pi(self.null_ratio * mult);
-                let llr = x * (p1 / p0).ln() + y * ((1.0 - p1) / (1.0 - p0)).ln();
-                self.log_lr[i] += llr / dispersion;
+                self.log_lr[i] += llr(self.null_ratio * mult).min(cap);
             }
+            // Smoothed towards the null, and kept in the alternatives' range.
+            let estimate = ((self.canary_events + 1.0)
+                / (self.canary_total + 1.0 / self.baseline_rate_or(0.01)))
+                / ((self.baseline_events + 1.0)
+                    / (self.baseline_total + 1.0 / self.baseline_rate_or(0.01)));
+            let plug = estimate.clamp(self.null_ratio * 1.25, self.null_ratio * 10.0);
+            self.log_plugin += llr(plug).min(cap);
         }
         if m > 0.0 {
             self.baseline.push((y, m));
@@ -149,11 +184,12 @@ impl RateRatioTest {
     }
 
     fn evidence(&self, dispersion: f64) -> Evidence {
-        let e_value = ALTERNATIVES
+        let mixture: f64 = ALTERNATIVES
             .iter()
             .zip(self.log_lr)
             .map(|((_, w), l)| w * l.exp())
             .sum();
+        let e_value = PLUGIN_WEIGHT * self.log_plugin.exp() + (1.0 - PLUGIN_WEIGHT) * mixture;
         let canary_rate = (self.canary_total > 0.0).then(|| self.canary_events / self.canary_total);
         let baseline_rate =
             (self.baseline_total > 0.0).then(|| self.baseline_events / self.baseline_total);
@@ -188,15 +224,18 @@ mod tests {
 
     #[test]
     fn one_interval_matches_the_likelihood_ratio_computed_by_hand() {
-        // n = m: π(1) = 1/2, π(2) = 2/3. With x = 6, y = 2 under ρ1 = 2 (first five intervals,
-        // dispersion 1.5): LR = ((2/3)/(1/2))^6 · ((1/3)/(1/2))^2 = (4/3)^6 (2/3)^2 = 2.4972...
+        // n = m: π(1) = 1/2, π(2) = 2/3. With x = 6, y = 2 under ρ1 = 2 (first intervals,
+        // dispersion 1): LR = ((2/3)/(1/2))^6 · ((1/3)/(1/2))^2 = (4/3)^6 (2/3)^2 = 2.4972...,
+        // each ratio capped at 100^(1/4). With nothing seen before, the plug-in alternative is
+        // the smallest, 1.25.
         let mut t = RateRatioTest::new(1.0, 0.01);
         let e = t.update(counts(6.0, 1000.0, 2.0, 1000.0));
         let by_hand = |mult: f64| {
             let p1 = mult / (mult + 1.0);
-            ((p1 / 0.5).powi(6) * ((1.0 - p1) / 0.5).powi(2)).powf(1.0 / 1.5)
+            ((p1 / 0.5).powi(6) * ((1.0 - p1) / 0.5).powi(2)).min(100f64.powf(0.25))
         };
-        let mix: f64 = ALTERNATIVES.iter().map(|(m, w)| w * by_hand(*m)).sum();
+        let fixed: f64 = ALTERNATIVES.iter().map(|(m, w)| w * by_hand(*m)).sum();
+        let mix = 0.5 * by_hand(1.25) + 0.5 * fixed;
         assert!((e.e_value - mix).abs() < 1e-12, "{} vs {mix}", e.e_value);
         assert!(((4.0f64 / 3.0).powi(6) * (2.0f64 / 3.0).powi(2) - 2.497_180_3).abs() < 1e-6);
         assert_eq!(e.ratio, Some(3.0));

@@ -16,6 +16,8 @@ pub struct Observed {
     pub source_down: bool,
     /// For a check on counts with a baseline: the sequential test's evidence so far.
     pub evidence: Option<Evidence>,
+    /// For a check on counts: this was the counters' first reading, with no interval before it.
+    pub first_reading: bool,
 }
 
 /// A verdict with its explanation.
@@ -66,7 +68,16 @@ pub fn describe(c: &Check) -> String {
     if let Some(q) = c.critical {
         parts.push(format!("critical {q}"));
     }
-    if let Some(q) = c.max_increase {
+    if c.sequential() {
+        let level = c
+            .false_rollbacks
+            .map(|q| q.to_string())
+            .unwrap_or_else(|| "1%".into());
+        let tolerance = c.max_increase.map(|q| format!(" +{q}")).unwrap_or_default();
+        parts.push(format!(
+            "sequential: rate ≤ baseline's{tolerance}, false rollbacks ≤ {level}"
+        ));
+    } else if let Some(q) = c.max_increase {
         parts.push(format!("+{q} vs baseline"));
     }
     if let Some(q) = c.max_decrease {
@@ -121,6 +132,12 @@ pub fn explain(e: &Evidence, unit: Unit) -> String {
 
 /// Judges one evaluation of `c`, whose query returns `unit`.
 pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
+    if seen.first_reading {
+        return Judged {
+            verdict: Verdict::Inconclusive,
+            why: Some("first reading of the counters".into()),
+        };
+    }
     let Some(v) = seen.canary else {
         let why = if seen.source_down {
             "metric source down"

@@ -64,15 +64,28 @@ pub fn render(events: &[Stamped]) -> String {
                     "{:>9}  trigger {check} ({condition}) fired at {}",
                     clock(e.t),
                     value
-                        .map(|v| format!("{v}"))
+                        .map(|v| crate::analysis::threshold::show(
+                            v,
+                            crate::plan::check::Unit::Number
+                        ))
                         .unwrap_or_else(|| "no data".into())
                 );
             }
             Event::RollbackStarted { reason, .. } => {
                 let _ = writeln!(out, "{:>9}  rollback: {}", clock(e.t), reason.message);
-                if let Some(check) = &reason.check {
-                    let num =
-                        |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_else(|| "none".into());
+                if let (Some(check), Some(ev)) = (&reason.check, &reason.evidence) {
+                    let _ = writeln!(
+                        out,
+                        "           what fired: {check}, sequential test over the run: {}",
+                        crate::analysis::threshold::explain(ev, crate::plan::check::Unit::Ratio)
+                    );
+                } else if let Some(check) = &reason.check {
+                    let num = |v: Option<f64>| {
+                        v.map(|v| {
+                            crate::analysis::threshold::show(v, crate::plan::check::Unit::Number)
+                        })
+                        .unwrap_or_else(|| "none".into())
+                    };
                     let _ = writeln!(
                         out,
                         "           what fired: {check}, canary {}, baseline {}, against {}{}",

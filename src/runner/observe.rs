@@ -132,8 +132,9 @@ impl Shared {
             .entry((check.to_string(), group))
             .or_insert_with(|| Counting::new(self.sequential_test(check, group)));
         let interval = state.read(now, Reading { canary, baseline }, SAME_MOMENT);
-        if let Some(i) = interval {
-            (seen.canary, seen.baseline) = i.rates();
+        match interval {
+            Some(i) => (seen.canary, seen.baseline) = i.rates(),
+            None => seen.first_reading = true,
         }
         seen.samples = Some(state.canary_total);
         seen.evidence = state.evidence;
@@ -234,7 +235,7 @@ impl Shared {
                     why: judged.why.clone(),
                     window: interval.as_secs_f64(),
                     samples: seen.samples,
-                    method: if seen.evidence.is_some() {
+                    method: if check.sequential() {
                         "sequential"
                     } else {
                         "threshold"

@@ -363,3 +363,45 @@ fn a_plan_that_does_not_do_what_its_fixture_expects_fails_the_dry_run() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("the plan did not do what the fixture expects: expected rolled-back at canary-25, got promoted"), "{}", run.stderr);
 }
+
+#[test]
+fn the_sequential_test_rolls_back_a_doubled_error_rate_and_says_why() {
+    let plan = "workflows/statistical-canary.yaml";
+    let (code, ev) = dry_run(
+        plan,
+        "fixtures/metrics/statistical-canary/canary-errors-2x.yaml",
+        &[],
+    );
+    assert_eq!(code, 3);
+    let reason = &of(&ev, "rollback-started")[0]["reason"];
+    assert_eq!(reason["check"], "errors");
+    let e = &reason["evidence"];
+    assert!(e["e_value"].as_f64().unwrap() >= 100.0, "{e}");
+    assert_eq!(e["bound"], 100.0);
+    assert!(e["ratio"].as_f64().unwrap() > 1.5, "{e}");
+    assert!(reason["message"].as_str().unwrap().contains("e-value"));
+    // Every evaluation says how it was judged and with what evidence.
+    let evaluated = of(&ev, "check-evaluated");
+    assert!(evaluated.iter().all(|e| e["method"] == "sequential"));
+    assert!(evaluated
+        .iter()
+        .skip(2)
+        .all(|e| e["evidence"]["e_value"].is_number()));
+}
+
+#[test]
+fn an_incident_on_both_versions_is_not_the_canarys_fault() {
+    let (code, ev) = dry_run(
+        "workflows/statistical-canary.yaml",
+        "fixtures/metrics/statistical-canary/incident-on-both-versions.yaml",
+        &[],
+    );
+    assert_eq!(code, 0);
+    // The canary's own error rate rose tenfold for a quarter of an hour; the baseline's too.
+    let peak = of(&ev, "check-evaluated")
+        .iter()
+        .filter(|e| e["check"] == "errors")
+        .filter_map(|e| e["value"].as_f64())
+        .fold(0.0, f64::max);
+    assert!(peak > 0.03, "{peak}");
+}

@@ -1,0 +1,501 @@
+//! `cargo bench --bench decisions [-- SEEDS]`: how well rollgate's default analysis decides,
+//! beside two reference policies and the limit no method can beat.
+//!
+//! A generator makes per-minute data for a canary and its baseline (stable): requests, errors
+//! and a latency histogram (Prometheus' default buckets), for scenarios healthy and not. Each
+//! policy watches every minute and may roll back; over SEEDS seeds (300 by default) per
+//! scenario the table shows the share of runs rolled back and the median minute of deciding.
+//!
+//! - rollgate: its default for counts, the sequential test (`analysis::sequential`, the code
+//!   `rollgate run` and `dry-run` use), on errors (tolerance 0%) and on requests slower than
+//!   250 ms (the bucket bound near the baseline's p99; tolerance 25%), each at its default
+//!   `false-rollbacks: 1%`.
+//! - Argo-style: fixed thresholds on the last 5 minutes' error rate and p99, checked every
+//!   minute; calibrated on separate healthy seeds to about 1% false rollbacks.
+//! - Kayenta-style: every 10 minutes, Mann-Whitney U (`analysis::mann_whitney`) on the last
+//!   10 per-minute error rates and p99s of each group; a metric is High when p < 0.01 and the
+//!   canary's median is over 10% above the baseline's; any High rolls back.
+//! - The limit: a Wald SPRT that knows the alternative ("errors exactly 2×" against equal
+//!   rates) on the same conditioned counts, its bound calibrated on separate healthy seeds to
+//!   the same false-rollback rate as rollgate's. Shown on the 2× scenario, where it applies.
+//!
+//! `-- --fixture SCENARIO SEED FILE` writes one generated run as a rollgate fixture for
+//! `workflows/statistical-canary.yaml` (cumulative counters, one step a minute).
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Binomial, Distribution, Gamma, Poisson};
+use rollgate::analysis::histogram;
+use rollgate::analysis::mann_whitney::{self, Class};
+use rollgate::analysis::sequential::{Counts, RateRatioTest};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+const MINUTES: usize = 60;
+const REQUESTS_PER_MINUTE: f64 = 1000.0;
+/// Prometheus' default histogram buckets.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Latency is log-normal: median 100 ms, σ 0.5 (p99 about 320 ms).
+const LATENCY_MEDIAN: f64 = 0.1;
+const LATENCY_SIGMA: f64 = 0.5;
+/// rollgate's latency check counts requests slower than this bucket bound.
+const SLOW: f64 = 0.25;
+/// rollgate's default `false-rollbacks`, per check.
+const FALSE_ROLLBACKS: f64 = 0.01;
+const LATENCY_TOLERANCE: f64 = 0.25;
+
+/// What a scenario does, minute by minute.
+struct Scenario {
+    name: &'static str,
+    /// Whether a good policy promotes (true) or rolls back.
+    promote: bool,
+    /// The canary's share of traffic.
+    weight: fn(usize) -> f64,
+    /// Traffic, as a multiple of 1,000 requests a minute.
+    traffic: fn(usize) -> f64,
+    /// The baseline's error rate.
+    baseline_errors: f64,
+    /// Both versions' error rates multiplied (an incident).
+    both_errors: fn(usize) -> f64,
+    /// The canary's error rate multiplied.
+    canary_errors: fn(usize) -> f64,
+    /// The canary's latency multiplied.
+    canary_latency: fn(usize) -> f64,
+    /// Errors in bursts: each minute's rate times a Gamma(k, 1/k) factor, per version.
+    bursts: Option<f64>,
+}
+
+fn one(_: usize) -> f64 {
+    1.0
+}
+fn ten_percent(_: usize) -> f64 {
+    0.1
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let base = Scenario {
+        name: "",
+        promote: true,
+        weight: ten_percent,
+        traffic: one,
+        baseline_errors: 0.005,
+        both_errors: one,
+        canary_errors: one,
+        canary_latency: one,
+        bursts: None,
+    };
+    vec![
+        Scenario {
+            name: "healthy",
+            ..base
+        },
+        Scenario {
+            name: "low-traffic start",
+            traffic: |t| if t < 10 { 0.05 } else { 1.0 },
+            ..base
+        },
+        Scenario {
+            name: "incident on both versions",
+            both_errors: |t| if (20..35).contains(&t) { 10.0 } else { 1.0 },
+            ..base
+        },
+        Scenario {
+            name: "one-minute blip",
+            canary_errors: |t| if t == 15 { 10.0 } else { 1.0 },
+            ..base
+        },
+        Scenario {
+            name: "within tolerance (+3% latency)",
+            canary_latency: |_| 1.03,
+            ..base
+        },
+        Scenario {
+            name: "bursty errors",
+            bursts: Some(2.0),
+            ..base
+        },
+        Scenario {
+            name: "traffic swings (0.3x-1.7x)",
+            traffic: |t| 1.0 + 0.7 * (t as f64 / 60.0 * std::f64::consts::TAU).sin(),
+            ..base
+        },
+        Scenario {
+            name: "baseline 0.1% errors",
+            baseline_errors: 0.001,
+            ..base
+        },
+        Scenario {
+            name: "baseline 3% errors",
+            baseline_errors: 0.03,
+            ..base
+        },
+        Scenario {
+            name: "weights 5-10-25-50%",
+            weight: rising,
+            ..base
+        },
+        Scenario {
+            name: "canary errors 2x",
+            promote: false,
+            canary_errors: |_| 2.0,
+            ..base
+        },
+        Scenario {
+            name: "canary errors 2x, bursty",
+            promote: false,
+            canary_errors: |_| 2.0,
+            bursts: Some(2.0),
+            ..base
+        },
+        Scenario {
+            name: "canary p99 +20%",
+            promote: false,
+            canary_latency: |_| 1.2,
+            ..base
+        },
+        Scenario {
+            name: "slow drift (errors 1x to 3x)",
+            promote: false,
+            canary_errors: |t| 1.0 + 2.0 * t as f64 / 60.0,
+            ..base
+        },
+    ]
+}
+
+fn rising(t: usize) -> f64 {
+    [0.05, 0.1, 0.25, 0.5][(t / 15).min(3)]
+}
+
+/// One group's minute.
+#[derive(Clone, Debug)]
+struct Group {
+    requests: f64,
+    errors: f64,
+    /// Cumulative counts per bucket bound (the last is +Inf).
+    buckets: Vec<(f64, f64)>,
+}
+
+impl Group {
+    fn slow(&self) -> f64 {
+        histogram::above(SLOW, &self.buckets).map_or(0.0, |a| a.0)
+    }
+    fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.errors / self.requests)
+    }
+    fn p99(&self) -> Option<f64> {
+        histogram::quantile(0.99, &self.buckets)
+    }
+}
+
+struct Minute {
+    canary: Group,
+    baseline: Group,
+}
+
+fn poisson(rng: &mut StdRng, mean: f64) -> f64 {
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    Poisson::new(mean).expect("a positive mean").sample(rng)
+}
+
+fn group(
+    rng: &mut StdRng,
+    requests: f64,
+    error_rate: f64,
+    latency: f64,
+    bursts: Option<f64>,
+) -> Group {
+    let burst = bursts.map_or(1.0, |k| {
+        Gamma::new(k, 1.0 / k).expect("a shape").sample(rng)
+    });
+    let errors = poisson(rng, requests * (error_rate * burst).min(1.0)).min(requests);
+    let normal = Normal::standard();
+    let share_below =
+        |le: f64| normal.cdf(((le / (LATENCY_MEDIAN * latency)).ln()) / LATENCY_SIGMA);
+    // Each request in exactly one bucket: a multinomial, drawn as successive binomials.
+    let mut buckets = Vec::new();
+    let (mut below, mut cumulative) = (0.0, 0.0);
+    for le in BUCKETS {
+        let p = share_below(le);
+        let left = requests - cumulative;
+        let chance = ((p - below) / (1.0 - below)).clamp(0.0, 1.0);
+        if left > 0.0 && chance > 0.0 {
+            cumulative += Binomial::new(left as u64, chance)
+                .expect("a chance")
+                .sample(rng) as f64;
+        }
+        below = p;
+        buckets.push((le, cumulative));
+    }
+    buckets.push((f64::INFINITY, requests));
+    Group {
+        requests,
+        errors,
+        buckets,
+    }
+}
+
+fn generate(s: &Scenario, seed: u64) -> Vec<Minute> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..MINUTES)
+        .map(|t| {
+            let total = poisson(&mut rng, REQUESTS_PER_MINUTE * (s.traffic)(t));
+            let canary_requests = poisson(&mut rng, total * (s.weight)(t)).min(total);
+            let rate = s.baseline_errors * (s.both_errors)(t);
+            Minute {
+                canary: group(
+                    &mut rng,
+                    canary_requests,
+                    rate * (s.canary_errors)(t),
+                    (s.canary_latency)(t),
+                    s.bursts,
+                ),
+                baseline: group(&mut rng, total - canary_requests, rate, 1.0, s.bursts),
+            }
+        })
+        .collect()
+}
+
+/// A policy: the minute it rolls back, if it does.
+trait Policy {
+    fn decide(&self, run: &[Minute]) -> Option<usize>;
+}
+
+struct Rollgate;
+
+impl Policy for Rollgate {
+    fn decide(&self, run: &[Minute]) -> Option<usize> {
+        let mut errors = RateRatioTest::new(1.0, FALSE_ROLLBACKS);
+        let mut slow = RateRatioTest::new(1.0 + LATENCY_TOLERANCE, FALSE_ROLLBACKS);
+        run.iter().position(|m| {
+            let e = errors.update(Counts {
+                canary_events: m.canary.errors,
+                canary_total: m.canary.requests,
+                baseline_events: m.baseline.errors,
+                baseline_total: m.baseline.requests,
+            });
+            let l = slow.update(Counts {
+                canary_events: m.canary.slow(),
+                canary_total: m.canary.requests,
+                baseline_events: m.baseline.slow(),
+                baseline_total: m.baseline.requests,
+            });
+            e.regressed() || l.regressed()
+        })
+    }
+}
+
+/// Fixed thresholds on the last five minutes, as an Argo `AnalysisTemplate` would state them.
+struct Argo {
+    max_error_rate: f64,
+    max_p99: f64,
+}
+
+fn window(run: &[Minute], t: usize) -> (Group, Group) {
+    let from = t.saturating_sub(4);
+    let sum = |pick: fn(&Minute) -> &Group| {
+        let mut g = Group {
+            requests: 0.0,
+            errors: 0.0,
+            buckets: pick(&run[t])
+                .buckets
+                .iter()
+                .map(|(le, _)| (*le, 0.0))
+                .collect(),
+        };
+        for m in &run[from..=t] {
+            let x = pick(m);
+            g.requests += x.requests;
+            g.errors += x.errors;
+            for (b, (_, c)) in g.buckets.iter_mut().zip(&x.buckets) {
+                b.1 += c;
+            }
+        }
+        g
+    };
+    (sum(|m| &m.canary), sum(|m| &m.baseline))
+}
+
+impl Policy for Argo {
+    fn decide(&self, run: &[Minute]) -> Option<usize> {
+        (0..run.len()).find(|&t| {
+            let (c, _) = window(run, t);
+            c.error_rate().is_some_and(|r| r > self.max_error_rate)
+                || c.p99().is_some_and(|p| p > self.max_p99)
+        })
+    }
+}
+
+struct Kayenta;
+
+impl Policy for Kayenta {
+    fn decide(&self, run: &[Minute]) -> Option<usize> {
+        (9..run.len()).step_by(10).find(|&t| {
+            let last = &run[t - 9..=t];
+            let series = |f: &dyn Fn(&Group) -> Option<f64>, canary: bool| -> Vec<f64> {
+                last.iter()
+                    .filter_map(|m| f(if canary { &m.canary } else { &m.baseline }))
+                    .collect()
+            };
+            let high = |f: &dyn Fn(&Group) -> Option<f64>| {
+                mann_whitney::classify(&series(f, true), &series(f, false), 0.1, 0.01).0
+                    == Class::High
+            };
+            high(&|g: &Group| g.error_rate()) || high(&|g: &Group| g.p99())
+        })
+    }
+}
+
+/// Wald's SPRT for "canary errors exactly 2×" against equal rates: the best any method that
+/// compares with the baseline can do on that scenario.
+struct Oracle {
+    log_bound: f64,
+}
+
+impl Oracle {
+    fn log_lr(run: &[Minute]) -> Vec<f64> {
+        let mut sum = 0.0;
+        run.iter()
+            .map(|m| {
+                let (x, n, y, b) = (
+                    m.canary.errors,
+                    m.canary.requests,
+                    m.baseline.errors,
+                    m.baseline.requests,
+                );
+                if n > 0.0 && b > 0.0 {
+                    let (p0, p1) = (n / (n + b), 2.0 * n / (2.0 * n + b));
+                    sum += x * (p1 / p0).ln() + y * ((1.0 - p1) / (1.0 - p0)).ln();
+                }
+                sum
+            })
+            .collect()
+    }
+}
+
+impl Policy for Oracle {
+    fn decide(&self, run: &[Minute]) -> Option<usize> {
+        Oracle::log_lr(run)
+            .iter()
+            .position(|l| *l >= self.log_bound)
+    }
+}
+
+/// Share of runs rolled back, and the median minute of deciding (1-based).
+fn score(p: &dyn Policy, runs: &[Vec<Minute>]) -> (f64, Option<f64>) {
+    let mut minutes: Vec<usize> = runs.iter().filter_map(|r| p.decide(r)).collect();
+    minutes.sort_unstable();
+    let share = minutes.len() as f64 / runs.len() as f64;
+    let median = (!minutes.is_empty()).then(|| (minutes[minutes.len() / 2] + 1) as f64);
+    (share, median)
+}
+
+/// The smallest threshold at which at most `target` of `values` (each run's largest) exceed it.
+fn calibrate(mut values: Vec<f64>, target: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let keep = ((1.0 - target) * values.len() as f64).ceil() as usize;
+    values[keep.clamp(1, values.len()) - 1]
+}
+
+fn fixture(s: &Scenario, seed: u64) -> String {
+    let run = generate(s, seed);
+    let mut out = format!(
+        "# Generated by `cargo bench --bench decisions -- --fixture \"{}\" {seed} FILE`: one\n# hour at 10% of 1,000 requests a minute, counters read every minute.\nstart: 2026-03-01T12:00:00Z\nexpect: {{ outcome: {} }}\nqueries:\n",
+        s.name,
+        if s.promote { "promoted" } else { "rolled-back" }
+    );
+    type Count = fn(&Minute) -> f64;
+    let series: [(&str, Count); 6] = [
+        ("sum(http_requests_errors_total{version=\"canary\"})", |m| m.canary.errors),
+        ("sum(http_requests_total{version=\"canary\"})", |m| m.canary.requests),
+        ("sum(http_requests_errors_total{version=\"stable\"})", |m| m.baseline.errors),
+        ("sum(http_requests_total{version=\"stable\"})", |m| m.baseline.requests),
+        ("sum(http_request_duration_seconds_count{version=\"canary\"}) - sum(http_request_duration_seconds_bucket{version=\"canary\",le=\"0.25\"})", |m| m.canary.slow()),
+        ("sum(http_request_duration_seconds_count{version=\"stable\"}) - sum(http_request_duration_seconds_bucket{version=\"stable\",le=\"0.25\"})", |m| m.baseline.slow()),
+    ];
+    for (query, f) in series {
+        // Counters: the first reading at 0 is 0; each minute adds that minute's count.
+        let mut total = 0.0;
+        let mut steps = vec!["[0s, 0]".to_string()];
+        for (t, m) in run.iter().enumerate() {
+            total += f(m);
+            steps.push(format!("[{}m, {total}]", t + 1));
+        }
+        out += &format!("  '{query}':\n    steps: [{}]\n", steps.join(", "));
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if let [flag, name, seed, file] = args.as_slice() {
+        assert_eq!(flag, "--fixture", "usage: -- --fixture SCENARIO SEED FILE");
+        let all = scenarios();
+        let s = all
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no scenario `{name}`"));
+        std::fs::write(file, fixture(s, seed.parse().expect("a seed"))).expect("writable");
+        return;
+    }
+    let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(300);
+    let all = scenarios();
+    // Calibration on healthy runs with their own seeds, never the ones scored.
+    let healthy: Vec<Vec<Minute>> = (0..seeds)
+        .map(|s| generate(&all[0], 1_000_000 + s))
+        .collect();
+    let worst = |f: &dyn Fn(&[Minute], usize) -> Option<f64>| -> Vec<f64> {
+        healthy
+            .iter()
+            .map(|r| (0..r.len()).filter_map(|t| f(r, t)).fold(0.0, f64::max))
+            .collect()
+    };
+    let argo = Argo {
+        max_error_rate: calibrate(worst(&|r, t| window(r, t).0.error_rate()), 0.005),
+        max_p99: calibrate(worst(&|r, t| window(r, t).0.p99()), 0.005),
+    };
+    let rollgate_false = score(&Rollgate, &healthy).0;
+    let oracle = Oracle {
+        log_bound: calibrate(
+            healthy
+                .iter()
+                .map(|r| Oracle::log_lr(r).into_iter().fold(f64::MIN, f64::max))
+                .collect(),
+            rollgate_false.max(0.01),
+        ),
+    };
+    println!(
+        "{seeds} seeds per scenario; 60 minutes at 10% of ~1,000 requests/min; Argo calibrated: error rate > {:.2}% or p99 > {:.0} ms over 5 min; oracle bound e^{:.2}\n",
+        argo.max_error_rate * 100.0,
+        argo.max_p99 * 1000.0,
+        oracle.log_bound
+    );
+    println!("| scenario | should | rollgate | Argo-style | Kayenta-style | limit (SPRT) |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let cell = |(share, median): (f64, Option<f64>)| match median {
+        Some(m) => format!("{:.1}% ({m:.0} min)", share * 100.0),
+        None => format!("{:.1}%", share * 100.0),
+    };
+    for s in &all {
+        let runs: Vec<Vec<Minute>> = (0..seeds).map(|seed| generate(s, seed)).collect();
+        let limit = if s.name.starts_with("canary errors 2x") {
+            cell(score(&oracle, &runs))
+        } else {
+            "".into()
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {limit} |",
+            s.name,
+            if s.promote { "promote" } else { "roll back" },
+            cell(score(&Rollgate, &runs)),
+            cell(score(&argo, &runs)),
+            cell(score(&Kayenta, &runs)),
+        );
+    }
+    println!("\nCells: share of runs rolled back (median minute of the rollback).");
+}
