@@ -42,6 +42,21 @@ pub struct Burning {
     pub short_burn: f64,
 }
 
+impl Burning {
+    /// "burn rate 15× over 1h and 20.2× over 5m, at least 14.4× (SLO budget)".
+    pub fn explain(&self) -> String {
+        let d = |d: Duration| crate::plan::Duration(d).to_string();
+        format!(
+            "burns the SLO's error budget {:.1}× too fast over {} and {:.1}× over {} (limit {}×)",
+            self.long_burn,
+            d(self.window.long),
+            self.short_burn,
+            d(self.window.short),
+            self.window.factor
+        )
+    }
+}
+
 impl BurnRate {
     pub fn push(&mut self, end: Duration, events: f64, total: f64) {
         self.intervals.push((end, events.max(0.0), total.max(0.0)));

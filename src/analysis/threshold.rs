@@ -1,7 +1,8 @@
 //! Threshold verdicts: one evaluation of one check, explained.
 
+use crate::analysis::burn_rate::Burning;
 use crate::analysis::sequential::Evidence;
-use crate::plan::check::{Check, OnNoData, Unit};
+use crate::plan::check::{Check, Method, OnNoData, Unit};
 use crate::plan::Quantity;
 use crate::runner::events::Verdict;
 
@@ -18,6 +19,11 @@ pub struct Observed {
     pub evidence: Option<Evidence>,
     /// For a check on counts: this was the counters' first reading, with no interval before it.
     pub first_reading: bool,
+    /// For a check on counts with an `slo`: the burn-rate rule that fires, if one does.
+    pub burning: Option<Burning>,
+    /// For a check on counts: this interval's (canary events, canary total, baseline events,
+    /// baseline total), for methods that judge a window's sums.
+    pub counts: Option<[f64; 4]>,
 }
 
 /// A verdict with its explanation.
@@ -77,11 +83,21 @@ pub fn describe(c: &Check) -> String {
         parts.push(format!(
             "sequential: rate ≤ baseline's{tolerance}, false rollbacks ≤ {level}"
         ));
-    } else if let Some(q) = c.max_increase {
-        parts.push(format!("+{q} vs baseline"));
+    } else {
+        match c.method {
+            Some(Method::MannWhitney) => parts.push("Mann-Whitney per window".into()),
+            Some(Method::ZTest) => parts.push("z-test per window".into()),
+            _ => {}
+        }
+        if let Some(q) = c.max_increase {
+            parts.push(format!("+{q} vs baseline"));
+        }
+        if let Some(q) = c.max_decrease {
+            parts.push(format!("-{q} vs baseline"));
+        }
     }
-    if let Some(q) = c.max_decrease {
-        parts.push(format!("-{q} vs baseline"));
+    if let Some(slo) = &c.slo {
+        parts.push(format!("SLO {}", slo.objective));
     }
     parts.join(", ")
 }
@@ -165,6 +181,12 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
             };
         }
     }
+    if let Some(b) = seen.burning {
+        return Judged {
+            verdict: Verdict::Fail,
+            why: Some(b.explain()),
+        };
+    }
     // The sequential test decides the comparison with the baseline, over the whole rollout.
     if let Some(e) = seen.evidence {
         if e.regressed() {
@@ -199,7 +221,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
             };
         }
     }
-    if let (Some(b), None) = (seen.baseline, seen.evidence) {
+    if let (Some(b), true) = (seen.baseline, c.compares_each_value()) {
         for (tol, up) in [(c.max_increase, true), (c.max_decrease, false)] {
             let Some(tol) = tol else { continue };
             // A relative tolerance needs a baseline to be relative to.

@@ -60,9 +60,12 @@ pub struct Check {
     /// How the canary is judged against the baseline (`max-increase`, `max-decrease`): by default `sequential` for counts and `threshold` for values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
-    /// For `sequential` and `z-test`: the chance of rolling back a canary that is within tolerance, over the whole rollout (default 1%).
+    /// The chance of rolling back a canary that is within tolerance (default 1%): over the whole rollout for `sequential`, per window for `z-test` and `mann-whitney`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_rollbacks: Option<Quantity>,
+    /// For counts: an SLO whose error budget the canary must not burn too fast (multiwindow burn rates), checked every interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Slo>,
 }
 
 /// A group's data.
@@ -89,10 +92,26 @@ impl Check {
     /// Whether the sequential test compares this check with its baseline: counts on both
     /// sides, unless `method: threshold` says otherwise.
     pub fn sequential(&self) -> bool {
+        self.counts_both() && matches!(self.method, None | Some(Method::Sequential))
+    }
+
+    /// Counters for the canary and for the baseline.
+    pub fn counts_both(&self) -> bool {
         matches!(
             (&self.canary, &self.baseline),
             (Series::Counts(_), Some(Series::Counts(_)))
-        ) && self.method != Some(Method::Threshold)
+        )
+    }
+
+    /// Whether each evaluation compares the canary's value with the baseline's as is
+    /// (`max-increase`, `max-decrease`), rather than a statistical method deciding.
+    pub fn compares_each_value(&self) -> bool {
+        !self.sequential() && matches!(self.method, None | Some(Method::Threshold))
+    }
+
+    /// The level of its statistical method: `false-rollbacks`, 1% unless stated.
+    pub fn level(&self) -> f64 {
+        self.false_rollbacks.map(|q| q.value()).unwrap_or(0.01)
     }
 }
 
@@ -114,6 +133,34 @@ pub enum Method {
     Threshold,
     /// Counts only: an anytime-valid sequential test on the ratio of the canary's event rate to the baseline's, over the whole rollout; checked every interval, it still rolls back a canary within tolerance with at most the `false-rollbacks` chance.
     Sequential,
+    /// Counts only: a two-proportion z-test on each observation window's counts, at the window's end. Fixed-horizon: it holds `false-rollbacks` for one look per window, and many windows add up.
+    ZTest,
+    /// Values only: Mann-Whitney U on the window's per-interval canary and baseline values, at the window's end (Kayenta's judge): High or Low when significant at `false-rollbacks` and beyond `max-increase`/`max-decrease`.
+    MannWhitney,
+}
+
+/// An SLO whose error budget a count check's canary must not burn too fast.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Slo {
+    /// The share of requests that must be good, e.g. `99.9%`; the check's `events` are the bad ones.
+    pub objective: Quantity,
+    /// Window pairs: roll back when both windows of a pair burn the budget at least `burn` times too fast. Default: 1h and 5m at 14.4, 6h and 30m at 6 (the SRE workbook's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<BurnWindow>,
+}
+
+/// One multiwindow burn-rate rule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BurnWindow {
+    /// The long window, e.g. `1h` (as much as the rollout has, when it is shorter).
+    pub long: Duration,
+    /// The short window, e.g. `5m`.
+    pub short: Duration,
+    /// How many times too fast, e.g. `14.4`.
+    #[schemars(range(min = 1.0))]
+    pub burn: f64,
 }
 
 impl Check {

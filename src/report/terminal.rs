@@ -37,12 +37,11 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::WeightShifted { router, from, to } => format!("  {router}: {from}% → {to}"),
         Event::CheckEvaluated(ev) if ev.verdict == Verdict::Pass => return None,
         Event::CheckEvaluated(ev) => format!(
-            "  {} {:?}: {}",
+            "  {} {}: {}",
             ev.check,
-            ev.verdict,
+            format!("{:?}", ev.verdict).to_lowercase(),
             ev.why.clone().unwrap_or_default()
-        )
-        .to_lowercase(),
+        ),
         // Answers are for the journal; a source that fails is worth a line each time.
         Event::Queried {
             source,

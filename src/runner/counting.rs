@@ -3,6 +3,7 @@
 //! whole), which feed the check's value (events over total in the interval), its sample count
 //! (requests since the first reading) and, with a baseline, the sequential test.
 
+use crate::analysis::burn_rate::{BurnRate, Burning, Window};
 use crate::analysis::sequential::{Counts, Evidence, RateRatioTest};
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub struct Counting {
     pub canary_total: f64,
     test: Option<RateRatioTest>,
     pub evidence: Option<Evidence>,
+    /// The canary's burn rates against an SLO: (history, objective, rules).
+    burn: Option<(BurnRate, f64, Vec<Window>)>,
+    pub burning: Option<Burning>,
 }
 
 fn increase(now: f64, before: f64) -> f64 {
@@ -49,13 +53,16 @@ fn increase(now: f64, before: f64) -> f64 {
 
 impl Counting {
     /// `test`: the sequential test to feed, for a check compared with its baseline.
-    pub fn new(test: Option<RateRatioTest>) -> Counting {
+    /// `slo`: its objective (0.999) and burn-rate rules, for a check that has one.
+    pub fn new(test: Option<RateRatioTest>, slo: Option<(f64, Vec<Window>)>) -> Counting {
         Counting {
             last: None,
             latest: None,
             canary_total: 0.0,
             test,
             evidence: None,
+            burn: slo.map(|(o, w)| (BurnRate::default(), o, w)),
+            burning: None,
         }
     }
 
@@ -83,6 +90,10 @@ impl Counting {
         self.last = Some((at, r));
         self.latest = Some(interval);
         self.canary_total += interval.canary.1;
+        if let Some((rates, objective, rules)) = &mut self.burn {
+            rates.push(at, interval.canary.0, interval.canary.1);
+            self.burning = rates.firing(at, *objective, rules);
+        }
         if let (Some(test), Some(b)) = (&mut self.test, interval.baseline) {
             self.evidence = Some(test.update(Counts {
                 canary_events: interval.canary.0,
@@ -113,7 +124,7 @@ mod tests {
     #[test]
     fn counters_become_intervals_once_each() {
         let same = Duration::from_millis(100);
-        let mut c = Counting::new(Some(RateRatioTest::new(1.0, 0.01)));
+        let mut c = Counting::new(Some(RateRatioTest::new(1.0, 0.01)), None);
         assert_eq!(c.read(at(0), reading(0.0, 0.0, 10.0, 1000.0), same), None);
         let i = c
             .read(at(60), reading(1.0, 100.0, 14.0, 1900.0), same)

@@ -144,12 +144,18 @@ pub struct Evaluation {
     pub window: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<f64>,
-    /// How the canary was compared with its baseline: `threshold` or `sequential`.
+    /// How the canary was compared with its baseline: `threshold`, `sequential`, or at a
+    /// window's end `mann-whitney` or `z-test`.
     pub method: &'static str,
     /// For `sequential`: the e-value against "within tolerance" and the bound that decides
     /// (1/`false-rollbacks`), the ratio of the rates so far, both rates and the tolerance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// For `mann-whitney` and `z-test`, judged at a window's end: U or z, and its p-value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -4,17 +4,14 @@
 use super::counting::{Counting, Reading};
 use super::events::{Evaluation, Event, Mode, Reason, Verdict};
 use super::Shared;
+use crate::analysis::burn_rate::{Window, DEFAULT_WINDOWS};
 use crate::analysis::sequential::RateRatioTest;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
-use crate::plan::check::{Counts, Method, OnNoData, Series};
+use crate::plan::check::{Counts, Method, OnNoData, Series, Unit};
 use crate::plan::Quantity;
 use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// The chance of rolling back a canary within tolerance that a sequential check accepts, by
-/// default, over a whole rollout.
-pub const DEFAULT_FALSE_ROLLBACKS: f64 = 0.01;
 
 /// Asks closer together than this are one moment: they share an answer.
 const SAME_MOMENT: Duration = Duration::from_millis(100);
@@ -128,39 +125,57 @@ impl Shared {
         };
         let now = self.clock.elapsed();
         let mut all = self.counting.lock().expect("not poisoned");
-        let state = all
-            .entry((check.to_string(), group))
-            .or_insert_with(|| Counting::new(self.sequential_test(check, group)));
+        let state = all.entry((check.to_string(), group)).or_insert_with(|| {
+            Counting::new(self.sequential_test(check, group), self.slo(check, group))
+        });
         let interval = state.read(now, Reading { canary, baseline }, SAME_MOMENT);
         match interval {
-            Some(i) => (seen.canary, seen.baseline) = i.rates(),
+            Some(i) => {
+                (seen.canary, seen.baseline) = i.rates();
+                let (b_events, b_total) = i.baseline.unwrap_or((0.0, 0.0));
+                seen.counts = Some([i.canary.0, i.canary.1, b_events, b_total]);
+            }
             None => seen.first_reading = true,
         }
+        seen.burning = state.burning;
         seen.samples = Some(state.canary_total);
         seen.evidence = state.evidence;
         seen
     }
 
     /// The sequential test a count check compared with its baseline runs, unless its method
-    /// says `threshold`.
+    /// says otherwise.
     fn sequential_test(&self, check: &str, group: Group) -> Option<RateRatioTest> {
         let c = &self.plan.checks[check];
-        let both = matches!(
-            (&c.canary, &c.baseline),
-            (Series::Counts(_), Some(Series::Counts(_)))
-        );
-        if group != Group::Canary || !both || c.method == Some(Method::Threshold) {
+        if group != Group::Canary || !c.sequential() {
             return None;
         }
         let tolerance = match c.max_increase {
             Some(Quantity::Percent(p)) => p,
             _ => 0.0,
         };
-        let alpha = c
-            .false_rollbacks
-            .map(|q| q.value())
-            .unwrap_or(DEFAULT_FALSE_ROLLBACKS);
-        Some(RateRatioTest::new(1.0 + tolerance, alpha))
+        Some(RateRatioTest::new(1.0 + tolerance, c.level()))
+    }
+
+    /// A count check's SLO, as the burn-rate rules it watches on the canary.
+    fn slo(&self, check: &str, group: Group) -> Option<(f64, Vec<Window>)> {
+        let slo = self.plan.checks[check].slo.as_ref()?;
+        if group != Group::Canary {
+            return None;
+        }
+        let rules = if slo.windows.is_empty() {
+            DEFAULT_WINDOWS.to_vec()
+        } else {
+            slo.windows
+                .iter()
+                .map(|w| Window {
+                    long: w.long.0,
+                    short: w.short.0,
+                    factor: w.burn,
+                })
+                .collect()
+        };
+        Some((slo.objective.value(), rules))
     }
 
     /// Asks `source` for `query` now; in a real run the answer is journaled. A check and a
@@ -210,6 +225,7 @@ impl Shared {
         let mut last: BTreeMap<String, Judged> = BTreeMap::new();
         let mut failures: BTreeMap<&str, u32> = BTreeMap::new();
         let mut with_data: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut windows: BTreeMap<String, WindowData> = BTreeMap::new();
         let mut round = 1u32;
         loop {
             self.clock.sleep_until(start + interval * round).await;
@@ -223,6 +239,16 @@ impl Shared {
                 // Without a `samples` query, `min-samples` counts evaluations that had data.
                 if seen.samples.is_none() && check.samples.is_none() {
                     seen.samples = with_data.get(name.as_str()).copied();
+                }
+                let data = windows.entry(name.clone()).or_default();
+                if let (Some(c), Some(b)) = (seen.canary, seen.baseline) {
+                    data.canary.push(c);
+                    data.baseline.push(b);
+                }
+                if let Some(n) = seen.counts {
+                    for (sum, x) in data.counts.iter_mut().zip(n) {
+                        *sum += x;
+                    }
                 }
                 let judged = judge(check, unit, seen);
                 self.emit(Event::CheckEvaluated(Evaluation {
@@ -241,6 +267,8 @@ impl Shared {
                         "threshold"
                     },
                     evidence: seen.evidence,
+                    statistic: None,
+                    p_value: None,
                 }));
                 let count = failures.entry(name).or_default();
                 *count = if matches!(judged.verdict, Verdict::Fail | Verdict::Critical) {
@@ -249,8 +277,10 @@ impl Shared {
                     0
                 };
                 let limit = check.failure_limit.unwrap_or(1);
-                // The sequential test has weighed every interval already: it decides at once.
-                let decided = seen.evidence.is_some_and(|e| e.regressed());
+                // The sequential test has weighed every interval already, and a burn-rate rule
+                // its windows: either decides at once.
+                let decided =
+                    seen.evidence.is_some_and(|e| e.regressed()) || seen.burning.is_some();
                 if judged.verdict == Verdict::Critical || decided || *count >= limit {
                     let times = if judged.verdict == Verdict::Critical || decided {
                         String::new()
@@ -280,10 +310,175 @@ impl Shared {
                     && self.plan.checks[n].on_no_data == OnNoData::Hold
             });
             if waited >= duration && !holding {
+                for name in checks {
+                    if let Some(j) = self.judge_window(step, name, &windows, interval) {
+                        last.insert(name.clone(), j);
+                    }
+                }
                 return Seen::Done(last);
             }
             round += 1;
         }
+    }
+}
+
+/// What an observation window gathered for a check, for methods that judge it at its end.
+#[derive(Default)]
+pub(super) struct WindowData {
+    /// Per evaluation with both values: the canary's and the baseline's.
+    canary: Vec<f64>,
+    baseline: Vec<f64>,
+    /// Summed (canary events, canary total, baseline events, baseline total).
+    counts: [f64; 4],
+}
+
+impl Shared {
+    /// At a window's end, the verdict of a check whose method judges windows (`z-test`,
+    /// `mann-whitney`), emitted as an evaluation; `None` for other checks.
+    fn judge_window(
+        &self,
+        step: &str,
+        name: &str,
+        windows: &BTreeMap<String, WindowData>,
+        interval: Duration,
+    ) -> Option<Judged> {
+        let check = &self.plan.checks[name];
+        let method = check.method?;
+        let data = windows.get(name)?;
+        let unit = check.unit();
+        let s = |v: f64| show(self, name, v);
+        let alpha = check.level();
+        let relative = |q: Option<Quantity>| match q {
+            Some(Quantity::Percent(p)) => p,
+            _ => 0.0,
+        };
+        let (verdict, why, statistic, p_value, value, baseline) = match method {
+            Method::MannWhitney => {
+                use crate::analysis::mann_whitney::{classify, median, Class};
+                let tolerance = relative(check.max_increase.or(check.max_decrease));
+                let (class, r) = classify(&data.canary, &data.baseline, tolerance, alpha);
+                let (mc, mb) = (
+                    (!data.canary.is_empty()).then(|| median(&data.canary)),
+                    (!data.baseline.is_empty()).then(|| median(&data.baseline)),
+                );
+                // Which side is bad: the one a tolerance is stated for; with none, either.
+                let bad_high = check.max_increase.is_some() || check.max_decrease.is_none();
+                let bad_low = check.max_decrease.is_some() || check.max_increase.is_none();
+                let medians = match (mc, mb) {
+                    (Some(c), Some(b)) => format!("median {} vs baseline {}", s(c), s(b)),
+                    _ => String::new(),
+                };
+                let stats = r
+                    .map(|r| {
+                        format!(
+                            "U = {}, p = {}",
+                            r.u,
+                            threshold::show(r.p_two_sided, Unit::Number)
+                        )
+                    })
+                    .unwrap_or_default();
+                let (verdict, why) = match class {
+                    Class::High if bad_high => (
+                        Verdict::Fail,
+                        format!("Mann-Whitney: High, {medians} ({stats} < {alpha})"),
+                    ),
+                    Class::Low if bad_low => (
+                        Verdict::Fail,
+                        format!("Mann-Whitney: Low, {medians} ({stats} < {alpha})"),
+                    ),
+                    Class::NoData => {
+                        let verdict = match check.on_no_data {
+                            OnNoData::Pass => Verdict::Pass,
+                            OnNoData::Fail => Verdict::Fail,
+                            OnNoData::Inconclusive | OnNoData::Hold => Verdict::Inconclusive,
+                        };
+                        (
+                            verdict,
+                            format!(
+                                "Mann-Whitney: fewer than {} values per group in the window",
+                                crate::analysis::mann_whitney::MIN_VALUES
+                            ),
+                        )
+                    }
+                    _ => (
+                        Verdict::Pass,
+                        format!("Mann-Whitney: Pass, {medians} ({stats})"),
+                    ),
+                };
+                (
+                    verdict,
+                    why,
+                    r.map(|r| r.u),
+                    r.map(|r| r.p_two_sided),
+                    mc,
+                    mb,
+                )
+            }
+            Method::ZTest => {
+                let [x, n, y, m] = data.counts;
+                let margin = relative(check.max_increase) * if m > 0.0 { y / m } else { 0.0 };
+                let margin = match check.max_increase {
+                    Some(Quantity::Points(pp)) => pp,
+                    _ => margin,
+                };
+                let rate = |e: f64, t: f64| (t > 0.0).then(|| e / t);
+                match crate::analysis::z_test::test(x, n, y, m, margin) {
+                    Some((z, p)) => {
+                        let show_rate = |r: Option<f64>| {
+                            r.map(|r| threshold::show(r, unit)).unwrap_or_default()
+                        };
+                        let what = format!(
+                            "z-test over the window: {} vs baseline {} (z = {z:.2}, p = {})",
+                            show_rate(rate(x, n)),
+                            show_rate(rate(y, m)),
+                            threshold::show(p, Unit::Number)
+                        );
+                        let verdict = if p < alpha {
+                            Verdict::Fail
+                        } else {
+                            Verdict::Pass
+                        };
+                        let why = if p < alpha {
+                            format!("{what} < {alpha}")
+                        } else {
+                            what
+                        };
+                        (verdict, why, Some(z), Some(p), rate(x, n), rate(y, m))
+                    }
+                    None => (
+                        Verdict::Inconclusive,
+                        "z-test: no traffic in the window".into(),
+                        None,
+                        None,
+                        None,
+                        None,
+                    ),
+                }
+            }
+            Method::Threshold | Method::Sequential => return None,
+        };
+        self.emit(Event::CheckEvaluated(Evaluation {
+            step: step.to_string(),
+            check: name.to_string(),
+            value,
+            baseline,
+            threshold: describe(check),
+            verdict,
+            why: Some(why.clone()),
+            window: interval.as_secs_f64() * data.canary.len().max(1) as f64,
+            samples: Some(data.counts[1]).filter(|n| *n > 0.0),
+            method: match method {
+                Method::MannWhitney => "mann-whitney",
+                _ => "z-test",
+            },
+            evidence: None,
+            statistic,
+            p_value,
+        }));
+        Some(Judged {
+            verdict,
+            why: Some(why),
+        })
     }
 }
 

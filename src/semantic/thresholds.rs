@@ -62,19 +62,82 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
             return;
         }
     }
-    if c.method == Some(Method::Sequential) {
-        if !counts(&c.canary) {
+    let method = |m: Method| match m {
+        Method::Threshold => "threshold",
+        Method::Sequential => "sequential",
+        Method::ZTest => "z-test",
+        Method::MannWhitney => "mann-whitney",
+    };
+    if let Some(m @ (Method::Sequential | Method::ZTest | Method::MannWhitney)) = c.method {
+        let wants_counts = m != Method::MannWhitney;
+        if counts(&c.canary) != wants_counts {
+            let (weighs, has, fix) = if wants_counts {
+                ("counts", "values", "give `canary` and `baseline` as counters: `{ events: <errors counter>, total: <requests counter> }`")
+            } else {
+                ("per-interval values", "counters", "give `canary` and `baseline` as value queries, or use `method: sequential` for counts")
+            };
             out.push(
-                Diagnostic::error(Code::MethodMismatch, format!("`method: sequential` weighs counts, and check `{name}` queries values"))
-                    .at(ctx.span(&here("method")))
-                    .help("give `canary` and `baseline` as counters: `{ events: <errors counter>, total: <requests counter> }`"),
+                Diagnostic::error(
+                    Code::MethodMismatch,
+                    format!(
+                        "`method: {}` weighs {weighs}, and check `{name}` has {has}",
+                        method(m)
+                    ),
+                )
+                .at(ctx.span(&here("method")))
+                .help(fix),
             );
         } else if c.baseline.is_none() {
             out.push(
-                Diagnostic::error(Code::MissingBaseline, format!("`method: sequential` compares check `{name}` with its baseline, and it has no `baseline`"))
+                Diagnostic::error(Code::MissingBaseline, format!("`method: {}` compares check `{name}` with its baseline, and it has no `baseline`", method(m)))
                     .at(ctx.key_span(&here("method")))
-                    .help("add `baseline:` with the stable version's `events` and `total` counters"),
+                    .help("add `baseline:` with the stable version's data, in the same form as `canary`"),
             );
+        }
+        if m == Method::MannWhitney {
+            for (key, q) in [
+                ("max-increase", c.max_increase),
+                ("max-decrease", c.max_decrease),
+            ] {
+                if let Some(q @ Quantity::Points(_)) = q {
+                    out.push(
+                        Diagnostic::error(Code::WrongUnit, format!("Mann-Whitney judges a relative difference of medians, and `{key}: {q}` is a difference"))
+                            .at(ctx.span(&here(key)))
+                            .help("write it as a percentage of the baseline's median, e.g. `10%`"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(slo) = &c.slo {
+        if !counts(&c.canary) {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("an `slo` burns an error budget of counted requests, and check `{name}` queries values"))
+                    .at(ctx.key_span(&here("slo")))
+                    .help("give `canary` as counters: `{ events: <bad requests counter>, total: <requests counter> }`"),
+            );
+        }
+        if !matches!(slo.objective, Quantity::Percent(p) if p > 0.0 && p < 1.0) {
+            out.push(
+                Diagnostic::error(
+                    Code::BadValue,
+                    format!(
+                        "`objective: {}` is not a share of good requests below 100%",
+                        slo.objective
+                    ),
+                )
+                .at(ctx.span(&path(&["checks", name, "slo", "objective"])))
+                .help("e.g. `objective: 99.9%`"),
+            );
+        }
+        for (i, w) in slo.windows.iter().enumerate() {
+            if w.short.0 >= w.long.0 {
+                out.push(
+                    Diagnostic::error(Code::ContradictoryThresholds, format!("burn window {i}: `short: {}` is not shorter than `long: {}`", w.short, w.long))
+                        .at(ctx.span(&path(&["checks", name, "slo", "windows", &i.to_string()])))
+                        .help("the short window makes an alert stop soon after a problem ends: e.g. `{ long: 1h, short: 5m, burn: 14.4 }`"),
+                );
+            }
         }
     }
     if counts(&c.canary) && c.samples.is_some() {
@@ -108,11 +171,11 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
                     .at(ctx.span(&here("false-rollbacks")))
                     .help("e.g. `false-rollbacks: 1%`: the chance of rolling back a canary within tolerance over the whole rollout"),
             );
-        } else if !c.sequential() {
+        } else if c.compares_each_value() {
             out.push(
-                Diagnostic::error(Code::MethodMismatch, format!("`false-rollbacks` sets the sequential test's level, and check `{name}` does not use it"))
+                Diagnostic::error(Code::MethodMismatch, format!("`false-rollbacks` sets a statistical method's level, and check `{name}` compares each value as is"))
                     .at(ctx.key_span(&here("false-rollbacks")))
-                    .help("it applies to checks with `events`/`total` counters for both `canary` and `baseline`"),
+                    .help("it applies to `sequential` (the default for counters on both sides), `z-test` and `mann-whitney`"),
             );
         }
     }
@@ -194,7 +257,9 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
         let judged = [c.max, c.min, c.max_increase, c.max_decrease]
             .iter()
             .any(Option::is_some)
-            || c.sequential();
+            || c.sequential()
+            || c.slo.is_some()
+            || matches!(c.method, Some(Method::ZTest | Method::MannWhitney));
         if !judged && !plan.triggers.iter().any(|t| &t.check == name) {
             out.push(
                 Diagnostic::error(Code::MissingKey, format!("check `{name}` has nothing to judge by"))

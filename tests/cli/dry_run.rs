@@ -405,3 +405,31 @@ fn an_incident_on_both_versions_is_not_the_canarys_fault() {
         .fold(0.0, f64::max);
     assert!(peak > 0.03, "{peak}");
 }
+
+#[test]
+fn mann_whitney_judges_each_window_and_reports_its_statistic() {
+    let (code, ev) = dry_run(
+        "workflows/judged-canary.yaml",
+        "fixtures/metrics/judged-canary/cpu-regression.yaml",
+        &[],
+    );
+    assert_eq!(code, 3);
+    let judged: Vec<&Value> = of(&ev, "check-evaluated")
+        .into_iter()
+        .filter(|e| e["method"] == "mann-whitney" && e["check"] == "cpu")
+        .collect();
+    // One judgment per window: canary-10 passes, canary-25 finds the canary High.
+    assert_eq!(judged.len(), 2, "{judged:?}");
+    assert_eq!(judged[0]["verdict"], "pass");
+    assert_eq!(judged[1]["verdict"], "fail");
+    assert!(judged[1]["p_value"].as_f64().unwrap() < 0.01);
+    assert_eq!(
+        judged[1]["statistic"], 100.0,
+        "all ten canary values above stable's"
+    );
+    // The z-test on failures judged each window too, and passed.
+    assert!(of(&ev, "check-evaluated")
+        .iter()
+        .filter(|e| e["method"] == "z-test")
+        .all(|e| e["verdict"] == "pass"));
+}
