@@ -60,6 +60,7 @@ pub fn rollout(plan: &Plan, r: &Rollout, prefix: &str) -> Vec<Node> {
                 out.push(at(StepKind::Evaluate {
                     checks,
                     min_score: ph.min_score,
+                    pass_score: ph.pass_score,
                 }));
             }
         }

@@ -116,6 +116,7 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
             StepKind::Evaluate {
                 checks,
                 min_score: None,
+                pass_score: None,
             },
             Role::Rollback,
             None,

@@ -52,10 +52,12 @@ pub enum StepKind {
         interval: Duration,
         checks: Vec<String>,
     },
-    /// Decide whether the observation passed: every check passes, and the health score reaches `min_score`.
+    /// Decide whether the observation passed: every check passes, and the health score reaches
+    /// `min_score`; or, with `pass_score`, the score alone decides (Kayenta's pass/marginal).
     Evaluate {
         checks: Vec<String>,
         min_score: Option<f64>,
+        pass_score: Option<f64>,
     },
     /// Wait for an approval.
     Gate { gate: Gate },
@@ -109,9 +111,19 @@ impl StepKind {
                     format!("observe {duration} every {interval}: {}", checks.join(", "))
                 }
             }
-            StepKind::Evaluate { checks, min_score } => match min_score {
-                Some(s) => format!("evaluate {} (score ≥ {s})", checks.join(", ")),
-                None => format!("evaluate {}", checks.join(", ")),
+            StepKind::Evaluate {
+                checks,
+                min_score,
+                pass_score,
+            } => match (min_score, pass_score) {
+                (Some(m), Some(p)) => {
+                    format!(
+                        "evaluate {} (score ≥ {p}; < {m} rolls back)",
+                        checks.join(", ")
+                    )
+                }
+                (Some(s), None) => format!("evaluate {} (score ≥ {s})", checks.join(", ")),
+                _ => format!("evaluate {}", checks.join(", ")),
             },
             StepKind::Gate { gate } => format!(
                 "approval by {} (timeout {} → {:?})",

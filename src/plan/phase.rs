@@ -26,10 +26,14 @@ pub struct Phase {
     /// Checks evaluated during the phase; all of the plan's checks when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<String>>,
-    /// The minimum weighted health score (0–1) to promote.
+    /// The minimum weighted health score (0–1) to promote; with `pass-score`, Kayenta's marginal threshold: below it the phase rolls back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub min_score: Option<f64>,
+    /// Kayenta's pass threshold (0–1): the weighted share of checks that pass must reach it to promote; between `min-score` and it, the rollout pauses for a person. With it, each check's last verdict in the window feeds the score rather than failing the phase alone; a critical bound, `failure-limit`, the sequential test or a burn rate still roll back at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub pass_score: Option<f64>,
     /// How often checks are evaluated in this phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,

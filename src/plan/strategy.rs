@@ -130,6 +130,7 @@ fn phase(name: String) -> Phase {
         observe: None,
         checks: None,
         min_score: None,
+        pass_score: None,
         interval: None,
         gate: None,
     }

@@ -118,10 +118,12 @@ impl Shared {
                         Seen::Failed(_) => verified = Some(false),
                     }
                 }
-                StepKind::Evaluate { checks, min_score } => {
+                StepKind::Evaluate {
+                    checks, min_score, ..
+                } => {
                     if verified.is_none() {
                         verified = Some(matches!(
-                            self.step_evaluate(id, checks, *min_score, &last),
+                            self.step_evaluate(id, checks, (*min_score, None), &last),
                             End::Ok
                         ));
                     }

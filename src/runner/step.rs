@@ -133,9 +133,11 @@ impl Shared {
                 }
                 Seen::Failed(reason) => End::Fail(reason),
             },
-            StepKind::Evaluate { checks, min_score } => {
-                self.step_evaluate(id, checks, *min_score, last)
-            }
+            StepKind::Evaluate {
+                checks,
+                min_score,
+                pass_score,
+            } => self.step_evaluate(id, checks, (*min_score, *pass_score), last),
             StepKind::Gate { gate } => {
                 self.emit(Event::GateWaiting {
                     step: id.to_string(),
@@ -209,7 +211,7 @@ impl Shared {
         &self,
         id: &str,
         checks: &[String],
-        min_score: Option<f64>,
+        (min_score, pass_score): (Option<f64>, Option<f64>),
         last: &BTreeMap<String, Judged>,
     ) -> End {
         let because = |message: String, check: Option<&String>| Reason {
@@ -217,6 +219,40 @@ impl Shared {
             step: Some(id.to_string()),
             ..Reason::says(message)
         };
+        let weight = |n: &str| self.plan.checks[n].weight.unwrap_or(1.0);
+        // Kayenta's way: the weighted share of checks that pass decides, not each check alone.
+        if let Some(pass) = pass_score {
+            let marginal = min_score.unwrap_or(0.0);
+            let Some(score) = health_score(last, weight) else {
+                return End::Abort(because(
+                    format!("paused: no check had a verdict at {id}"),
+                    None,
+                ));
+            };
+            let failing: Vec<&str> = last
+                .iter()
+                .filter(|(_, j)| matches!(j.verdict, Verdict::Fail | Verdict::Critical))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let which = if failing.is_empty() {
+                String::new()
+            } else {
+                format!(" (failing: {})", failing.join(", "))
+            };
+            return if score < marginal {
+                End::Fail(because(
+                    format!("health score {score:.2} < marginal {marginal}{which} at {id}"),
+                    None,
+                ))
+            } else if score < pass {
+                End::Abort(because(
+                    format!("paused: health score {score:.2} is marginal, below pass {pass}{which} at {id}"),
+                    None,
+                ))
+            } else {
+                End::Ok
+            };
+        }
         for name in checks {
             match last
                 .get(name)
@@ -235,8 +271,7 @@ impl Shared {
             }
         }
         if let Some(min) = min_score {
-            let score =
-                health_score(last, |n| self.plan.checks[n].weight.unwrap_or(1.0)).unwrap_or(0.0);
+            let score = health_score(last, weight).unwrap_or(0.0);
             if score < min {
                 return End::Fail(because(
                     format!("health score {score:.2} < {min} at {id}"),

@@ -96,7 +96,19 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
             }
         }
         let routes = ph.weight.is_some() || ph.mirror.is_some() || ph.match_.is_some();
-        let judges = ph.checks.is_some() || ph.min_score.is_some();
+        let judges = ph.checks.is_some() || ph.min_score.is_some() || ph.pass_score.is_some();
+        if let (Some(min), Some(pass)) = (ph.min_score, ph.pass_score) {
+            if pass < min {
+                out.push(
+                    Diagnostic::error(
+                        Code::ContradictoryThresholds,
+                        format!("phase `{}` passes at a score of {pass} but rolls back below {min}", ph.name),
+                    )
+                    .at(ctx.span(&[site.path.clone(), path(&["pass-score"])].concat()))
+                    .help("`min-score` is the marginal threshold and lies below `pass-score`, e.g. `min-score: 0.75, pass-score: 0.95`"),
+                );
+            }
+        }
         if !routes && !judges && ph.observe.is_none() && ph.gate.is_none() {
             out.push(
                 Diagnostic::error(

@@ -413,7 +413,13 @@ fn mann_whitney_judges_each_window_and_reports_its_statistic() {
         "fixtures/metrics/judged-canary/cpu-regression.yaml",
         &[],
     );
-    assert_eq!(code, 3);
+    // CPU weighs 1 of 5: its High makes the score 0.8, marginal, and the rollout pauses.
+    assert_eq!(code, 4);
+    let finished = of(&ev, "run-finished")[0];
+    assert!(finished["reason"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("health score 0.80 is marginal, below pass 0.95 (failing: cpu)"));
     let judged: Vec<&Value> = of(&ev, "check-evaluated")
         .into_iter()
         .filter(|e| e["method"] == "mann-whitney" && e["check"] == "cpu")
