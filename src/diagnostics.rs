@@ -233,6 +233,45 @@ struct JsonDiagnostic<'a> {
 }
 
 /// Renders one JSON object per diagnostic, for editors and CI annotations.
+/// GitHub Actions workflow commands, one per diagnostic, so that each shows on the plan's line
+/// in the pull request: `::error file=F,line=L,col=C,endColumn=E,title=CODE::MESSAGE`.
+pub fn render_github(path: &str, diags: &[Diagnostic]) -> String {
+    // Workflow commands end at a newline and split properties on `,` and `:`.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for d in diags {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = vec![format!("file={}", property(path))];
+        if let Some(s) = d.span {
+            props.push(format!("line={}", s.line));
+            props.push(format!("col={}", s.col));
+            props.push(format!(
+                "endColumn={}",
+                s.col + s.end.saturating_sub(s.start)
+            ));
+        }
+        props.push(format!("title={}", property(d.code.as_str())));
+        let message = match &d.help {
+            Some(h) => format!("{}\nhelp: {h}", d.message),
+            None => d.message.clone(),
+        };
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            props.join(","),
+            data(&message)
+        ));
+    }
+    out
+}
+
 pub fn to_json(path: &str, diags: &[Diagnostic]) -> Vec<serde_json::Value> {
     diags
         .iter()

@@ -13,6 +13,10 @@ pub struct Args<'a> {
     pub approve: Option<ApprovePolicy>,
     pub inputs: &'a [String],
     pub json: bool,
+    /// Write what a GitHub job would get (outputs, summary, PR comment) into this directory.
+    pub github_preview: Option<&'a str>,
+    /// The environment the PR comment is for.
+    pub environment: &'a str,
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
@@ -38,6 +42,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         }
     };
     let source = v.doc.source.clone();
+    let plan = v.plan.clone();
     let prepared = match prepare::prepare(v, fx.clone(), a.inputs, a.approve) {
         Ok(p) => p,
         Err(prepare::NotReady::Inputs(e)) => {
@@ -68,6 +73,22 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     }
     if !a.json {
         write!(io.out, "{}", crate::report::summary::render(&events))?;
+    }
+    let view = crate::report::view::RunView::of(&plan, &events);
+    if let Some(actions) = crate::report::actions::Actions::from_env() {
+        crate::report::actions::write(&actions, &view, "dry-run")?;
+    }
+    if let Some(dir) = a.github_preview {
+        crate::report::actions::preview(
+            std::path::Path::new(dir),
+            &view,
+            "dry-run",
+            a.environment,
+        )?;
+        writeln!(
+            io.err,
+            "GitHub preview in {dir}: outputs.txt (the step's outputs), summary.md (the job summary), pr-comment.md (the pull-request comment)"
+        )?;
     }
     if let Some(expect) = &fx.expect {
         match crate::report::expectation::verify(expect, &events) {

@@ -1,5 +1,6 @@
 //! The command line. Each subcommand lives in its own file; this one parses and dispatches.
 
+mod action;
 mod dry_run;
 mod graph;
 mod record;
@@ -60,6 +61,10 @@ enum Command {
     },
     /// Print the plan's JSON Schema (draft 2020-12), for editors and other tools.
     Schema,
+    /// What the GitHub Action (`action.yml`) calls: `run` or `dry-run` with the step's inputs,
+    /// read from ROLLGATE_PLAN, ROLLGATE_MODE, ROLLGATE_FIXTURE, ROLLGATE_INPUTS (one
+    /// NAME=VALUE per line) and ROLLGATE_ENVIRONMENT.
+    Action,
     /// Rehearse a plan against a fixture of recorded metrics, in virtual time: routers are
     /// simulated, commands and messages are only recorded.
     #[command(
@@ -156,6 +161,13 @@ enum Command {
         /// One JSON event per line instead of the report.
         #[arg(long)]
         json: bool,
+        /// Write what a GitHub Actions job would produce into DIR: the step's outputs, the job
+        /// summary and the pull-request comment.
+        #[arg(long, value_name = "DIR")]
+        github_preview: Option<String>,
+        /// The environment the pull-request comment is for (one comment per plan and environment).
+        #[arg(long, default_value = "default")]
+        environment: String,
     },
 }
 
@@ -214,6 +226,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Validate { plans, format } => validate::run(&plans, format, io),
         Command::Graph { plan, format } => graph::run(&plan, format, io),
         Command::Schema => schema::run(io),
+        Command::Action => action::run(io),
         Command::Run {
             plan,
             inputs,
@@ -267,6 +280,8 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
             approve,
             inputs,
             json,
+            github_preview,
+            environment,
         } => dry_run::run(
             dry_run::Args {
                 plan: &plan,
@@ -277,6 +292,8 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
                 }),
                 inputs: &inputs,
                 json,
+                github_preview: github_preview.as_deref(),
+                environment: &environment,
             },
             io,
         ),
@@ -310,6 +327,10 @@ fn report(
     diags: &[crate::diagnostics::Diagnostic],
     io: &mut Io<'_>,
 ) -> std::io::Result<()> {
+    // In a GitHub Actions job, each problem also shows on its line of the plan.
+    if crate::report::actions::Actions::from_env().is_some() {
+        write!(io.out, "{}", crate::diagnostics::render_github(path, diags))?;
+    }
     write!(
         io.err,
         "{}",

@@ -103,6 +103,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         started_at,
         already,
         journal,
+        run_id: run_id.to_string(),
     };
     let outcome = in_real_time(run, json, io, move |setup, tx| {
         runner::resume(setup, from, tx)

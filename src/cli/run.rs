@@ -32,16 +32,20 @@ pub(super) struct RealRun {
     pub started_at: chrono::DateTime<Utc>,
     pub already: std::time::Duration,
     pub journal: Arc<Journal>,
+    pub run_id: String,
 }
 
 /// Runs `go` (a new run, or a resume) in wall time with a real run's setup: cancelled by
-/// SIGINT/SIGTERM, journaled, its events printed as they come.
+/// SIGINT/SIGTERM, journaled, its events printed as they come. In a GitHub Actions job, the
+/// step's outputs and the job summary are written at the end.
 pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Outcome>>(
     r: RealRun,
     json: bool,
     io: &mut Io<'_>,
     go: impl FnOnce(Setup, tokio::sync::mpsc::UnboundedSender<Stamped>) -> Fut,
 ) -> std::io::Result<runner::events::Outcome> {
+    let plan = r.plan.clone();
+    let run_id = r.run_id.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -60,7 +64,12 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
         };
         go(setup, tx).await
     };
-    Ok(drive(&rt, run, rx, json, io))
+    let (outcome, events) = drive(&rt, run, rx, json, io);
+    if let Some(actions) = crate::report::actions::Actions::from_env() {
+        let view = crate::report::view::RunView::of(&plan, &events);
+        crate::report::actions::write(&actions, &view, &run_id)?;
+    }
+    Ok(outcome)
 }
 
 /// Prints events as they come while `run` goes, then returns its outcome. On a terminal a
@@ -71,8 +80,9 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
     json: bool,
     io: &mut Io<'_>,
-) -> runner::events::Outcome {
+) -> (runner::events::Outcome, Vec<Stamped>) {
     let live = io.tty && !json;
+    let mut seen = Vec::new();
     let mut status = crate::report::terminal::Live::default();
     let started = std::time::Instant::now();
     // The status line is cleared before each event line and drawn again after it.
@@ -102,11 +112,15 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tokio::select! {
-                Some(e) = rx.recv() => show(Some(&e), io),
+                Some(e) = rx.recv() => {
+                    show(Some(&e), io);
+                    seen.push(e);
+                }
                 _ = tick.tick(), if live => show(None, io),
                 outcome = &mut run => {
                     while let Ok(e) = rx.try_recv() {
                         show(Some(&e), io);
+                        seen.push(e);
                     }
                     break outcome;
                 }
@@ -117,7 +131,7 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
         let _ = write!(io.out, "{CLEAR}");
         let _ = io.out.flush();
     }
-    outcome
+    (outcome, seen)
 }
 
 /// Completes on SIGINT or SIGTERM (what a cancelled CI job sends).
@@ -151,6 +165,14 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
             return Ok(exit::INVALID);
         }
     };
+    // In a GitHub Actions job, the secrets' values are masked in the log before anything runs.
+    if crate::report::actions::Actions::from_env().is_some() {
+        if let Some(secrets) = ctx["secrets"].as_object() {
+            for value in secrets.values().filter_map(|v| v.as_str()) {
+                write!(io.out, "{}", crate::report::actions::mask(value))?;
+            }
+        }
+    }
     let graph = compile(&v);
     let providers = match crate::providers::for_run(&v.plan, &graph, &ctx) {
         Ok(p) => p,
@@ -232,6 +254,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         started_at: started,
         already: std::time::Duration::ZERO,
         journal,
+        run_id: run_id.clone(),
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;
     if outcome == runner::events::Outcome::RouterFailed {

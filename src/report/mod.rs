@@ -1,6 +1,9 @@
 //! Reporters: consumers of the runner's events. The runner never prints; these do.
 
+pub mod actions;
 pub mod expectation;
 pub mod json;
+pub mod markdown;
 pub mod summary;
 pub mod terminal;
+pub mod view;

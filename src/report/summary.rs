@@ -2,38 +2,10 @@
 //! small chart per check of the canary's values.
 
 use super::terminal::clock;
+use super::view::sparkline;
 use crate::runner::events::{Event, Stamped, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// A sparkline of at most `width` columns; gaps (no data) are spaces.
-fn sparkline(values: &[Option<f64>], width: usize) -> String {
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let (lo, hi) = present
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(*v), h.max(*v))
-        });
-    let per = values.len().div_ceil(width.max(1)).max(1);
-    values
-        .chunks(per)
-        .map(|chunk| {
-            let vals: Vec<f64> = chunk.iter().flatten().copied().collect();
-            if vals.is_empty() {
-                return ' ';
-            }
-            let v = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let i = if hi > lo {
-                ((v - lo) / (hi - lo) * 7.0).round() as usize
-            } else {
-                0
-            };
-            BARS[i.min(7)]
-        })
-        .collect()
-}
 
 pub fn render(events: &[Stamped]) -> String {
     let mut out = String::from("\n── summary ──\n");
@@ -124,18 +96,4 @@ pub fn render(events: &[Stamped]) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sparkline_scales_and_shows_gaps() {
-        assert_eq!(
-            sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)], 4),
-            "▁█ ▅"
-        );
-        assert_eq!(sparkline(&[Some(2.0); 100], 10), "▁".repeat(10));
-    }
 }

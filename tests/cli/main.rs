@@ -3,6 +3,7 @@
 
 mod bad_plans;
 mod dry_run;
+mod github;
 mod graphs;
 mod haproxy;
 mod hostile;

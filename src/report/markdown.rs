@@ -1,0 +1,66 @@
+//! Markdown for GitHub: the job summary and the pull-request comment, rendered from a
+//! [`RunView`] through handlebars templates shipped in `templates/`.
+
+use super::view::RunView;
+use handlebars::Handlebars;
+use serde::Serialize;
+
+const SUMMARY: &str = include_str!("../../templates/summary.md.hbs");
+const PR_COMMENT: &str = include_str!("../../templates/pr-comment.md.hbs");
+
+/// The hidden line that finds a plan's comment for an environment again, to edit it in place.
+pub fn marker(plan: &str, environment: &str) -> String {
+    format!(
+        "<!-- rollgate:{}:{} -->",
+        plan.replace("--", "- -"),
+        environment.replace("--", "- -")
+    )
+}
+
+/// Table cells stay cells, and text stays text: `|` and HTML are escaped.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+fn engine() -> Handlebars<'static> {
+    let mut h = Handlebars::new();
+    h.set_strict_mode(true);
+    h.register_escape_fn(escape);
+    h.register_template_string("summary", SUMMARY)
+        .expect("the shipped summary template parses");
+    h.register_template_string("pr-comment", PR_COMMENT)
+        .expect("the shipped comment template parses");
+    h
+}
+
+/// The job summary (`GITHUB_STEP_SUMMARY`).
+pub fn summary(view: &RunView) -> String {
+    engine()
+        .render("summary", view)
+        .expect("the summary template renders every view")
+}
+
+#[derive(Serialize)]
+struct Comment<'a> {
+    #[serde(flatten)]
+    view: &'a RunView,
+    environment: &'a str,
+    marker: String,
+}
+
+/// The pull-request comment, beginning with its [`marker`].
+pub fn pr_comment(view: &RunView, environment: &str) -> String {
+    let c = Comment {
+        view,
+        environment,
+        marker: marker(&view.plan, environment),
+    };
+    // The marker is an HTML comment: rendered raw, the rest escaped.
+    engine()
+        .render("pr-comment", &c)
+        .expect("the comment template renders every view")
+        .replacen(&escape(&c.marker), &c.marker, 1)
+}
