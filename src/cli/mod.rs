@@ -1,6 +1,7 @@
 //! The command line. Each subcommand lives in its own file; this one parses and dispatches.
 
 mod action;
+mod decide;
 mod dry_run;
 mod graph;
 mod record;
@@ -71,8 +72,9 @@ enum Command {
         after_help = "Examples:\n  rollgate dry-run workflows/haproxy-canary.yaml --fixture fixtures/metrics/haproxy-canary/healthy.yaml\n  rollgate dry-run plan.yaml --fixture f.yaml --approve none --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 2 invalid plan or fixture, 1 other failure."
     )]
     /// Run a plan for real, in wall time, against its routers and metric sources; journaled,
-    /// and rolled back on SIGINT/SIGTERM. Today: `haproxy` and `traffic-command` routers,
-    /// `prometheus` and `metrics-command` sources; not yet gates, notifications, kubectl.
+    /// and rolled back on SIGINT/SIGTERM or `rollgate rollback`. Today: `haproxy` and
+    /// `traffic-command` routers, `prometheus` and `metrics-command` sources, gates decided by
+    /// `rollgate approve|reject`; not yet notifications, PR-comment gates, kubectl.
     #[command(
         after_help = "Examples:\n  rollgate run workflows/linear.yaml\n  rollgate run plan.yaml --input release=v1.4.2 --json\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 5 a router refused a shift (rolled back as far as it allowed), 2 invalid plan or one run cannot do yet, 1 other failure (a held concurrency group)."
     )]
@@ -135,6 +137,36 @@ enum Command {
         /// Where to write the fixture (a new file) [default: stdout].
         #[arg(long, short)]
         out: Option<String>,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Approve the gate a running run waits at (the latest running run when none is named).
+    Approve {
+        run: Option<String>,
+        /// The gate (step id or phase name) this is for; refused if the run waits elsewhere.
+        #[arg(long)]
+        gate: Option<String>,
+        /// Who decides; one of the gate's approvers [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Reject the gate a running run waits at: the gate's rejection rolls it back.
+    Reject {
+        run: Option<String>,
+        #[arg(long)]
+        gate: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+        state_dir: String,
+    },
+    /// Ask a running run to roll back now, whatever it is doing.
+    Rollback {
+        run: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
         #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
         state_dir: String,
     },
@@ -227,6 +259,46 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Graph { plan, format } => graph::run(&plan, format, io),
         Command::Schema => schema::run(io),
         Command::Action => action::run(io),
+        Command::Approve {
+            run,
+            gate,
+            by,
+            state_dir,
+        } => decide::run(
+            decide::Args {
+                kind: decide::Kind::Approve,
+                run: run.as_deref(),
+                gate: gate.as_deref(),
+                by: by.as_deref(),
+                state_dir: &state_dir,
+            },
+            io,
+        ),
+        Command::Reject {
+            run,
+            gate,
+            by,
+            state_dir,
+        } => decide::run(
+            decide::Args {
+                kind: decide::Kind::Reject,
+                run: run.as_deref(),
+                gate: gate.as_deref(),
+                by: by.as_deref(),
+                state_dir: &state_dir,
+            },
+            io,
+        ),
+        Command::Rollback { run, by, state_dir } => decide::run(
+            decide::Args {
+                kind: decide::Kind::Rollback,
+                run: run.as_deref(),
+                gate: None,
+                by: by.as_deref(),
+                state_dir: &state_dir,
+            },
+            io,
+        ),
         Command::Run {
             plan,
             inputs,

@@ -104,6 +104,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         already,
         journal,
         run_id: run_id.to_string(),
+        run_dir: root.join("runs").join(run_id),
     };
     let outcome = in_real_time(run, json, io, move |setup, tx| {
         runner::resume(setup, from, tx)

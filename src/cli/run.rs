@@ -33,6 +33,8 @@ pub(super) struct RealRun {
     pub already: std::time::Duration,
     pub journal: Arc<Journal>,
     pub run_id: String,
+    /// The run's directory in the journal, where decisions for it are written.
+    pub run_dir: std::path::PathBuf,
 }
 
 /// Runs `go` (a new run, or a resume) in wall time with a real run's setup: cancelled by
@@ -46,6 +48,12 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
 ) -> std::io::Result<runner::events::Outcome> {
     let plan = r.plan.clone();
     let run_id = r.run_id.clone();
+    let run_dir = r.run_dir.clone();
+    let mut providers = r.providers;
+    // Gates are decided from a terminal: `rollgate approve|reject RUN`.
+    providers.approvals = Some(std::sync::Arc::new(crate::providers::approvals::Cli::new(
+        run_dir.clone(),
+    )));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -55,11 +63,11 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
         let setup = Setup {
             plan: r.plan,
             graph: r.graph,
-            providers: r.providers,
+            providers,
             clock,
             mode: Mode::Run,
             contexts: r.contexts,
-            cancel: on_signal(),
+            cancel: on_signal(run_dir),
             journal: Some(r.journal),
         };
         go(setup, tx).await
@@ -134,9 +142,10 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     (outcome, seen)
 }
 
-/// Completes on SIGINT or SIGTERM (what a cancelled CI job sends).
-fn on_signal() -> runner::Cancellation {
-    Box::pin(async {
+/// Completes on SIGINT or SIGTERM (what a cancelled CI job sends), or when someone asks for a
+/// rollback (`rollgate rollback RUN`), with why.
+fn on_signal(run_dir: std::path::PathBuf) -> runner::Cancellation {
+    Box::pin(async move {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(mut s) => {
@@ -146,8 +155,9 @@ fn on_signal() -> runner::Cancellation {
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
+            _ = tokio::signal::ctrl_c() => runner::CANCELLED.to_string(),
+            _ = term => runner::CANCELLED.to_string(),
+            why = crate::providers::approvals::cli::rollback_requested(run_dir) => why,
         }
     })
 }
@@ -254,6 +264,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         started_at: started,
         already: std::time::Duration::ZERO,
         journal,
+        run_dir: root.join("runs").join(&run_id),
         run_id: run_id.clone(),
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;

@@ -143,8 +143,17 @@ pub fn for_run(
     }
     for n in graph.graph.node_weights() {
         match &n.kind {
-            crate::graph::StepKind::Gate { .. } => missing.push(format!("step `{}` waits for an approval; approving a real run (`rollgate approve`) is not built yet", n.id)),
-            crate::graph::StepKind::Notify { to, .. } => missing.push(format!("step `{}` notifies {}; sending notifications is not built yet", n.id, to.join(", "))),
+            // Gates are decided from a terminal (`rollgate approve RUN`); the run sets that up.
+            crate::graph::StepKind::Gate { gate } => {
+                if let Some(via) = gate.via.as_deref().filter(|v| *v != "cli") {
+                    missing.push(format!("step `{}` waits for an approval via `{via}` (PR comments); that is not built yet: use `via: cli` and `rollgate approve RUN`", n.id));
+                }
+            }
+            crate::graph::StepKind::Notify { to, .. } => missing.push(format!(
+                "step `{}` notifies {}; sending notifications is not built yet",
+                n.id,
+                to.join(", ")
+            )),
             _ => {}
         }
     }

@@ -83,11 +83,21 @@ pub struct Setup {
     pub journal: Option<Arc<Journal>>,
 }
 
-/// A future that completes when the run must stop and roll back.
-pub type Cancellation = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// A future that completes, with why, when the run must stop and roll back: a signal, or
+/// someone asking (`rollgate rollback RUN`).
+pub type Cancellation = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
 /// Why a cancelled run rolls back (`rollgate record` looks for it).
 pub const CANCELLED: &str = "the run was cancelled";
+
+/// The start of the reason when someone asked for the rollback.
+pub const REQUESTED: &str = "rollback requested by ";
+
+/// Whether a rollback's reason says the run was stopped from outside (a signal, a request),
+/// rather than by what it observed.
+pub fn stopped_from_outside(reason: &str) -> bool {
+    reason == CANCELLED || reason.starts_with(REQUESTED)
+}
 
 /// A cancellation that never comes.
 pub fn never() -> Cancellation {
@@ -459,8 +469,8 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
                 ended = Some((End::Fail(Reason::says(format!("max-duration {d} exceeded"))), None));
                 break;
             }
-            _ = &mut cancel => {
-                ended = Some((End::Fail(Reason::says(CANCELLED)), Some(RollbackMode::Immediate)));
+            why = &mut cancel => {
+                ended = Some((End::Fail(Reason::says(why)), Some(RollbackMode::Immediate)));
                 break;
             }
         }

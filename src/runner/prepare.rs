@@ -36,7 +36,10 @@ impl Prepared {
         {
             Some(at) => {
                 let c = clock.clone();
-                Box::pin(async move { c.sleep_until(at).await })
+                Box::pin(async move {
+                    c.sleep_until(at).await;
+                    super::CANCELLED.to_string()
+                })
             }
             None => super::never(),
         };

@@ -2,6 +2,7 @@
 //! test needs thousands of inputs).
 
 mod bad_plans;
+mod decisions;
 mod dry_run;
 mod github;
 mod graphs;

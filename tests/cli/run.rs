@@ -215,7 +215,7 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
-    // A gate needs `rollgate approve`, which a real run does not have yet.
+    // A gate decided by PR comments needs what is not built yet; `via: cli` gates run.
     let (code, err) = run(&[
         "run",
         "workflows/model-config-rollout.yaml",
@@ -223,7 +223,7 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
         "model=m2",
     ]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("step `canary-50.gate` waits for an approval; approving a real run (`rollgate approve`) is not built yet"), "{err}");
+    assert!(err.contains("step `canary-50.gate` waits for an approval via `gh` (PR comments); that is not built yet: use `via: cli` and `rollgate approve RUN`"), "{err}");
     assert!(
         err.contains("= help: rehearse it with `rollgate dry-run"),
         "{err}"

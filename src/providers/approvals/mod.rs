@@ -1,7 +1,9 @@
 //! Where gate decisions come from.
 
+pub mod cli;
 mod scripted;
 
+pub use cli::Cli;
 pub use scripted::{ApprovePolicy, Scripted};
 
 use crate::plan::Gate;
