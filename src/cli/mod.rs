@@ -141,27 +141,9 @@ enum Command {
         state_dir: String,
     },
     /// Approve the gate a running run waits at (the latest running run when none is named).
-    Approve {
-        run: Option<String>,
-        /// The gate (step id or phase name) this is for; refused if the run waits elsewhere.
-        #[arg(long)]
-        gate: Option<String>,
-        /// Who decides; one of the gate's approvers [default: $USER].
-        #[arg(long)]
-        by: Option<String>,
-        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-        state_dir: String,
-    },
+    Approve(GateDecision),
     /// Reject the gate a running run waits at: the gate's rejection rolls it back.
-    Reject {
-        run: Option<String>,
-        #[arg(long)]
-        gate: Option<String>,
-        #[arg(long)]
-        by: Option<String>,
-        #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-        state_dir: String,
-    },
+    Reject(GateDecision),
     /// Ask a running run to roll back now, whatever it is doing.
     Rollback {
         run: Option<String>,
@@ -201,6 +183,33 @@ enum Command {
         #[arg(long, default_value = "default")]
         environment: String,
     },
+}
+
+/// A decision on the gate a running run waits at.
+#[derive(clap::Args, Debug)]
+struct GateDecision {
+    /// The run (see `rollgate history`); the latest running run when absent.
+    run: Option<String>,
+    /// The gate (step id or phase name) this is for; refused if the run waits elsewhere.
+    #[arg(long)]
+    gate: Option<String>,
+    /// Who decides; one of the gate's approvers [default: $USER].
+    #[arg(long)]
+    by: Option<String>,
+    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
+    state_dir: String,
+}
+
+impl GateDecision {
+    fn args(&self, kind: decide::Kind) -> decide::Args<'_> {
+        decide::Args {
+            kind,
+            run: self.run.as_deref(),
+            gate: self.gate.as_deref(),
+            by: self.by.as_deref(),
+            state_dir: &self.state_dir,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -259,36 +268,8 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Graph { plan, format } => graph::run(&plan, format, io),
         Command::Schema => schema::run(io),
         Command::Action => action::run(io),
-        Command::Approve {
-            run,
-            gate,
-            by,
-            state_dir,
-        } => decide::run(
-            decide::Args {
-                kind: decide::Kind::Approve,
-                run: run.as_deref(),
-                gate: gate.as_deref(),
-                by: by.as_deref(),
-                state_dir: &state_dir,
-            },
-            io,
-        ),
-        Command::Reject {
-            run,
-            gate,
-            by,
-            state_dir,
-        } => decide::run(
-            decide::Args {
-                kind: decide::Kind::Reject,
-                run: run.as_deref(),
-                gate: gate.as_deref(),
-                by: by.as_deref(),
-                state_dir: &state_dir,
-            },
-            io,
-        ),
+        Command::Approve(d) => decide::run(d.args(decide::Kind::Approve), io),
+        Command::Reject(d) => decide::run(d.args(decide::Kind::Reject), io),
         Command::Rollback { run, by, state_dir } => decide::run(
             decide::Args {
                 kind: decide::Kind::Rollback,
