@@ -57,6 +57,17 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let chat = match crate::report::chat::Chat::new(&plan, &providers.notifiers) {
+        Some(chat) => Some(Notifying {
+            chat,
+            transport: Arc::new(
+                crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
+            ),
+            journal: r.journal.clone(),
+            started_at: r.started_at,
+        }),
+        None => None,
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let run = async move {
         let clock = Clock::resuming(r.started_at, r.already);
@@ -72,7 +83,7 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
         };
         go(setup, tx).await
     };
-    let (outcome, events) = drive(&rt, run, rx, json, io);
+    let (outcome, events) = drive(&rt, run, rx, json, io, chat);
     if let Some(actions) = crate::report::actions::Actions::from_env() {
         let view = crate::report::view::RunView::of(&plan, &events);
         crate::report::actions::write(&actions, &view, &run_id)?;
@@ -80,17 +91,72 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
     Ok(outcome)
 }
 
+/// The chat reporter of a run and how its messages go out.
+struct Notifying {
+    chat: crate::report::chat::Chat,
+    transport: Arc<dyn crate::providers::notifiers::Transport>,
+    journal: Arc<Journal>,
+    started_at: chrono::DateTime<Utc>,
+}
+
+/// How long, after the run ends, its last messages may still take to go out.
+const LAST_MESSAGES: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A delivery's result: to whom, about what, and the attempts it took or why it failed.
+type Delivered = (String, String, Result<u32, String>);
+
+impl Notifying {
+    /// Sends the message `e` calls for, if any, to every target, each in its own task.
+    fn on(&mut self, e: &Stamped, done: &tokio::sync::mpsc::UnboundedSender<Delivered>) -> usize {
+        let Some(m) = self.chat.message(e) else {
+            return 0;
+        };
+        for (to, notifier) in self.chat.targets() {
+            let request = notifier.request(&m);
+            let (to, about) = (to.clone(), m.event.name().to_string());
+            let (transport, done) = (self.transport.clone(), done.clone());
+            tokio::spawn(async move {
+                let result = transport.send(&request).await;
+                let _ = done.send((to, about, result));
+            });
+        }
+        self.chat.targets().len()
+    }
+
+    /// The delivery as an event, journaled.
+    fn record(&self, (to, about, result): Delivered) -> Stamped {
+        let now = Utc::now();
+        let e = Stamped {
+            t: (now - self.started_at).num_milliseconds() as f64 / 1000.0,
+            at: now,
+            event: runner::events::Event::NotificationSent {
+                to,
+                about,
+                attempts: result.as_ref().ok().copied(),
+                error: result.err(),
+            },
+        };
+        // A journal that cannot take it is the runner's to notice; this is a report.
+        let _ = self.journal.append(&e);
+        e
+    }
+}
+
 /// Prints events as they come while `run` goes, then returns its outcome. On a terminal a
-/// status line under the events shows where the run is, redrawn every second.
+/// status line under the events shows where the run is, redrawn every second. The plan's chat
+/// messages go out in the background; the last ones get a little time after the run ends.
 fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     rt: &tokio::runtime::Runtime,
     run: F,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
     json: bool,
     io: &mut Io<'_>,
+    mut chat: Option<Notifying>,
 ) -> (runner::events::Outcome, Vec<Stamped>) {
     let live = io.tty && !json;
     let mut seen = Vec::new();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Delivered>();
+    let mut pending = 0usize;
     let mut status = crate::report::terminal::Live::default();
     let started = std::time::Instant::now();
     // The status line is cleared before each event line and drawn again after it.
@@ -118,22 +184,55 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     let outcome = rt.block_on(async {
         tokio::pin!(run);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
+        let outcome = loop {
             tokio::select! {
                 Some(e) = rx.recv() => {
                     show(Some(&e), io);
+                    if let Some(c) = chat.as_mut() {
+                        pending += c.on(&e, &done_tx);
+                    }
                     seen.push(e);
+                }
+                Some(d) = done_rx.recv() => {
+                    pending -= 1;
+                    if let Some(c) = &chat {
+                        let e = c.record(d);
+                        show(Some(&e), io);
+                        seen.push(e);
+                    }
                 }
                 _ = tick.tick(), if live => show(None, io),
                 outcome = &mut run => {
                     while let Ok(e) = rx.try_recv() {
                         show(Some(&e), io);
+                        if let Some(c) = chat.as_mut() {
+                            pending += c.on(&e, &done_tx);
+                        }
                         seen.push(e);
                     }
                     break outcome;
                 }
             }
+        };
+        let deadline = tokio::time::sleep(LAST_MESSAGES);
+        tokio::pin!(deadline);
+        while pending > 0 {
+            tokio::select! {
+                Some(d) = done_rx.recv() => {
+                    pending -= 1;
+                    if let Some(c) = &chat {
+                        let e = c.record(d);
+                        show(Some(&e), io);
+                        seen.push(e);
+                    }
+                }
+                _ = &mut deadline => {
+                    let _ = writeln!(io.err, "rollgate: {pending} notification(s) still going out after {}s; not waiting longer", LAST_MESSAGES.as_secs());
+                    break;
+                }
+            }
         }
+        outcome
     });
     if live {
         let _ = write!(io.out, "{CLEAR}");

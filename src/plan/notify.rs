@@ -13,6 +13,32 @@ pub struct Notify {
     /// Which events are sent; all of them when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<Vec<NotifyEvent>>,
+    /// Per event, a handlebars template for the message's text instead of the shipped one. It sees `plan`, `event`, `step`, `router`, `weight`, `approvers`, `outcome`, `reason`, `check`, `canary`, `baseline`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub messages: std::collections::BTreeMap<String, String>,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 6] = [
+        NotifyEvent::Started,
+        NotifyEvent::PhasePromoted,
+        NotifyEvent::GateWaiting,
+        NotifyEvent::RolledBack,
+        NotifyEvent::Promoted,
+        NotifyEvent::Aborted,
+    ];
+
+    /// As the plan writes it: `rolled-back`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyEvent::Started => "started",
+            NotifyEvent::PhasePromoted => "phase-promoted",
+            NotifyEvent::GateWaiting => "gate-waiting",
+            NotifyEvent::RolledBack => "rolled-back",
+            NotifyEvent::Promoted => "promoted",
+            NotifyEvent::Aborted => "aborted",
+        }
+    }
 }
 
 /// Events worth a message.

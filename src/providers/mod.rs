@@ -8,6 +8,7 @@
 
 pub mod approvals;
 pub mod metrics;
+pub mod notifiers;
 pub mod shell;
 pub mod traffic;
 
@@ -23,8 +24,10 @@ use traffic::TrafficRouter;
 pub struct Providers {
     pub routers: BTreeMap<String, Arc<dyn TrafficRouter>>,
     pub metrics: BTreeMap<String, Arc<dyn MetricSource>>,
-    /// Where gate decisions come from; a real run has none yet and refuses plans with gates.
+    /// Where gate decisions come from.
     pub approvals: Option<Arc<dyn Approvals>>,
+    /// Chat notifiers, for a real run's `notify`.
+    pub notifiers: BTreeMap<String, Arc<dyn notifiers::Notifier>>,
 }
 
 /// Builds a dry-run's providers: simulated routers, the fixture as every metric source.
@@ -36,6 +39,7 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
             fixture.events.clone(),
             approve,
         ))),
+        notifiers: BTreeMap::new(),
     };
     for (name, provider) in &plan.providers {
         match provider {
@@ -113,6 +117,7 @@ pub fn for_run(
         routers: BTreeMap::new(),
         metrics: BTreeMap::new(),
         approvals: None,
+        notifiers: BTreeMap::new(),
     };
     let mut missing = Vec::new();
     let sub = |s: &str| interpolate(s, contexts);
@@ -137,8 +142,24 @@ pub fn for_run(
                 }
                 Err(e) => missing.push(format!("metric source `{name}` (prometheus): {e}")),
             },
-            // Messages and approvals are only needed when the plan sends or waits for them.
-            Provider::Github(_) | Provider::Slack(_) | Provider::Teams(_) | Provider::Discord(_) | Provider::GoogleChat(_) | Provider::Webhook(_) => {}
+            Provider::Slack(c) => {
+                p.notifiers.insert(name.clone(), Arc::new(notifiers::Slack::new(sub(&c.webhook))));
+            }
+            Provider::Teams(c) => {
+                p.notifiers.insert(name.clone(), Arc::new(notifiers::Teams::new(sub(&c.webhook))));
+            }
+            Provider::Discord(c) => {
+                p.notifiers.insert(name.clone(), Arc::new(notifiers::Discord::new(sub(&c.webhook))));
+            }
+            Provider::GoogleChat(c) => {
+                p.notifiers.insert(name.clone(), Arc::new(notifiers::GoogleChat::new(sub(&c.webhook))));
+            }
+            Provider::Webhook(w) => {
+                p.notifiers.insert(name.clone(), Arc::new(notifiers::Webhook::new(sub(&w.url), w.secret.as_deref().map(sub))));
+            }
+            // Pull-request comments, deployments and PR approvals are not built yet; a plan
+            // that needs them is refused below.
+            Provider::Github(_) => {}
         }
     }
     for n in graph.graph.node_weights() {
@@ -149,12 +170,22 @@ pub fn for_run(
                     missing.push(format!("step `{}` waits for an approval via `{via}` (PR comments); that is not built yet: use `via: cli` and `rollgate approve RUN`", n.id));
                 }
             }
+            // The plan's `notify` (its rollback message included) goes through the chat
+            // reporter; a step of the plan's own that notifies cannot run yet.
+            crate::graph::StepKind::Notify { .. } if n.id == "rollback.notify" => {}
             crate::graph::StepKind::Notify { to, .. } => missing.push(format!(
-                "step `{}` notifies {}; sending notifications is not built yet",
+                "step `{}` notifies {}; notify steps of a plan's own are not built yet (the plan's `notify:` is)",
                 n.id,
                 to.join(", ")
             )),
             _ => {}
+        }
+    }
+    if let Some(n) = &plan.notify {
+        for to in &n.to {
+            if let Some(Provider::Github(_)) = plan.providers.get(to) {
+                missing.push(format!("`notify` goes to `{to}` (GitHub); comments and deployment statuses are not posted yet"));
+            }
         }
     }
     missing.dedup();

@@ -1,6 +1,7 @@
 //! Reporters: consumers of the runner's events. The runner never prints; these do.
 
 pub mod actions;
+pub mod chat;
 pub mod expectation;
 pub mod json;
 pub mod markdown;

@@ -83,6 +83,18 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::NotificationSkipped { to, message, .. } => {
             format!("  would notify {}: {message}", to.join(", "))
         }
+        Event::NotificationSent {
+            to,
+            about,
+            error: None,
+            ..
+        } => format!("  notified {to} ({about})"),
+        Event::NotificationSent {
+            to,
+            about,
+            error: Some(e),
+            ..
+        } => format!("  could not notify {to} ({about}): {e}"),
         Event::RollbackStarted { reason, gradual } => format!(
             "ROLLBACK ({}): {}",
             if *gradual { "gradual" } else { "immediate" },

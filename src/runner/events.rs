@@ -243,6 +243,16 @@ pub enum Event {
         to: Vec<String>,
         message: String,
     },
+    /// A chat notification was delivered (with how many attempts it took) or given up on;
+    /// written by the chat reporter, never holding up the rollout.
+    NotificationSent {
+        to: String,
+        about: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     RollbackStarted {
         reason: Reason,
         gradual: bool,

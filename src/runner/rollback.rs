@@ -154,6 +154,8 @@ impl Shared {
                     // A failing hook is reported; the rollback goes on to verify and notify.
                     let _ = self.command(id, command, &ran, env).await;
                 }
+                // A real run's messages go out through the chat reporter, from the events.
+                StepKind::Notify { .. } if self.mode == super::events::Mode::Run => {}
                 StepKind::Notify { to, message } => self.emit(Event::NotificationSkipped {
                     step: id.into(),
                     to: to.clone(),

@@ -190,6 +190,8 @@ impl Shared {
                     Err(r) => End::Fail(r),
                 }
             }
+            // A real run's messages go out through the chat reporter, from the events.
+            StepKind::Notify { .. } if self.mode == super::events::Mode::Run => End::Ok,
             StepKind::Notify { to, message } => {
                 let message = self.interpolate(message, Status::default());
                 self.emit(Event::NotificationSkipped {

@@ -2,6 +2,7 @@
 
 use super::{path, Ctx};
 use crate::diagnostics::{Code, Diagnostic};
+use crate::plan::notify::NotifyEvent;
 use crate::plan::provider::Role;
 use crate::plan::rollouts::{default_router, rollouts};
 use crate::plan::step::Action;
@@ -124,6 +125,34 @@ pub fn check(ctx: &Ctx<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(n) = &plan.notify {
+        let events: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.name()).collect();
+        for (key, template) in &n.messages {
+            let at = path(&["notify", "messages", key]);
+            if !events.contains(&key.as_str()) {
+                out.push(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        format!("`{key}` is not an event a message can be for"),
+                    )
+                    .at(ctx.key_span(&at))
+                    .help(crate::diagnostics::suggest(key, &events, "events: ", "")),
+                );
+            } else if let Err(e) =
+                handlebars::Handlebars::new().register_template_string(key, template)
+            {
+                out.push(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        format!(
+                            "the message template for `{key}` does not parse: {}",
+                            e.reason()
+                        ),
+                    )
+                    .at(ctx.span(&at))
+                    .help("a handlebars template, e.g. `\"{{plan}} rolled back: {{reason}}\"`"),
+                );
+            }
+        }
         for (i, to) in n.to.iter().enumerate() {
             provider(
                 ctx,

@@ -8,6 +8,7 @@ mod github;
 mod graphs;
 mod haproxy;
 mod hostile;
+mod notify;
 mod prometheus;
 // Shared with `cargo run --example rig`, which uses the parts the tests do not.
 #[allow(dead_code)]

@@ -1,0 +1,155 @@
+//! Chat notifications of a real run: the plan's `notify` says which events go to which
+//! notifiers; each message's text is a handlebars template (shipped, or the plan's own for
+//! that event). This reporter only turns events into messages; sending them is the caller's,
+//! in the background, so a slow or failing chat never holds up the rollout.
+
+use crate::plan::notify::{Notify, NotifyEvent};
+use crate::plan::Plan;
+use crate::providers::notifiers::{Message, Notifier};
+use crate::runner::events::{Event, Outcome, Stamped};
+use handlebars::Handlebars;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The shipped text of each event's message.
+fn default_template(e: NotifyEvent) -> &'static str {
+    match e {
+        NotifyEvent::Started => "Rollout of {{plan}} started.",
+        NotifyEvent::PhasePromoted => "{{router}} now sends {{weight}} to the canary.",
+        NotifyEvent::GateWaiting => "{{step}} waits for approval by {{approvers}}.",
+        NotifyEvent::RolledBack => "Rolled back: {{reason}}{{#if check}}\ncheck {{check}}: canary {{canary}}, baseline {{baseline}}{{/if}}",
+        NotifyEvent::Promoted => "{{plan}} was promoted: the canary takes all traffic.",
+        NotifyEvent::Aborted => "Stopped without promoting: {{reason}}",
+    }
+}
+
+fn title(e: NotifyEvent, plan: &str) -> String {
+    match e {
+        NotifyEvent::Started => format!("{plan}: rollout started"),
+        NotifyEvent::PhasePromoted => format!("{plan}: next phase"),
+        NotifyEvent::GateWaiting => format!("{plan}: waiting for approval"),
+        NotifyEvent::RolledBack => format!("{plan}: rolled back"),
+        NotifyEvent::Promoted => format!("{plan}: promoted"),
+        NotifyEvent::Aborted => format!("{plan}: stopped"),
+    }
+}
+
+pub struct Chat {
+    plan: String,
+    notify: Notify,
+    targets: Vec<(String, Arc<dyn Notifier>)>,
+    templates: Handlebars<'static>,
+    shifts: usize,
+    rolling_back: bool,
+}
+
+impl Chat {
+    /// For a plan with `notify` and chat notifiers among its targets; `None` otherwise.
+    pub fn new(plan: &Plan, notifiers: &BTreeMap<String, Arc<dyn Notifier>>) -> Option<Chat> {
+        let notify = plan.notify.clone()?;
+        let targets: Vec<(String, Arc<dyn Notifier>)> = notify
+            .to
+            .iter()
+            .filter_map(|to| notifiers.get(to).map(|n| (to.clone(), n.clone())))
+            .collect();
+        if targets.is_empty() {
+            return None;
+        }
+        let mut templates = Handlebars::new();
+        // Chat messages are plain text: nothing to escape.
+        templates.register_escape_fn(handlebars::no_escape);
+        for e in NotifyEvent::ALL {
+            let text = notify
+                .messages
+                .get(e.name())
+                .map(String::as_str)
+                .unwrap_or(default_template(e));
+            // Validation checked the plan's templates parse; the shipped ones are tested.
+            templates
+                .register_template_string(e.name(), text)
+                .expect("validated templates parse");
+        }
+        Some(Chat {
+            plan: plan.name.clone(),
+            notify,
+            targets,
+            templates,
+            shifts: 0,
+            rolling_back: false,
+        })
+    }
+
+    pub fn targets(&self) -> &[(String, Arc<dyn Notifier>)] {
+        &self.targets
+    }
+
+    /// The message an event calls for, if the plan wants that event.
+    pub fn message(&mut self, e: &Stamped) -> Option<Message> {
+        let mut ctx = json!({ "plan": self.plan });
+        let (event, good) = match &e.event {
+            Event::RunStarted { .. } => (NotifyEvent::Started, None),
+            Event::RollbackStarted { .. } => {
+                self.rolling_back = true;
+                return None;
+            }
+            Event::WeightShifted { router, to, .. } if !self.rolling_back => {
+                self.shifts += 1;
+                if self.shifts == 1 {
+                    return None;
+                }
+                ctx["router"] = json!(router);
+                ctx["weight"] = json!(to.to_string());
+                (NotifyEvent::PhasePromoted, None)
+            }
+            Event::GateWaiting {
+                step, approvers, ..
+            } => {
+                ctx["step"] = json!(step);
+                ctx["approvers"] = json!(approvers.join(", "));
+                (NotifyEvent::GateWaiting, None)
+            }
+            Event::RunFinished { outcome, reason } => {
+                if let Some(r) = reason {
+                    ctx["reason"] = json!(r.message);
+                    ctx["check"] = json!(r.check);
+                    let num = |v: Option<f64>| {
+                        v.map(|v| {
+                            crate::analysis::threshold::show(v, crate::plan::check::Unit::Number)
+                        })
+                        .map(Value::String)
+                        .unwrap_or(Value::Null)
+                    };
+                    ctx["canary"] = num(r.value);
+                    ctx["baseline"] = num(r.baseline);
+                }
+                ctx["outcome"] = json!(format!("{outcome:?}"));
+                match outcome {
+                    Outcome::Promoted => (NotifyEvent::Promoted, Some(true)),
+                    Outcome::RolledBack | Outcome::RouterFailed => {
+                        (NotifyEvent::RolledBack, Some(false))
+                    }
+                    Outcome::Aborted | Outcome::Failed => (NotifyEvent::Aborted, Some(false)),
+                }
+            }
+            _ => return None,
+        };
+        if let Some(on) = &self.notify.on {
+            if !on.contains(&event) {
+                return None;
+            }
+        }
+        ctx["event"] = json!(event.name());
+        let text = self
+            .templates
+            .render(event.name(), &ctx)
+            .unwrap_or_else(|e| format!("(the message template for {} failed: {e})", event.name()));
+        Some(Message {
+            event,
+            plan: self.plan.clone(),
+            title: title(event, &self.plan),
+            text,
+            good,
+        })
+    }
+}
