@@ -181,34 +181,44 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
         }
         let _ = io.out.flush();
     };
+    // An event from the runner, or a delivery from the chat reporter: shown and kept; an event
+    // may call for messages, which go out in the background. Nothing: the status line redrawn.
+    let mut take = |got: Option<Result<Stamped, Delivered>>, io: &mut Io<'_>| {
+        let e = match got {
+            None => {
+                show(None, io);
+                return pending;
+            }
+            Some(Ok(e)) => {
+                if let Some(c) = chat.as_mut() {
+                    pending += c.on(&e, &done_tx);
+                }
+                e
+            }
+            Some(Err(d)) => {
+                pending -= 1;
+                match &chat {
+                    Some(c) => c.record(d),
+                    None => return pending,
+                }
+            }
+        };
+        show(Some(&e), io);
+        seen.push(e);
+        pending
+    };
     let outcome = rt.block_on(async {
         tokio::pin!(run);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut left = 0;
         let outcome = loop {
             tokio::select! {
-                Some(e) = rx.recv() => {
-                    show(Some(&e), io);
-                    if let Some(c) = chat.as_mut() {
-                        pending += c.on(&e, &done_tx);
-                    }
-                    seen.push(e);
-                }
-                Some(d) = done_rx.recv() => {
-                    pending -= 1;
-                    if let Some(c) = &chat {
-                        let e = c.record(d);
-                        show(Some(&e), io);
-                        seen.push(e);
-                    }
-                }
-                _ = tick.tick(), if live => show(None, io),
+                Some(e) = rx.recv() => left = take(Some(Ok(e)), io),
+                Some(d) = done_rx.recv() => left = take(Some(Err(d)), io),
+                _ = tick.tick(), if live => left = take(None, io),
                 outcome = &mut run => {
                     while let Ok(e) = rx.try_recv() {
-                        show(Some(&e), io);
-                        if let Some(c) = chat.as_mut() {
-                            pending += c.on(&e, &done_tx);
-                        }
-                        seen.push(e);
+                        left = take(Some(Ok(e)), io);
                     }
                     break outcome;
                 }
@@ -216,18 +226,11 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
         };
         let deadline = tokio::time::sleep(LAST_MESSAGES);
         tokio::pin!(deadline);
-        while pending > 0 {
+        while left > 0 {
             tokio::select! {
-                Some(d) = done_rx.recv() => {
-                    pending -= 1;
-                    if let Some(c) = &chat {
-                        let e = c.record(d);
-                        show(Some(&e), io);
-                        seen.push(e);
-                    }
-                }
+                Some(d) = done_rx.recv() => left = take(Some(Err(d)), io),
                 _ = &mut deadline => {
-                    let _ = writeln!(io.err, "rollgate: {pending} notification(s) still going out after {}s; not waiting longer", LAST_MESSAGES.as_secs());
+                    let _ = writeln!(io.err, "rollgate: {left} notification(s) still going out after {}s; not waiting longer", LAST_MESSAGES.as_secs());
                     break;
                 }
             }
