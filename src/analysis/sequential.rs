@@ -41,13 +41,22 @@ const DISPERSION_MAX: f64 = 20.0;
 /// one bad interval is not a regression. (Capping a likelihood ratio keeps it an e-value.)
 const ONE_INTERVAL_AT_MOST: f64 = 1.0 / 4.0;
 
-/// One interval's counts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One interval's counts (or a window's sums).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Counts {
     pub canary_events: f64,
     pub canary_total: f64,
     pub baseline_events: f64,
     pub baseline_total: f64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.canary_events += o.canary_events;
+        self.canary_total += o.canary_total;
+        self.baseline_events += o.baseline_events;
+        self.baseline_total += o.baseline_total;
+    }
 }
 
 /// The test's state after the intervals seen so far.

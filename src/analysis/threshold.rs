@@ -1,7 +1,7 @@
 //! Threshold verdicts: one evaluation of one check, explained.
 
 use crate::analysis::burn_rate::Burning;
-use crate::analysis::sequential::Evidence;
+use crate::analysis::sequential::{Counts, Evidence};
 use crate::plan::check::{Check, Method, OnNoData, Unit};
 use crate::plan::Quantity;
 use crate::runner::events::Verdict;
@@ -21,9 +21,8 @@ pub struct Observed {
     pub first_reading: bool,
     /// For a check on counts with an `slo`: the burn-rate rule that fires, if one does.
     pub burning: Option<Burning>,
-    /// For a check on counts: this interval's (canary events, canary total, baseline events,
-    /// baseline total), for methods that judge a window's sums.
-    pub counts: Option<[f64; 4]>,
+    /// For a check on counts: this interval's, for methods that judge a window's sums.
+    pub counts: Option<Counts>,
 }
 
 /// A verdict with its explanation.

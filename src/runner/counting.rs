@@ -22,6 +22,17 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// As the statistics take it; a baseline without counters counts nothing.
+    pub fn counts(&self) -> Counts {
+        let (baseline_events, baseline_total) = self.baseline.unwrap_or((0.0, 0.0));
+        Counts {
+            canary_events: self.canary.0,
+            canary_total: self.canary.1,
+            baseline_events,
+            baseline_total,
+        }
+    }
+
     /// Events over total: the canary's, and the baseline's.
     pub fn rates(&self) -> (Option<f64>, Option<f64>) {
         let rate = |(e, t): (f64, f64)| (t > 0.0).then(|| e / t);
@@ -94,13 +105,8 @@ impl Counting {
             rates.push(at, interval.canary.0, interval.canary.1);
             self.burning = rates.firing(at, *objective, rules);
         }
-        if let (Some(test), Some(b)) = (&mut self.test, interval.baseline) {
-            self.evidence = Some(test.update(Counts {
-                canary_events: interval.canary.0,
-                canary_total: interval.canary.1,
-                baseline_events: b.0,
-                baseline_total: b.1,
-            }));
+        if let (Some(test), Some(_)) = (&mut self.test, interval.baseline) {
+            self.evidence = Some(test.update(interval.counts()));
         }
         Some(interval)
     }

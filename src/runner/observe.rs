@@ -5,9 +5,9 @@ use super::counting::{Counting, Reading};
 use super::events::{Evaluation, Event, Mode, Reason, Verdict};
 use super::Shared;
 use crate::analysis::burn_rate::{Window, DEFAULT_WINDOWS};
-use crate::analysis::sequential::RateRatioTest;
+use crate::analysis::sequential::{Counts, RateRatioTest};
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
-use crate::plan::check::{Counts, Method, OnNoData, Series, Unit};
+use crate::plan::check::{Method, OnNoData, Series, Unit};
 use crate::plan::Quantity;
 use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
@@ -54,29 +54,19 @@ impl Shared {
             (Group::Stable, Some(b)) => b,
             _ => &q.canary,
         };
-        if let Series::Counts(_) = main {
+        // Validation gives both groups the same kind of data.
+        let Series::Value(main) = main else {
             return self.look_at_counts(check, group).await;
-        }
-        let value = |s: &Series| match s {
-            Series::Value(q) => Some(q.clone()),
-            Series::Counts(_) => None,
         };
-        if group == Group::Stable {
-            match self.ask(source, &value(main).unwrap_or_default()).await {
-                Ok(v) => seen.canary = v,
-                Err(_) => seen.source_down = true,
-            }
-            return seen;
-        }
-        match self
-            .ask(source, &value(&q.canary).unwrap_or_default())
-            .await
-        {
+        match self.ask(source, main).await {
             Ok(v) => seen.canary = v,
             Err(_) => seen.source_down = true,
         }
-        if let Some(b) = q.baseline.as_ref().and_then(value) {
-            seen.baseline = self.ask(source, &b).await.ok().flatten();
+        if group == Group::Stable {
+            return seen;
+        }
+        if let Some(Series::Value(b)) = &q.baseline {
+            seen.baseline = self.ask(source, b).await.ok().flatten();
         }
         if let Some(s) = &q.samples {
             seen.samples = self.ask(source, s).await.ok().flatten();
@@ -102,7 +92,7 @@ impl Shared {
             Group::Canary => (counts(Some(&q.canary)), counts(q.baseline.as_ref())),
         };
         let Some(main) = main else { return seen };
-        let pair = |c: Counts| async move {
+        let pair = |c: crate::plan::check::Counts| async move {
             let events = self.ask(source, &c.events).await;
             let total = self.ask(source, &c.total).await;
             match (events, total) {
@@ -132,8 +122,7 @@ impl Shared {
         match interval {
             Some(i) => {
                 (seen.canary, seen.baseline) = i.rates();
-                let (b_events, b_total) = i.baseline.unwrap_or((0.0, 0.0));
-                seen.counts = Some([i.canary.0, i.canary.1, b_events, b_total]);
+                seen.counts = Some(i.counts());
             }
             None => seen.first_reading = true,
         }
@@ -246,9 +235,7 @@ impl Shared {
                     data.baseline.push(b);
                 }
                 if let Some(n) = seen.counts {
-                    for (sum, x) in data.counts.iter_mut().zip(n) {
-                        *sum += x;
-                    }
+                    data.counts += n;
                 }
                 let judged = judge(check, unit, seen);
                 self.emit(Event::CheckEvaluated(Evaluation {
@@ -328,8 +315,8 @@ pub(super) struct WindowData {
     /// Per evaluation with both values: the canary's and the baseline's.
     canary: Vec<f64>,
     baseline: Vec<f64>,
-    /// Summed (canary events, canary total, baseline events, baseline total).
-    counts: [f64; 4],
+    /// The window's counts, summed.
+    counts: Counts,
 }
 
 impl Shared {
@@ -415,11 +402,17 @@ impl Shared {
                 )
             }
             Method::ZTest => {
-                let [x, n, y, m] = data.counts;
-                let margin = relative(check.max_increase) * if m > 0.0 { y / m } else { 0.0 };
+                let Counts {
+                    canary_events: x,
+                    canary_total: n,
+                    baseline_events: y,
+                    baseline_total: m,
+                } = data.counts;
+                // An absolute margin as written, or a relative one of the baseline's rate.
                 let margin = match check.max_increase {
                     Some(Quantity::Points(pp)) => pp,
-                    _ => margin,
+                    q if m > 0.0 => relative(q) * y / m,
+                    _ => 0.0,
                 };
                 let rate = |e: f64, t: f64| (t > 0.0).then(|| e / t);
                 match crate::analysis::z_test::test(x, n, y, m, margin) {
@@ -466,7 +459,7 @@ impl Shared {
             verdict,
             why: Some(why.clone()),
             window: interval.as_secs_f64() * data.canary.len().max(1) as f64,
-            samples: Some(data.counts[1]).filter(|n| *n > 0.0),
+            samples: Some(data.counts.canary_total).filter(|n| *n > 0.0),
             method: match method {
                 Method::MannWhitney => "mann-whitney",
                 _ => "z-test",
