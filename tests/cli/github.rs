@@ -158,7 +158,7 @@ fn secrets_are_masked_and_never_written_to_the_journal() {
         "{outputs}"
     );
     assert!(outputs.contains("final-weight=100\n"), "{outputs}");
-    for entry in walk(&state) {
+    for entry in crate::support::walk(&state) {
         assert!(
             !read(entry.clone()).contains("s3cr3t-v4lue"),
             "{}",
@@ -166,19 +166,6 @@ fn secrets_are_masked_and_never_written_to_the_journal() {
         );
     }
     assert!(!read(dir.path().join("summary")).contains("s3cr3t-v4lue"));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

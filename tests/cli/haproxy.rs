@@ -7,7 +7,7 @@ use rollgate::plan::provider::{Haproxy as Spec, Servers};
 use rollgate::providers::traffic::{Haproxy, TrafficRouter};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An HAProxy process and its admin socket.
 struct Proxy {
@@ -36,14 +36,11 @@ fn start(dir: &Path, after: Duration) -> Proxy {
 }
 
 fn wait_for(socket: &Path) {
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "HAProxy did not open its socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::rig::wait_for(
+        "HAProxy did not open its socket",
+        Duration::from_secs(10),
+        || socket.exists(),
+    );
 }
 
 fn router(socket: &Path) -> Haproxy {

@@ -238,11 +238,12 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
         assert!(!s.body.contains(SLACK_TOKEN) && !s.body.contains(HOOK_SECRET));
     }
     assert!(!stdout.contains(SLACK_TOKEN) && !stdout.contains(HOOK_SECRET));
-    let runs = dir.path().join(".rollgate/runs");
-    for run in std::fs::read_dir(runs).unwrap() {
-        for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
-            let text = std::fs::read_to_string(f.unwrap().path()).unwrap_or_default();
-            assert!(!text.contains(SLACK_TOKEN) && !text.contains(HOOK_SECRET));
-        }
+    for f in crate::support::walk(&dir.path().join(".rollgate/runs")) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            !text.contains(SLACK_TOKEN) && !text.contains(HOOK_SECRET),
+            "{}",
+            f.display()
+        );
     }
 }

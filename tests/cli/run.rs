@@ -89,14 +89,11 @@ impl Rig {
 
 /// Polls `happened` until it holds, failing the test after 10 s.
 fn wait_until(what: &str, happened: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !happened() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{what} did not happen within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::rig::wait_for(
+        &format!("{what} did not happen"),
+        Duration::from_secs(10),
+        happened,
+    );
 }
 
 fn journal(run: &Path) -> Vec<Value> {

@@ -72,6 +72,20 @@ pub fn tool(name: &str, hint: &str) -> PathBuf {
     })
 }
 
+/// Every file under `dir`, at any depth.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// A server process a test started (HAProxy, Prometheus); killed when dropped, so a failing
 /// test leaves nothing running.
 pub struct Daemon(pub std::process::Child);
