@@ -2,7 +2,7 @@
 //! decision is written into the run's journal directory, where the run reads it.
 
 use super::{exit, Io};
-use crate::journal::{self, Record};
+use crate::journal;
 use crate::providers::approvals::cli::{self as decisions, may_decide, Written};
 use std::path::Path;
 
@@ -20,32 +20,6 @@ pub struct Args<'a> {
     pub gate: Option<&'a str>,
     pub by: Option<&'a str>,
     pub state_dir: &'a str,
-}
-
-/// The gate the run waits at, with its approvers: the last `gate-waiting` not yet decided.
-fn waiting(r: &Record) -> Option<(String, Vec<String>)> {
-    let mut open: Option<(String, Vec<String>)> = None;
-    for e in &r.events {
-        match e["event"].as_str() {
-            Some("gate-waiting") => {
-                let approvers = e["approvers"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                open = Some((
-                    e["step"].as_str().unwrap_or_default().to_string(),
-                    approvers,
-                ));
-            }
-            Some("gate-decided") => open = None,
-            _ => {}
-        }
-    }
-    open
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
@@ -89,7 +63,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         Kind::Reject => "reject",
     };
     if a.kind != Kind::Rollback {
-        let Some((step, approvers)) = waiting(&record) else {
+        let Some((step, approvers)) = record.waiting_gate() else {
             writeln!(
                 io.err,
                 "rollgate: run {id} waits at no gate (it is at {})",
@@ -98,9 +72,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
             return Ok(exit::FAILURE);
         };
         if let Some(g) = a.gate {
-            let names_it =
-                step == g || step.starts_with(&format!("{g}.")) || step.contains(&format!(".{g}."));
-            if !names_it {
+            if !crate::graph::names_step(&step, g) {
                 writeln!(io.err, "rollgate: run {id} waits at `{step}`, not `{g}`")?;
                 return Ok(exit::FAILURE);
             }

@@ -2,7 +2,7 @@
 
 use super::{exit, validated, Io};
 use crate::compile::compile;
-use crate::expr::eval::{interpolate, Contexts, Status};
+use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, lock, Header, Journal};
 use crate::runner::events::{Mode, Stamped};
 use crate::runner::{
@@ -324,15 +324,11 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         started.format("%Y%m%dT%H%M%SZ"),
         std::process::id()
     );
-    let group = v.plan.concurrency.as_ref().map(|c| {
-        interpolate(
-            c.group(),
-            &Contexts {
-                values: &ctx,
-                status: Status::default(),
-            },
-        )
-    });
+    let group = v
+        .plan
+        .concurrency
+        .as_ref()
+        .map(|c| interpolate(c.group(), &Contexts::plain(&ctx)));
     let _lock = match &group {
         Some(g) => match lock::acquire(root, g, &run_id) {
             Ok(l) => Some(l),

@@ -20,6 +20,16 @@ pub struct Contexts<'a> {
     pub status: Status,
 }
 
+impl<'a> Contexts<'a> {
+    /// The contexts outside any step (providers, queries, the concurrency group): no status.
+    pub fn plain(values: &'a Value) -> Contexts<'a> {
+        Contexts {
+            values,
+            status: Status::default(),
+        }
+    }
+}
+
 pub fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,

@@ -203,6 +203,12 @@ impl Group {
     }
 }
 
+/// Whether step id `id` is the step, phase or group a person calls `name`: `canary-25` names
+/// `canary-25.observe` and `eu.canary-25.gate`.
+pub fn names_step(id: &str, name: &str) -> bool {
+    id == name || id.starts_with(&format!("{name}.")) || id.contains(&format!(".{name}."))
+}
+
 /// A compiled plan.
 #[derive(Clone, Debug)]
 pub struct StepGraph {

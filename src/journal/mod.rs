@@ -131,6 +131,30 @@ impl Record {
             .collect()
     }
 
+    /// The gate the run waits at, with its approvers: the last `gate-waiting` not yet decided.
+    pub fn waiting_gate(&self) -> Option<(String, Vec<String>)> {
+        let mut open = None;
+        for e in &self.events {
+            match e["event"].as_str() {
+                Some("gate-waiting") => {
+                    let approvers = e["approvers"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let step = e["step"].as_str().unwrap_or_default().to_string();
+                    open = Some((step, approvers));
+                }
+                Some("gate-decided") => open = None,
+                _ => {}
+            }
+        }
+        open
+    }
+
     /// Whether the run had begun rolling back.
     pub fn rolling_back(&self) -> bool {
         self.events.iter().any(|e| e["event"] == "rollback-started")

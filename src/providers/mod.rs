@@ -67,13 +67,7 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
 }
 
 fn interpolate(s: &str, contexts: &serde_json::Value) -> String {
-    crate::expr::eval::interpolate(
-        s,
-        &crate::expr::eval::Contexts {
-            values: contexts,
-            status: Default::default(),
-        },
-    )
+    crate::expr::eval::interpolate(s, &crate::expr::eval::Contexts::plain(contexts))
 }
 
 fn prometheus(

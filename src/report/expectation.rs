@@ -73,11 +73,7 @@ pub fn verify(expect: &Expect, events: &[Stamped]) -> Result<String, String> {
     let got = says(&h.outcome, h.at.as_deref(), h.check.as_deref());
     let at_matches = match (&expect.at, &h.at) {
         (None, _) => true,
-        (Some(want), Some(step)) => {
-            step == want
-                || step.starts_with(&format!("{want}."))
-                || step.contains(&format!(".{want}."))
-        }
+        (Some(want), Some(step)) => crate::graph::names_step(step, want),
         (Some(_), None) => false,
     };
     let check_matches = expect.check.is_none() || expect.check == h.check;

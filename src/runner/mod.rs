@@ -106,10 +106,7 @@ pub fn never() -> Cancellation {
 
 /// Every check's queries after substitution.
 pub fn resolve_queries(plan: &Plan, contexts: &Value) -> BTreeMap<String, Queries> {
-    let ctx = Contexts {
-        values: contexts,
-        status: Status::default(),
-    };
+    let ctx = Contexts::plain(contexts);
     let sub = |q: &str| eval::interpolate(q, &ctx);
     let series = |s: &Series| match s {
         Series::Value(q) => Series::Value(sub(q)),
