@@ -25,13 +25,13 @@ impl Actions {
     }
 }
 
-/// The step's outputs: `outcome`, `run-id`, `final-weight`, `report` (the summary's markdown).
-pub fn outputs(view: &RunView, run_id: &str) -> Vec<(&'static str, String)> {
+/// The step's outputs: `outcome`, `run-id`, `final-weight`, `report` (the `summary`'s markdown).
+pub fn outputs(view: &RunView, run_id: &str, summary: &str) -> Vec<(&'static str, String)> {
     vec![
         ("outcome", view.outcome.clone()),
         ("run-id", run_id.to_string()),
         ("final-weight", view.final_weight.to_string()),
-        ("report", markdown::summary(view)),
+        ("report", summary.to_string()),
     ]
 }
 
@@ -62,11 +62,12 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Appends the outputs and the summary where Actions wants them.
 pub fn write(actions: &Actions, view: &RunView, run_id: &str) -> std::io::Result<()> {
+    let summary = markdown::summary(view);
     if let Some(p) = &actions.output {
-        append(p, &output_lines(&outputs(view, run_id)))?;
+        append(p, &output_lines(&outputs(view, run_id, &summary)))?;
     }
     if let Some(p) = &actions.summary {
-        append(p, &(markdown::summary(view) + "\n"))?;
+        append(p, &(summary + "\n"))?;
     }
     Ok(())
 }
@@ -74,11 +75,12 @@ pub fn write(actions: &Actions, view: &RunView, run_id: &str) -> std::io::Result
 /// Writes what a job would get into `dir`: `outputs.txt`, `summary.md`, `pr-comment.md`.
 pub fn preview(dir: &Path, view: &RunView, run_id: &str, environment: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let summary = markdown::summary(view);
     std::fs::write(
         dir.join("outputs.txt"),
-        output_lines(&outputs(view, run_id)),
+        output_lines(&outputs(view, run_id, &summary)),
     )?;
-    std::fs::write(dir.join("summary.md"), markdown::summary(view))?;
+    std::fs::write(dir.join("summary.md"), summary)?;
     std::fs::write(
         dir.join("pr-comment.md"),
         markdown::pr_comment(view, environment),
