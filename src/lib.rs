@@ -11,6 +11,7 @@ pub mod compile;
 pub mod diagnostics;
 pub mod expr;
 pub mod fixture;
+pub mod github;
 pub mod graph;
 pub mod journal;
 pub mod plan;

@@ -20,7 +20,7 @@ pub fn run(io: &mut Io<'_>) -> std::io::Result<i32> {
         .collect();
     let environment = Some(var("ROLLGATE_ENVIRONMENT"))
         .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| "default".into());
+        .unwrap_or_else(|| super::DEFAULT_ENVIRONMENT.into());
     match var("ROLLGATE_MODE").as_str() {
         "" | "run" => real::run(
             real::Args {
@@ -28,6 +28,7 @@ pub fn run(io: &mut Io<'_>) -> std::io::Result<i32> {
                 inputs: &inputs,
                 json: false,
                 state_dir: crate::journal::DEFAULT_DIR,
+                environment: &environment,
             },
             io,
         ),

@@ -84,6 +84,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
             &view,
             "dry-run",
             a.environment,
+            plan.uses_github(),
         )?;
         writeln!(
             io.err,

@@ -4,6 +4,7 @@ mod action;
 mod decide;
 mod dry_run;
 mod graph;
+mod on_github;
 mod record;
 mod resume;
 mod run;
@@ -13,6 +14,9 @@ mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
+
+/// The environment of a run or preview that names none.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
 
 /// Exit codes scripts and the GitHub Action rely on.
 pub mod exit {
@@ -90,6 +94,10 @@ enum Command {
         /// Where runs are journaled.
         #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
         state_dir: String,
+        /// The deployment environment (GitHub deployment and PR comment), for `github`
+        /// providers that name none.
+        #[arg(long, default_value = DEFAULT_ENVIRONMENT)]
+        environment: String,
     },
     /// Take over a run that stopped without finishing and put its routers back as they were
     /// before its first shift.
@@ -180,7 +188,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         github_preview: Option<String>,
         /// The environment the pull-request comment is for (one comment per plan and environment).
-        #[arg(long, default_value = "default")]
+        #[arg(long, default_value = DEFAULT_ENVIRONMENT)]
         environment: String,
     },
 }
@@ -285,12 +293,14 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
             inputs,
             json,
             state_dir,
+            environment,
         } => run::run(
             run::Args {
                 plan: &plan,
                 inputs: &inputs,
                 json,
                 state_dir: &state_dir,
+                environment: &environment,
             },
             io,
         ),

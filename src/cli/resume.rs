@@ -2,7 +2,7 @@
 //! machine went away) and put its routers back as they were before its first shift.
 
 use super::run::{in_real_time, RealRun};
-use super::{exit, Io};
+use super::{exit, Io, DEFAULT_ENVIRONMENT};
 use crate::compile::compile;
 use crate::journal::{self, lock, Journal};
 use crate::runner::{
@@ -95,7 +95,17 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         .to_std()
         .unwrap_or_default();
     let started_at = record.header.started_at;
+    let Some((rt, github)) = super::run::connect(&v.plan, &graph, &providers, io)? else {
+        return Ok(exit::FAILURE);
+    };
     let run = RealRun {
+        rt,
+        github,
+        environment: record
+            .header
+            .environment
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ENVIRONMENT.into()),
         plan: v.plan,
         graph,
         providers,

@@ -1,9 +1,10 @@
 //! `rollgate run PLAN`: a real rollout, in wall time, journaled; SIGINT/SIGTERM roll it back.
 
-use super::{exit, validated, Io};
+use super::{exit, on_github, validated, Io};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, lock, Header, Journal};
+use crate::report::outbound::{Delivered, Deliveries, Outbound};
 use crate::runner::events::{Mode, Stamped};
 use crate::runner::{
     self,
@@ -20,10 +21,14 @@ pub struct Args<'a> {
     pub inputs: &'a [String],
     pub json: bool,
     pub state_dir: &'a str,
+    /// The deployment environment, for `github` providers that name none.
+    pub environment: &'a str,
 }
 
 /// What a real run (a new one, or one being resumed) is made of.
 pub(super) struct RealRun {
+    /// The runtime it runs in; GitHub was already asked for the pull request in it.
+    pub rt: tokio::runtime::Runtime,
     pub plan: crate::plan::Plan,
     pub graph: crate::graph::StepGraph,
     pub providers: crate::providers::Providers,
@@ -35,11 +40,40 @@ pub(super) struct RealRun {
     pub run_id: String,
     /// The run's directory in the journal, where decisions for it are written.
     pub run_dir: std::path::PathBuf,
+    /// The deployment environment, for `github` providers that name none.
+    pub environment: String,
+    pub github: Vec<on_github::Connected>,
+}
+
+/// A runtime for a real run, and the plan's `github` providers connected to their pull
+/// request in it; or why the run cannot start (said on `io.err`).
+pub(super) fn connect(
+    plan: &crate::plan::Plan,
+    graph: &crate::graph::StepGraph,
+    providers: &crate::providers::Providers,
+    io: &mut Io<'_>,
+) -> std::io::Result<Option<(tokio::runtime::Runtime, Vec<on_github::Connected>)>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match rt.block_on(on_github::connect(plan, graph, &providers.github)) {
+        Ok((connected, warnings)) => {
+            for w in warnings {
+                writeln!(io.err, "rollgate: {w}")?;
+            }
+            Ok(Some((rt, connected)))
+        }
+        Err(e) => {
+            writeln!(io.err, "rollgate: {e}")?;
+            Ok(None)
+        }
+    }
 }
 
 /// Runs `go` (a new run, or a resume) in wall time with a real run's setup: cancelled by
-/// SIGINT/SIGTERM, journaled, its events printed as they come. In a GitHub Actions job, the
-/// step's outputs and the job summary are written at the end.
+/// SIGINT/SIGTERM or a rollback asked for (`rollgate rollback`, `/rollgate rollback` on the
+/// PR), journaled, its events printed as they come, reported to chat and GitHub as it goes.
+/// In a GitHub Actions job, the step's outputs and the job summary are written at the end.
 pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Outcome>>(
     r: RealRun,
     json: bool,
@@ -49,24 +83,40 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
     let plan = r.plan.clone();
     let run_id = r.run_id.clone();
     let run_dir = r.run_dir.clone();
-    let mut providers = r.providers;
-    // Gates are decided from a terminal: `rollgate approve|reject RUN`.
-    providers.approvals = Some(std::sync::Arc::new(crate::providers::approvals::Cli::new(
-        run_dir.clone(),
-    )));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let chat = match crate::report::chat::Chat::new(&plan, &providers.notifiers) {
-        Some(chat) => Some(Notifying {
+    let rt = r.rt;
+    let _inside = rt.enter();
+    let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
+    let github = on_github::start(
+        &r.github,
+        &on_github::RunInfo {
+            plan: &plan,
+            run_id: &run_id,
+            environment: &r.environment,
+        },
+        &deliveries,
+    );
+    let mut outbound = github.outbound;
+    if let Some(chat) = crate::report::chat::Chat::new(&plan, &r.providers.notifiers) {
+        outbound.push(Box::new(Notifying {
             chat,
             transport: Arc::new(
                 crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
             ),
-            journal: r.journal.clone(),
-            started_at: r.started_at,
-        }),
-        None => None,
+            deliveries: deliveries.clone(),
+        }));
+    }
+    drop(deliveries);
+    let mut sources = github.approvals;
+    // Gates without `via` are decided from a terminal: `rollgate approve|reject RUN`.
+    sources.insert(
+        crate::plan::gate::CLI_APPROVALS.into(),
+        Arc::new(crate::providers::approvals::Cli::new(run_dir.clone())),
+    );
+    let mut providers = r.providers;
+    providers.approvals = Some(Arc::new(crate::providers::approvals::BySource { sources }));
+    let recorder = Recorder {
+        journal: r.journal.clone(),
+        started_at: r.started_at,
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let run = async move {
@@ -78,12 +128,18 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
             clock,
             mode: Mode::Run,
             contexts: r.contexts,
-            cancel: on_signal(run_dir),
+            cancel: on_signal(run_dir, github.commands),
             journal: Some(r.journal),
         };
         go(setup, tx).await
     };
-    let (outcome, events) = drive(&rt, run, rx, json, io, chat);
+    let reporting = Reporting {
+        outbound,
+        delivered,
+        recorder,
+        watchers: github.watchers,
+    };
+    let (outcome, events) = drive(&rt, run, rx, json, io, reporting);
     if let Some(actions) = crate::report::actions::Actions::from_env() {
         let view = crate::report::view::RunView::of(&plan, &events);
         crate::report::actions::write(&actions, &view, &run_id)?;
@@ -91,39 +147,38 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
     Ok(outcome)
 }
 
-/// The chat reporter of a run and how its messages go out.
+/// The chat reporter of a run: each message the plan's `notify` calls for goes to every chat
+/// target, each in its own task.
 struct Notifying {
     chat: crate::report::chat::Chat,
     transport: Arc<dyn crate::providers::notifiers::Transport>,
-    journal: Arc<Journal>,
-    started_at: chrono::DateTime<Utc>,
+    deliveries: Deliveries,
 }
 
-/// How long, after the run ends, its last messages may still take to go out.
-const LAST_MESSAGES: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A delivery's result: to whom, about what, and the attempts it took or why it failed.
-type Delivered = (String, String, Result<u32, String>);
-
-impl Notifying {
-    /// Sends the message `e` calls for, if any, to every target, each in its own task.
-    fn on(&mut self, e: &Stamped, done: &tokio::sync::mpsc::UnboundedSender<Delivered>) -> usize {
+impl Outbound for Notifying {
+    fn on(&mut self, e: &Stamped) {
         let Some(m) = self.chat.message(e) else {
-            return 0;
+            return;
         };
         for (to, notifier) in self.chat.targets() {
             let request = notifier.request(&m);
             let (to, about) = (to.clone(), m.event.name().to_string());
-            let (transport, done) = (self.transport.clone(), done.clone());
+            let (transport, done) = (self.transport.clone(), self.deliveries.clone());
             tokio::spawn(async move {
                 let result = transport.send(&request).await;
                 let _ = done.send((to, about, result));
             });
         }
-        self.chat.targets().len()
     }
+}
 
-    /// The delivery as an event, journaled.
+/// Turns deliveries into journaled `notification-sent` events.
+struct Recorder {
+    journal: Arc<Journal>,
+    started_at: chrono::DateTime<Utc>,
+}
+
+impl Recorder {
     fn record(&self, (to, about, result): Delivered) -> Stamped {
         let now = Utc::now();
         let e = Stamped {
@@ -142,21 +197,38 @@ impl Notifying {
     }
 }
 
+/// The reporters that talk to services, and what comes back from them.
+struct Reporting {
+    outbound: Vec<Box<dyn Outbound>>,
+    delivered: tokio::sync::mpsc::UnboundedReceiver<Delivered>,
+    recorder: Recorder,
+    /// Background readers to stop when the run ends.
+    watchers: Vec<tokio::task::AbortHandle>,
+}
+
+/// How long, after the run ends, its last messages may still take to go out.
+const LAST_MESSAGES: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Prints events as they come while `run` goes, then returns its outcome. On a terminal a
-/// status line under the events shows where the run is, redrawn every second. The plan's chat
-/// messages go out in the background; the last ones get a little time after the run ends.
+/// status line under the events shows where the run is, redrawn every second. Reporters that
+/// talk to services see each event and deliver in the background; the last deliveries get a
+/// little time after the run ends.
 fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     rt: &tokio::runtime::Runtime,
     run: F,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
     json: bool,
     io: &mut Io<'_>,
-    mut chat: Option<Notifying>,
+    reporting: Reporting,
 ) -> (runner::events::Outcome, Vec<Stamped>) {
+    let Reporting {
+        mut outbound,
+        mut delivered,
+        recorder,
+        watchers,
+    } = reporting;
     let live = io.tty && !json;
     let mut seen = Vec::new();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Delivered>();
-    let mut pending = 0usize;
     let mut status = crate::report::terminal::Live::default();
     let started = std::time::Instant::now();
     // The status line is cleared before each event line and drawn again after it.
@@ -181,56 +253,52 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
         }
         let _ = io.out.flush();
     };
-    // An event from the runner, or a delivery from the chat reporter: shown and kept; an event
-    // may call for messages, which go out in the background. Nothing: the status line redrawn.
-    let mut take = |got: Option<Result<Stamped, Delivered>>, io: &mut Io<'_>| {
-        let e = match got {
-            None => {
-                show(None, io);
-                return pending;
-            }
-            Some(Ok(e)) => {
-                if let Some(c) = chat.as_mut() {
-                    pending += c.on(&e, &done_tx);
-                }
-                e
-            }
-            Some(Err(d)) => {
-                pending -= 1;
-                match &chat {
-                    Some(c) => c.record(d),
-                    None => return pending,
-                }
-            }
-        };
-        show(Some(&e), io);
-        seen.push(e);
-        pending
-    };
     let outcome = rt.block_on(async {
         tokio::pin!(run);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        let mut left = 0;
+        // An event (from the runner, or a delivery journaled) is shown and kept; nothing
+        // redraws the status line.
+        let mut take = |e: Option<Stamped>, io: &mut Io<'_>| {
+            show(e.as_ref(), io);
+            seen.extend(e);
+        };
         let outcome = loop {
             tokio::select! {
-                Some(e) = rx.recv() => left = take(Some(Ok(e)), io),
-                Some(d) = done_rx.recv() => left = take(Some(Err(d)), io),
-                _ = tick.tick(), if live => left = take(None, io),
+                Some(e) = rx.recv() => {
+                    for o in outbound.iter_mut() {
+                        o.on(&e);
+                    }
+                    take(Some(e), io);
+                }
+                Some(d) = delivered.recv() => take(Some(recorder.record(d)), io),
+                _ = tick.tick(), if live => take(None, io),
                 outcome = &mut run => {
                     while let Ok(e) = rx.try_recv() {
-                        left = take(Some(Ok(e)), io);
+                        for o in outbound.iter_mut() {
+                            o.on(&e);
+                        }
+                        take(Some(e), io);
                     }
                     break outcome;
                 }
             }
         };
+        // Reporters and watchers let go of their senders; once every delivery in flight is
+        // done, the channel closes.
+        drop(outbound);
+        for w in watchers {
+            w.abort();
+        }
         let deadline = tokio::time::sleep(LAST_MESSAGES);
         tokio::pin!(deadline);
-        while left > 0 {
+        loop {
             tokio::select! {
-                Some(d) = done_rx.recv() => left = take(Some(Err(d)), io),
+                d = delivered.recv() => match d {
+                    Some(d) => take(Some(recorder.record(d)), io),
+                    None => break,
+                },
                 _ = &mut deadline => {
-                    let _ = writeln!(io.err, "rollgate: {left} notification(s) still going out after {}s; not waiting longer", LAST_MESSAGES.as_secs());
+                    let _ = writeln!(io.err, "rollgate: notifications still going out after {}s; not waiting longer", LAST_MESSAGES.as_secs());
                     break;
                 }
             }
@@ -245,8 +313,11 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
 }
 
 /// Completes on SIGINT or SIGTERM (what a cancelled CI job sends), or when someone asks for a
-/// rollback (`rollgate rollback RUN`), with why.
-fn on_signal(run_dir: std::path::PathBuf) -> runner::Cancellation {
+/// rollback (`rollgate rollback RUN`, or `/rollgate rollback` on the pull request), with why.
+fn on_signal(
+    run_dir: std::path::PathBuf,
+    prs: Vec<Arc<crate::github::commands::Commands>>,
+) -> runner::Cancellation {
     Box::pin(async move {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -260,8 +331,25 @@ fn on_signal(run_dir: std::path::PathBuf) -> runner::Cancellation {
             _ = tokio::signal::ctrl_c() => runner::CANCELLED.to_string(),
             _ = term => runner::CANCELLED.to_string(),
             why = crate::providers::approvals::cli::rollback_requested(run_dir) => why,
+            why = from_a_pr(prs) => why,
         }
     })
+}
+
+/// Completes when a writer comments `/rollgate rollback` on any of the pull requests.
+async fn from_a_pr(prs: Vec<Arc<crate::github::commands::Commands>>) -> String {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    for c in prs {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(c.rollback_requested().await).await;
+        });
+    }
+    drop(tx);
+    match rx.recv().await {
+        Some(why) => why,
+        None => std::future::pending().await,
+    }
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
@@ -319,6 +407,9 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         writeln!(io.err, "rollgate: {why}")?;
         return Ok(exit::FAILURE);
     }
+    let Some((rt, github)) = connect(&v.plan, &graph, &providers, io)? else {
+        return Ok(exit::FAILURE);
+    };
     let run_id = format!(
         "{}-{}",
         started.format("%Y%m%dT%H%M%SZ"),
@@ -347,6 +438,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         started_at: started,
         pid: std::process::id(),
         concurrency: group,
+        environment: Some(a.environment.to_string()),
     };
     let journal = Arc::new(Journal::create(root, &header)?);
     writeln!(
@@ -364,6 +456,9 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         journal,
         run_dir: root.join("runs").join(&run_id),
         run_id: run_id.clone(),
+        rt,
+        environment: a.environment.to_string(),
+        github,
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;
     if outcome == runner::events::Outcome::RouterFailed {

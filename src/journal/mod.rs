@@ -33,6 +33,9 @@ pub struct Header {
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<String>,
+    /// The deployment environment it ran for (`--environment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 pub fn sha256(text: &str) -> String {
@@ -290,6 +293,7 @@ mod tests {
             started_at: Utc::now(),
             pid: std::process::id(),
             concurrency: None,
+            environment: None,
         }
     }
 

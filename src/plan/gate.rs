@@ -26,6 +26,13 @@ pub struct Gate {
     pub message: Option<String>,
 }
 
+impl Gate {
+    /// Where its decision comes from: `cli`, or the name of a `github` provider.
+    pub fn source(&self) -> &str {
+        self.via.as_deref().unwrap_or(CLI_APPROVALS)
+    }
+}
+
 /// What an approval timeout means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

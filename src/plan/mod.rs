@@ -92,6 +92,15 @@ pub struct Plan {
     pub resume: ResumePolicy,
 }
 
+impl Plan {
+    /// Whether the plan talks to GitHub (PR comment, deployments, approvals from the PR).
+    pub fn uses_github(&self) -> bool {
+        self.providers
+            .values()
+            .any(|p| matches!(p, Provider::Github(_)))
+    }
+}
+
 /// What resuming a run that stopped does (a run that had begun rolling back always finishes
 /// its rollback).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -227,9 +227,12 @@ pub struct Github {
     /// The token, usually `${{ secrets.GITHUB_TOKEN }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// The deployment environment name shown on the PR and in deployment statuses.
+    /// The deployment environment name shown on the PR and in deployment statuses; the Action's `environment` input (or `--environment`) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// How often the pull request's comments are read for `/rollgate` commands (10s when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<super::units::Duration>,
 }
 
 /// A chat incoming webhook.

@@ -3,8 +3,9 @@
 //!
 //! What exists today: for dry-runs, every router is [`traffic::Simulated`] and every metric
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
-//! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources; kubectl,
-//! approvals and notifiers are refused with a clear message until they exist.
+//! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources, chat
+//! notifiers, and `github` (PR comment, deployment statuses, approvals from PR comments);
+//! kubectl routers are refused with a clear message until they exist.
 
 pub mod approvals;
 pub mod metrics;
@@ -28,6 +29,8 @@ pub struct Providers {
     pub approvals: Option<Arc<dyn Approvals>>,
     /// Chat notifiers, for a real run's `notify`.
     pub notifiers: BTreeMap<String, Arc<dyn notifiers::Notifier>>,
+    /// `github` providers the plan uses (in `notify.to` or a gate's `via`), for a real run.
+    pub github: BTreeMap<String, Arc<crate::github::Link>>,
 }
 
 /// Builds a dry-run's providers: simulated routers, the fixture as every metric source.
@@ -40,6 +43,7 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
             approve,
         ))),
         notifiers: BTreeMap::new(),
+        github: BTreeMap::new(),
     };
     for (name, provider) in &plan.providers {
         match provider {
@@ -100,6 +104,45 @@ pub fn prometheus_sources(
     Ok(out)
 }
 
+/// Whether the plan uses the `github` provider `name`: in `notify.to` or as a gate's `via`.
+fn github_used(name: &str, plan: &Plan, graph: &crate::graph::StepGraph) -> bool {
+    plan.notify
+        .as_ref()
+        .is_some_and(|n| n.to.iter().any(|t| t == name))
+        || graph.graph.node_weights().any(
+            |n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name),
+        )
+}
+
+/// A `github` provider for a real run: the repository and commit from the environment Actions
+/// sets, the token from the provider (usually a secret) or `GITHUB_TOKEN`.
+fn github(
+    spec: &crate::plan::provider::Github,
+    contexts: &serde_json::Value,
+) -> Result<crate::github::Link, String> {
+    let vars = std::env::vars().collect();
+    let context = crate::github::context::from_vars(&vars)?;
+    let token = spec
+        .token
+        .as_deref()
+        .map(|t| interpolate(t, contexts))
+        .or_else(|| vars.get("GITHUB_TOKEN").cloned())
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("no token: give the provider `token: ${{ secrets.GITHUB_TOKEN }}`, or set GITHUB_TOKEN (the Action passes its `github-token` input)")?;
+    Ok(crate::github::Link {
+        client: Arc::new(crate::github::client::Client::new(&context, &token)?),
+        context,
+        environment: spec
+            .environment
+            .as_deref()
+            .map(|e| interpolate(e, contexts)),
+        poll: spec
+            .poll
+            .map(|d| d.0)
+            .unwrap_or(crate::github::DEFAULT_POLL),
+    })
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
@@ -112,6 +155,7 @@ pub fn for_run(
         metrics: BTreeMap::new(),
         approvals: None,
         notifiers: BTreeMap::new(),
+        github: BTreeMap::new(),
     };
     let mut missing = Vec::new();
     let sub = |s: &str| interpolate(s, contexts);
@@ -151,19 +195,18 @@ pub fn for_run(
             Provider::Webhook(w) => {
                 p.notifiers.insert(name.clone(), Arc::new(notifiers::Webhook::new(sub(&w.url), w.secret.as_deref().map(sub))));
             }
-            // Pull-request comments, deployments and PR approvals are not built yet; a plan
-            // that needs them is refused below.
+            Provider::Github(g) if github_used(name, plan, graph) => match github(g, contexts) {
+                Ok(link) => {
+                    p.github.insert(name.clone(), Arc::new(link));
+                }
+                Err(e) => missing.push(format!("`{name}` (github): {e}")),
+            },
+            // Declared and not used: nothing to talk to.
             Provider::Github(_) => {}
         }
     }
     for n in graph.graph.node_weights() {
         match &n.kind {
-            // Gates are decided from a terminal (`rollgate approve RUN`); the run sets that up.
-            crate::graph::StepKind::Gate { gate } => {
-                if let Some(via) = gate.via.as_deref().filter(|v| *v != "cli") {
-                    missing.push(format!("step `{}` waits for an approval via `{via}` (PR comments); that is not built yet: use `via: cli` and `rollgate approve RUN`", n.id));
-                }
-            }
             // The plan's `notify` (its rollback message included) goes through the chat
             // reporter; a step of the plan's own that notifies cannot run yet.
             crate::graph::StepKind::Notify { .. } if n.id == "rollback.notify" => {}
@@ -173,13 +216,6 @@ pub fn for_run(
                 to.join(", ")
             )),
             _ => {}
-        }
-    }
-    if let Some(n) = &plan.notify {
-        for to in &n.to {
-            if let Some(Provider::Github(_)) = plan.providers.get(to) {
-                missing.push(format!("`notify` goes to `{to}` (GitHub); comments and deployment statuses are not posted yet"));
-            }
         }
     }
     missing.dedup();

@@ -73,7 +73,14 @@ pub fn write(actions: &Actions, view: &RunView, run_id: &str) -> std::io::Result
 }
 
 /// Writes what a job would get into `dir`: `outputs.txt`, `summary.md`, `pr-comment.md`.
-pub fn preview(dir: &Path, view: &RunView, run_id: &str, environment: &str) -> std::io::Result<()> {
+/// `pr_commands`: whether the plan reads `/rollgate` commands from the pull request.
+pub fn preview(
+    dir: &Path,
+    view: &RunView,
+    run_id: &str,
+    environment: &str,
+    pr_commands: bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let summary = markdown::summary(view);
     std::fs::write(
@@ -83,7 +90,7 @@ pub fn preview(dir: &Path, view: &RunView, run_id: &str, environment: &str) -> s
     std::fs::write(dir.join("summary.md"), summary)?;
     std::fs::write(
         dir.join("pr-comment.md"),
-        markdown::pr_comment(view, environment),
+        markdown::pr_comment(view, environment, pr_commands),
     )?;
     Ok(())
 }

@@ -49,14 +49,17 @@ struct Comment<'a> {
     view: &'a RunView,
     environment: &'a str,
     marker: String,
+    pr_commands: bool,
 }
 
-/// The pull-request comment, beginning with its [`marker`].
-pub fn pr_comment(view: &RunView, environment: &str) -> String {
+/// The pull-request comment, beginning with its [`marker`]. `pr_commands`: whether the run
+/// reads `/rollgate` commands from the pull request (its plan has a `github` provider).
+pub fn pr_comment(view: &RunView, environment: &str, pr_commands: bool) -> String {
     let c = Comment {
         view,
         environment,
         marker: marker(&view.plan, environment),
+        pr_commands,
     };
     // The marker is an HTML comment: rendered raw, the rest escaped.
     engine()

@@ -2,9 +2,12 @@
 
 pub mod actions;
 pub mod chat;
+pub mod deployment;
 pub mod expectation;
 pub mod json;
 pub mod markdown;
+pub mod outbound;
+pub mod pr_comment;
 pub mod summary;
 pub mod terminal;
 pub mod view;

@@ -32,6 +32,8 @@ pub struct RunView {
     pub fired: Option<FiredView>,
     /// After a rollback with verification: "passed" or "failed".
     pub verification: String,
+    /// Notifications that could not be delivered: "slack (rolled-back): HTTP 400".
+    pub undelivered: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +68,11 @@ pub struct GateView {
     pub step: String,
     pub state: String,
     pub by: String,
+    /// Whether it still waits.
+    pub waiting: bool,
+    pub approvers: String,
+    /// True when decisions come from pull-request comments (`via` a `github` provider).
+    pub from_pr: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -193,17 +200,35 @@ impl RunView {
                         None => series.push((ev.check.clone(), vec![ev.value])),
                     }
                 }
-                Event::GateWaiting { step, .. } => view.gates.push(GateView {
+                Event::GateWaiting {
+                    step,
+                    approvers,
+                    via,
+                    ..
+                } => view.gates.push(GateView {
                     step: step.clone(),
                     state: "waiting".into(),
                     by: String::new(),
+                    waiting: true,
+                    approvers: approvers.join(", "),
+                    from_pr: via != crate::plan::gate::CLI_APPROVALS,
                 }),
                 Event::GateDecided { step, decision, by } => {
                     if let Some(g) = view.gates.iter_mut().rev().find(|g| &g.step == step) {
-                        g.state = format!("{decision:?}").to_lowercase();
+                        g.state = match decision {
+                            crate::runner::events::Decision::TimedOut => "timed out".into(),
+                            d => format!("{d:?}").to_lowercase(),
+                        };
                         g.by = by.clone().unwrap_or_default();
+                        g.waiting = false;
                     }
                 }
+                Event::NotificationSent {
+                    to,
+                    about,
+                    error: Some(error),
+                    ..
+                } => view.undelivered.push(format!("{to} ({about}): {error}")),
                 Event::RollbackStarted { reason, .. } => {
                     view.rolled_back = true;
                     let check = reason.check.clone().unwrap_or_default();

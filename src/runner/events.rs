@@ -204,6 +204,8 @@ pub enum Event {
         step: String,
         approvers: Vec<String>,
         timeout: f64,
+        /// Where the decision comes from: `cli`, or a `github` provider's name (PR comments).
+        via: String,
     },
     GateDecided {
         step: String,

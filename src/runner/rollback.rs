@@ -38,6 +38,7 @@ impl Shared {
                         step: id.into(),
                         approvers: gate.approvers.clone(),
                         timeout: gate.timeout.0.as_secs_f64(),
+                        via: gate.source().into(),
                     });
                     // Without an approval source, nothing may hold a rollback back.
                     let (decision, by) = match &self.providers.approvals {

@@ -143,6 +143,7 @@ impl Shared {
                     step: id.to_string(),
                     approvers: gate.approvers.clone(),
                     timeout: gate.timeout.0.as_secs_f64(),
+                    via: gate.source().into(),
                 });
                 let names: Vec<&str> = [Some(id), phase].into_iter().flatten().collect();
                 let Some(approvals) = &self.providers.approvals else {

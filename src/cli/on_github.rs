@@ -1,0 +1,147 @@
+//! A real run's GitHub side: before the run, the pull request each used `github` provider
+//! reports on; while it runs, the PR comment, the deployment, and the watcher of `/rollgate`
+//! commands that decides its gates and can roll it back.
+
+use crate::github::commands::Commands;
+use crate::github::Link;
+use crate::plan::Plan;
+use crate::providers::approvals::{Approvals, Github};
+use crate::report::outbound::{Deliveries, Outbound};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A `github` provider connected to its pull request.
+pub struct Connected {
+    pub name: String,
+    pub link: Arc<Link>,
+    /// The pull request it comments on and reads commands from, when there is one.
+    pub pr: Option<u64>,
+    /// In the plan's `notify.to`: keeps the PR comment and the deployment.
+    pub reports: bool,
+}
+
+/// Finds each used `github` provider's pull request: the event's, else one containing the
+/// commit. A gate that reads PR comments needs one; without it the run does not start.
+/// Returns the connections and warnings for what will be left out.
+pub async fn connect(
+    plan: &Plan,
+    graph: &crate::graph::StepGraph,
+    links: &BTreeMap<String, Arc<Link>>,
+) -> Result<(Vec<Connected>, Vec<String>), String> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, link) in links {
+        let gates: Vec<&str> = graph
+            .graph
+            .node_weights()
+            .filter(|n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name))
+            .map(|n| n.id.as_str())
+            .collect();
+        let reports = plan
+            .notify
+            .as_ref()
+            .is_some_and(|n| n.to.iter().any(|t| t == name));
+        let sha = &link.context.sha;
+        let pr = match link.context.pr {
+            Some(pr) => Ok(Some(pr)),
+            None => link
+                .client
+                .pulls_for_commit(sha)
+                .await
+                .map(|prs| prs.first().copied())
+                .map_err(|e| format!("cannot look up the pull request of commit {sha}: {e}")),
+        };
+        let pr = match (pr, gates.first()) {
+            (Ok(Some(pr)), _) => Some(pr),
+            (Ok(None), Some(gate)) => {
+                return Err(format!("gate `{gate}` reads its decision from pull-request comments (`via: {name}`), and no pull request contains commit {sha}; run it from a pull request, or use `via: cli`"))
+            }
+            (Err(e), Some(gate)) => return Err(format!("gate `{gate}` reads its decision from pull-request comments (`via: {name}`): {e}")),
+            (Ok(None), None) => {
+                warnings.push(format!("no pull request contains commit {sha}: `{name}` posts deployment statuses only"));
+                None
+            }
+            (Err(e), None) => {
+                warnings.push(format!("{e}: `{name}` posts deployment statuses only"));
+                None
+            }
+        };
+        out.push(Connected {
+            name: name.clone(),
+            link: link.clone(),
+            pr,
+            reports,
+        });
+    }
+    Ok((out, warnings))
+}
+
+/// What the GitHub side adds to a running run.
+#[derive(Default)]
+pub struct Started {
+    pub outbound: Vec<Box<dyn Outbound>>,
+    /// Approval sources by provider name.
+    pub approvals: BTreeMap<String, Arc<dyn Approvals>>,
+    /// Each PR's commands, whose rollback requests cancel the run.
+    pub commands: Vec<Arc<Commands>>,
+    /// The comment watchers, stopped when the run ends.
+    pub watchers: Vec<tokio::task::AbortHandle>,
+}
+
+/// Whom and what a run is, for its GitHub side.
+pub struct RunInfo<'a> {
+    pub plan: &'a Plan,
+    pub run_id: &'a str,
+    /// The Action's `environment` input (or `--environment`), for providers that name none.
+    pub environment: &'a str,
+}
+
+/// Starts the PR comment, the deployment and the command watchers. Inside the run's runtime.
+pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries) -> Started {
+    let mut s = Started::default();
+    for c in connected {
+        let environment = c
+            .link
+            .environment
+            .clone()
+            .unwrap_or_else(|| run.environment.to_string());
+        let client = c.link.client.clone();
+        let ctx = &c.link.context;
+        if let Some(pr) = c.pr {
+            let repo = format!("{}/{}", ctx.owner, ctx.repo);
+            let commands = Commands::new(client.clone(), &c.name, &repo, pr, deliveries.clone());
+            let watcher = tokio::spawn(commands.clone().watch(chrono::Utc::now(), c.link.poll));
+            s.watchers.push(watcher.abort_handle());
+            s.approvals
+                .insert(c.name.clone(), Arc::new(Github::new(commands.clone())));
+            s.commands.push(commands);
+            if c.reports {
+                s.outbound
+                    .push(Box::new(crate::report::pr_comment::PrComment::start(
+                        client.clone(),
+                        &c.name,
+                        pr,
+                        run.plan,
+                        &environment,
+                        deliveries.clone(),
+                    )));
+            }
+        }
+        if c.reports {
+            s.outbound
+                .push(Box::new(crate::report::deployment::Deployment::start(
+                    client,
+                    &c.name,
+                    crate::report::deployment::Of {
+                        sha: ctx.sha.clone(),
+                        environment,
+                        plan: run.plan.name.clone(),
+                        run_id: run.run_id.to_string(),
+                        log_url: ctx.log_url.clone(),
+                    },
+                    deliveries.clone(),
+                )));
+        }
+    }
+    s
+}

@@ -1,0 +1,272 @@
+//! `/rollgate approve|reject|rollback` commands from pull-request comments. One watcher reads
+//! the PR's new comments while the run goes; a command counts only from someone with write
+//! access to the repository (the collaborator-permission API says), and anyone else is told,
+//! in a reply, that it was ignored and why. Approvals and rejections wait for a gate's
+//! approval source to take them; a rollback cancels the run at once.
+
+use super::client::{Client, Comment};
+use crate::report::outbound::Deliveries;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a comment asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Approve,
+    Reject,
+    Rollback,
+}
+
+impl Verb {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verb::Approve => "approve",
+            Verb::Reject => "reject",
+            Verb::Rollback => "rollback",
+        }
+    }
+}
+
+/// A command from someone with write access.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    pub verb: Verb,
+    /// The gate it names, if it names one (`/rollgate approve canary-50`).
+    pub gate: Option<String>,
+    pub by: String,
+    pub comment: u64,
+}
+
+/// A comment's `/rollgate` line, if it has one: the verb (or the word that is not one) and
+/// what follows it.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Command(Verb, Option<String>),
+    Unknown(String),
+}
+
+pub fn parse(body: &str) -> Option<Parsed> {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("/rollgate"))?;
+    let mut words = line.split_whitespace();
+    if words.next() != Some("/rollgate") {
+        return None;
+    }
+    let verb = words.next().unwrap_or("");
+    let gate = words.next().map(str::to_string);
+    Some(match verb {
+        "approve" => Parsed::Command(Verb::Approve, gate),
+        "reject" => Parsed::Command(Verb::Reject, gate),
+        "rollback" => Parsed::Command(Verb::Rollback, gate),
+        other => Parsed::Unknown(other.to_string()),
+    })
+}
+
+/// Whether a permission from the collaborator-permission API may decide.
+fn may_write(permission: &str) -> bool {
+    matches!(permission, "admin" | "write")
+}
+
+/// The commands of one pull request, as the run's watcher finds them.
+pub struct Commands {
+    pub client: Arc<Client>,
+    /// The `github` provider's name, as deliveries are reported.
+    pub name: String,
+    pub pr: u64,
+    repo: String,
+    /// Approvals and rejections not yet taken by a gate.
+    queue: Mutex<VecDeque<Command>>,
+    /// Set while a gate reading from this PR waits.
+    gate_waiting: AtomicBool,
+    rollback: tokio::sync::watch::Sender<Option<String>>,
+    deliveries: Deliveries,
+}
+
+impl Commands {
+    pub fn new(
+        client: Arc<Client>,
+        name: &str,
+        repo: &str,
+        pr: u64,
+        deliveries: Deliveries,
+    ) -> Arc<Commands> {
+        Arc::new(Commands {
+            client,
+            name: name.to_string(),
+            pr,
+            repo: repo.to_string(),
+            queue: Mutex::new(VecDeque::new()),
+            gate_waiting: AtomicBool::new(false),
+            rollback: tokio::sync::watch::channel(None).0,
+            deliveries,
+        })
+    }
+
+    /// Reads new comments every `every`, from `since` on, until the run ends (the task is
+    /// dropped with the runtime).
+    pub async fn watch(self: Arc<Self>, since: DateTime<Utc>, every: Duration) {
+        let mut seen = BTreeSet::new();
+        let mut failing = false;
+        loop {
+            match self.client.comments(self.pr, Some(since)).await {
+                Ok(comments) => {
+                    failing = false;
+                    for c in comments {
+                        if c.created_at >= since && seen.insert(c.id) {
+                            self.take(&c).await;
+                        }
+                    }
+                }
+                // Said once per outage, not at every poll.
+                Err(e) if !failing => {
+                    failing = true;
+                    self.report("reading PR comments", Err(e.to_string()));
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn take(&self, c: &Comment) {
+        let Some(parsed) = c.body.as_deref().and_then(parse) else {
+            return;
+        };
+        let by = c.user.login.clone();
+        let (verb, gate) = match parsed {
+            Parsed::Command(verb, gate) => (verb, gate),
+            Parsed::Unknown(word) => {
+                return self
+                    .reply(
+                        c.id,
+                        &by,
+                        &format!("`/rollgate {word}` is not a command; use `/rollgate approve`, `/rollgate reject` or `/rollgate rollback`."),
+                    )
+                    .await;
+            }
+        };
+        let permission = match self.client.permission(&by).await {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .reply(
+                        c.id,
+                        &by,
+                        &format!("`/rollgate {}` was ignored: your permission on {} could not be checked ({e}).", verb.word(), self.repo),
+                    )
+                    .await
+            }
+        };
+        if !may_write(&permission) {
+            return self
+                .reply(
+                    c.id,
+                    &by,
+                    &format!("`/rollgate {}` was ignored: it needs write access to {}, and you have `{permission}`.", verb.word(), self.repo),
+                )
+                .await;
+        }
+        let command = Command {
+            verb,
+            gate,
+            by: by.clone(),
+            comment: c.id,
+        };
+        match verb {
+            Verb::Rollback => {
+                self.rollback.send_replace(Some(format!(
+                    "rollback requested by {by} on PR #{}",
+                    self.pr
+                )));
+            }
+            Verb::Approve | Verb::Reject if !self.gate_waiting.load(Ordering::SeqCst) => {
+                self.reply(
+                    c.id,
+                    &by,
+                    &format!(
+                        "`/rollgate {}` was ignored: no approval is waiting now.",
+                        verb.word()
+                    ),
+                )
+                .await
+            }
+            Verb::Approve | Verb::Reject => self.queue.lock().unwrap().push_back(command),
+        }
+    }
+
+    /// A gate starts or stops waiting for this PR's decisions.
+    pub fn set_gate_waiting(&self, waiting: bool) {
+        self.gate_waiting.store(waiting, Ordering::SeqCst);
+    }
+
+    /// The oldest approval or rejection not yet taken.
+    pub fn next(&self) -> Option<Command> {
+        self.queue.lock().unwrap().pop_front()
+    }
+
+    /// Completes when a writer asks for a rollback, with who.
+    pub async fn rollback_requested(&self) -> String {
+        let mut rx = self.rollback.subscribe();
+        let asked = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|why| why.clone().unwrap_or_default());
+        match asked {
+            Ok(why) => why,
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Answers a command on the PR, quoting it.
+    pub async fn reply(&self, comment: u64, to: &str, text: &str) {
+        let body = format!("@{to} {text}\n\n<sub>rollgate, about comment {comment}</sub>");
+        let result = self
+            .client
+            .create_comment(self.pr, &body)
+            .await
+            .map(|_| 1)
+            .map_err(|e| e.to_string());
+        self.report(&format!("reply to @{to}"), result);
+    }
+
+    fn report(&self, about: &str, result: Result<u32, String>) {
+        let _ = self
+            .deliveries
+            .send((self.name.clone(), about.to_string(), result));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_command_line_of_a_comment() {
+        assert_eq!(
+            parse("/rollgate approve"),
+            Some(Parsed::Command(Verb::Approve, None))
+        );
+        assert_eq!(
+            parse("Looks good.\n  /rollgate reject canary-50 because\n"),
+            Some(Parsed::Command(Verb::Reject, Some("canary-50".into())))
+        );
+        assert_eq!(
+            parse("/rollgate rollback"),
+            Some(Parsed::Command(Verb::Rollback, None))
+        );
+        assert_eq!(
+            parse("/rollgate aprove"),
+            Some(Parsed::Unknown("aprove".into()))
+        );
+        assert_eq!(parse("/rollgateapprove"), None);
+        assert_eq!(parse("please /rollgate approve"), None);
+        assert_eq!(parse("no command here"), None);
+        assert!(may_write("admin") && may_write("write"));
+        assert!(!may_write("read") && !may_write("none") && !may_write("triage"));
+    }
+}

@@ -1,0 +1,105 @@
+//! Gate decisions from pull-request comments: `/rollgate approve` or `/rollgate reject`
+//! (optionally naming the gate) from someone with write access who is among the gate's
+//! approvers: their login, a team they are an active member of (`org/team`), or anyone with
+//! write access when the approvers are `*`. Anyone else is told, in a reply, why their
+//! comment was ignored. Only comments posted while the gate waits count.
+
+use super::Approvals;
+use crate::github::client::Error;
+use crate::github::commands::{Commands, Verb};
+use crate::plan::Gate;
+use crate::runner::clock::Clock;
+use crate::runner::events::Decision;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a waiting gate looks at the commands the PR watcher has taken in.
+const POLL: Duration = Duration::from_millis(200);
+
+pub struct Github {
+    commands: Arc<Commands>,
+}
+
+impl Github {
+    pub fn new(commands: Arc<Commands>) -> Github {
+        Github { commands }
+    }
+
+    /// Whether `user` is among `approvers`.
+    async fn approver(&self, approvers: &[String], user: &str) -> Result<bool, Error> {
+        for a in approvers {
+            let yes = match a.split_once('/') {
+                Some((org, team)) => self.commands.client.in_team(org, team, user).await?,
+                None => a == "*" || a.eq_ignore_ascii_case(user),
+            };
+            if yes {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The decision of the next command that may decide this gate, if one came.
+    async fn next_decision(&self, names: &[&str], gate: &Gate) -> Option<(Decision, String)> {
+        while let Some(c) = self.commands.next() {
+            let word = c.verb.word();
+            if let Some(g) = c.gate.as_deref().filter(|g| !names.contains(g)) {
+                let text = format!(
+                    "`/rollgate {word} {g}` was ignored: the rollout waits at `{}`.",
+                    names[0]
+                );
+                self.commands.reply(c.comment, &c.by, &text).await;
+                continue;
+            }
+            match self.approver(&gate.approvers, &c.by).await {
+                Ok(true) => {
+                    let d = match c.verb {
+                        Verb::Reject => Decision::Rejected,
+                        Verb::Approve | Verb::Rollback => Decision::Approved,
+                    };
+                    return Some((d, c.by));
+                }
+                Ok(false) => {
+                    let text = format!(
+                        "`/rollgate {word}` was ignored: `{}` may be decided by {} only.",
+                        names[0],
+                        gate.approvers.join(", ")
+                    );
+                    self.commands.reply(c.comment, &c.by, &text).await;
+                }
+                Err(e) => {
+                    let text = format!("`/rollgate {word}` was ignored: whether you are among the approvers ({}) could not be checked: {e}. A listed team needs a token that can read the organization's teams.", gate.approvers.join(", "));
+                    self.commands.reply(c.comment, &c.by, &text).await;
+                }
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Approvals for Github {
+    async fn decide(
+        &self,
+        names: &[&str],
+        gate: &Gate,
+        clock: &Clock,
+    ) -> (Decision, Option<String>) {
+        let deadline = clock.elapsed() + gate.timeout.0;
+        self.commands.set_gate_waiting(true);
+        let decided = loop {
+            if let Some((d, by)) = self.next_decision(names, gate).await {
+                break (d, Some(by));
+            }
+            if clock.elapsed() >= deadline {
+                break (Decision::TimedOut, None);
+            }
+            clock
+                .sleep(POLL.min(deadline.saturating_sub(clock.elapsed())))
+                .await;
+        };
+        self.commands.set_gate_waiting(false);
+        decided
+    }
+}

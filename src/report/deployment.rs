@@ -1,0 +1,140 @@
+//! The run as a GitHub deployment of the commit to the environment: `in_progress` when it
+//! starts, `success` when promoted (and then `inactive` for the deployment it replaced),
+//! `failure` when rolled back or stopped, `error` when rollgate or a router failed; every
+//! status links to the job's log.
+
+use super::outbound::{Deliveries, Outbound};
+use crate::github::client::Client;
+use crate::runner::events::{Event, Outcome, Reason, Stamped};
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct Deployment {
+    finished: Option<tokio::sync::oneshot::Sender<(Outcome, Option<Reason>)>>,
+}
+
+/// What the deployment is of.
+pub struct Of {
+    pub sha: String,
+    pub environment: String,
+    pub plan: String,
+    pub run_id: String,
+    pub log_url: Option<String>,
+}
+
+impl Deployment {
+    /// Creates the deployment in the background; `name` is the `github` provider's, as
+    /// deliveries are reported. Must be called inside the run's runtime.
+    pub fn start(client: Arc<Client>, name: &str, of: Of, deliveries: Deliveries) -> Deployment {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(keep(client, name.to_string(), of, rx, deliveries));
+        Deployment { finished: Some(tx) }
+    }
+}
+
+impl Outbound for Deployment {
+    fn on(&mut self, e: &Stamped) {
+        if let Event::RunFinished { outcome, reason } = &e.event {
+            if let Some(tx) = self.finished.take() {
+                let _ = tx.send((*outcome, reason.clone()));
+            }
+        }
+    }
+}
+
+/// The status for an outcome, and its description.
+fn status(outcome: Outcome, reason: Option<&Reason>) -> (&'static str, String) {
+    let why = reason.map(|r| r.message.as_str()).unwrap_or("");
+    match outcome {
+        Outcome::Promoted => ("success", "promoted by rollgate".into()),
+        Outcome::RolledBack => ("failure", format!("rolled back: {why}")),
+        Outcome::Aborted => ("failure", format!("stopped: {why}")),
+        Outcome::Failed => ("error", format!("failed: {why}")),
+        Outcome::RouterFailed => ("error", format!("a router failed: {why}")),
+    }
+}
+
+async fn keep(
+    client: Arc<Client>,
+    name: String,
+    of: Of,
+    finished: tokio::sync::oneshot::Receiver<(Outcome, Option<Reason>)>,
+    deliveries: Deliveries,
+) {
+    let report = |about: String, result: Result<(), crate::github::client::Error>| {
+        let _ = deliveries.send((
+            name.clone(),
+            about,
+            result.map(|_| 1).map_err(|e| e.to_string()),
+        ));
+    };
+    let log = of.log_url.as_deref();
+    // The deployment this one replaces: the newest whose latest status is `success`.
+    let mut replaced = None;
+    if let Ok(ids) = client.deployments(&of.environment).await {
+        for id in ids {
+            if let Ok(Some(state)) = client.latest_status(id).await {
+                if state == "success" {
+                    replaced = Some(id);
+                    break;
+                }
+            }
+        }
+    }
+    let description = format!("rollgate: {}", of.plan);
+    let payload = json!({ "rollgate": { "plan": of.plan, "run-id": of.run_id } });
+    let id = match client
+        .create_deployment(&of.sha, &of.environment, &description, payload)
+        .await
+    {
+        Ok(id) => {
+            report(format!("deployment to {}", of.environment), Ok(()));
+            id
+        }
+        Err(e) => return report(format!("deployment to {}", of.environment), Err(e)),
+    };
+    let started = client
+        .post_status(id, "in_progress", &format!("{} rolling out", of.plan), log)
+        .await;
+    report(format!("deployment {id}: in_progress"), started);
+    let (state, text) = match finished.await {
+        Ok((outcome, reason)) => status(outcome, reason.as_ref()),
+        // The run ended without an outcome (it panicked): say so rather than leave it in progress.
+        Err(_) => (
+            "error",
+            "rollgate stopped before the rollout finished".into(),
+        ),
+    };
+    let ended = client.post_status(id, state, &text, log).await;
+    let ok = ended.is_ok();
+    report(format!("deployment {id}: {state}"), ended);
+    if let (true, "success", Some(old)) = (ok, state, replaced) {
+        let r = client
+            .post_status(
+                old,
+                "inactive",
+                &format!("replaced by deployment {id}"),
+                log,
+            )
+            .await;
+        report(format!("deployment {old}: inactive"), r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_outcome_has_a_status() {
+        assert_eq!(status(Outcome::Promoted, None).0, "success");
+        let r = Reason::says("error-rate 15% > 5%");
+        assert_eq!(
+            status(Outcome::RolledBack, Some(&r)),
+            ("failure", "rolled back: error-rate 15% > 5%".into())
+        );
+        assert_eq!(status(Outcome::Aborted, None).0, "failure");
+        assert_eq!(status(Outcome::RouterFailed, None).0, "error");
+        assert_eq!(status(Outcome::Failed, None).0, "error");
+    }
+}

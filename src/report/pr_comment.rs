@@ -1,0 +1,127 @@
+//! The pull-request comment of a real run: one per plan and environment, found again by its
+//! hidden marker and edited in place as the rollout moves. Edits are coalesced (the newest
+//! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
+
+use super::outbound::{Deliveries, Outbound};
+use crate::github::client::Client;
+use crate::plan::Plan;
+use crate::runner::events::{Event, Stamped};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The least time between two edits of the comment.
+const SPACING: Duration = Duration::from_secs(2);
+
+pub struct PrComment {
+    plan: Plan,
+    environment: String,
+    events: Vec<Stamped>,
+    latest: tokio::sync::watch::Sender<String>,
+}
+
+impl PrComment {
+    /// Starts keeping the comment on `pr`; `name` is the `github` provider's, as deliveries
+    /// are reported. Must be called inside the run's runtime.
+    pub fn start(
+        client: Arc<Client>,
+        name: &str,
+        pr: u64,
+        plan: &Plan,
+        environment: &str,
+        deliveries: Deliveries,
+    ) -> PrComment {
+        let (latest, rx) = tokio::sync::watch::channel(String::new());
+        let marker = super::markdown::marker(&plan.name, environment);
+        tokio::spawn(keep(client, name.to_string(), pr, marker, rx, deliveries));
+        PrComment {
+            plan: plan.clone(),
+            environment: environment.to_string(),
+            events: Vec::new(),
+            latest,
+        }
+    }
+}
+
+impl Outbound for PrComment {
+    fn on(&mut self, e: &Stamped) {
+        // Metric answers change nothing the comment shows.
+        if matches!(e.event, Event::Queried { .. }) {
+            return;
+        }
+        self.events.push(e.clone());
+        let view = super::view::RunView::of(&self.plan, &self.events);
+        self.latest
+            .send_replace(super::markdown::pr_comment(&view, &self.environment, true));
+    }
+}
+
+/// Posts each new text of the comment until the run drops its sender, then the last one.
+async fn keep(
+    client: Arc<Client>,
+    name: String,
+    pr: u64,
+    marker: String,
+    mut rx: tokio::sync::watch::Receiver<String>,
+    deliveries: Deliveries,
+) {
+    let report = |about: String, result: Result<u32, String>| {
+        let _ = deliveries.send((name.clone(), about, result));
+    };
+    let mut id: Option<u64> = None;
+    let mut looked = false;
+    let mut failing = false;
+    let mut edits = 0u32;
+    while rx.changed().await.is_ok() {
+        let body = rx.borrow_and_update().clone();
+        if !looked {
+            // A comment from an earlier run of this plan and environment is edited, not repeated.
+            match client.comments(pr, None).await {
+                Ok(all) => {
+                    looked = true;
+                    id = all
+                        .iter()
+                        .rev()
+                        .find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(&marker)))
+                        .map(|c| c.id);
+                }
+                Err(e) => {
+                    if !failing {
+                        report(format!("PR #{pr} comment"), Err(e.to_string()));
+                    }
+                    failing = true;
+                    tokio::time::sleep(SPACING).await;
+                    continue;
+                }
+            }
+        }
+        let result = match id {
+            Some(c) => match client.edit_comment(c, &body).await {
+                // Someone deleted it: post it again.
+                Err(e) if e.status == Some(404) => client.create_comment(pr, &body).await.map(Some),
+                other => other.map(|_| None),
+            },
+            None => client.create_comment(pr, &body).await.map(Some),
+        };
+        match result {
+            Ok(Some(created)) => {
+                id = Some(created);
+                failing = false;
+                report(format!("PR #{pr} comment posted"), Ok(1));
+            }
+            Ok(None) => {
+                failing = false;
+                edits += 1;
+            }
+            Err(e) => {
+                if !failing {
+                    report(format!("PR #{pr} comment"), Err(e.to_string()));
+                }
+                failing = true;
+            }
+        }
+        tokio::time::sleep(SPACING).await;
+    }
+    if edits > 0 && !failing {
+        report(format!("PR #{pr} comment updated"), Ok(edits));
+    }
+}
