@@ -66,7 +66,12 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         }
     };
     let graph = compile(&v);
-    let providers = match crate::providers::for_run(&v.plan, &graph, &ctx) {
+    let rt = super::run::runtime()?;
+    let built = {
+        let _inside = rt.enter();
+        crate::providers::for_run(&v.plan, &graph, &ctx)
+    };
+    let providers = match built {
         Ok(p) => p,
         Err(missing) => {
             writeln!(io.err, "rollgate: cannot resume: {}", missing.join("; "))?;
@@ -95,7 +100,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         .to_std()
         .unwrap_or_default();
     let started_at = record.header.started_at;
-    let Some((rt, github)) = super::run::connect(&v.plan, &graph, &providers, io)? else {
+    let Some(github) = super::run::connect(&rt, &v.plan, &graph, &providers, io)? else {
         return Ok(exit::FAILURE);
     };
     let run = RealRun {

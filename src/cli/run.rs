@@ -45,23 +45,32 @@ pub(super) struct RealRun {
     pub github: Vec<on_github::Connected>,
 }
 
-/// A runtime for a real run, and the plan's `github` providers connected to their pull
-/// request in it; or why the run cannot start (said on `io.err`).
+/// The runtime a real run runs in. Its providers are built inside it (the GitHub client
+/// starts a task there).
+pub(super) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// The plan's `github` providers connected to their pull request; or why the run cannot
+/// start (said on `io.err`).
 pub(super) fn connect(
+    rt: &tokio::runtime::Runtime,
     plan: &crate::plan::Plan,
     graph: &crate::graph::StepGraph,
     providers: &crate::providers::Providers,
     io: &mut Io<'_>,
-) -> std::io::Result<Option<(tokio::runtime::Runtime, Vec<on_github::Connected>)>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+) -> std::io::Result<Option<Vec<on_github::Connected>>> {
+    for note in &providers.notes {
+        writeln!(io.err, "rollgate: {note}")?;
+    }
     match rt.block_on(on_github::connect(plan, graph, &providers.github)) {
         Ok((connected, warnings)) => {
             for w in warnings {
                 writeln!(io.err, "rollgate: {w}")?;
             }
-            Ok(Some((rt, connected)))
+            Ok(Some(connected))
         }
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;
@@ -338,18 +347,21 @@ fn on_signal(
 
 /// Completes when a writer comments `/rollgate rollback` on any of the pull requests.
 async fn from_a_pr(prs: Vec<Arc<crate::github::commands::Commands>>) -> String {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    for c in prs {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(c.rollback_requested().await).await;
-        });
-    }
-    drop(tx);
-    match rx.recv().await {
-        Some(why) => why,
-        None => std::future::pending().await,
-    }
+    // Polled here rather than spawned, so nothing outlives the run holding a PR's watcher.
+    let mut asked: Vec<_> = prs
+        .iter()
+        .map(|c| Box::pin(c.rollback_requested()))
+        .collect();
+    std::future::poll_fn(|cx| {
+        asked
+            .iter_mut()
+            .find_map(|f| match std::future::Future::poll(f.as_mut(), cx) {
+                std::task::Poll::Ready(why) => Some(why),
+                std::task::Poll::Pending => None,
+            })
+            .map_or(std::task::Poll::Pending, std::task::Poll::Ready)
+    })
+    .await
 }
 
 pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
@@ -374,7 +386,12 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         }
     }
     let graph = compile(&v);
-    let providers = match crate::providers::for_run(&v.plan, &graph, &ctx) {
+    let rt = runtime()?;
+    let built = {
+        let _inside = rt.enter();
+        crate::providers::for_run(&v.plan, &graph, &ctx)
+    };
+    let providers = match built {
         Ok(p) => p,
         Err(missing) => {
             writeln!(
@@ -407,7 +424,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         writeln!(io.err, "rollgate: {why}")?;
         return Ok(exit::FAILURE);
     }
-    let Some((rt, github)) = connect(&v.plan, &graph, &providers, io)? else {
+    let Some(github) = connect(&rt, &v.plan, &graph, &providers, io)? else {
         return Ok(exit::FAILURE);
     };
     let run_id = format!(

@@ -6,7 +6,7 @@
 
 use super::client::{Client, Comment};
 use crate::report::outbound::Deliveries;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,6 +110,8 @@ impl Commands {
     /// Reads new comments every `every`, from `since` on, until the run ends (the task is
     /// dropped with the runtime).
     pub async fn watch(self: Arc<Self>, since: DateTime<Utc>, every: Duration) {
+        // GitHub's times are whole seconds: a comment in the run's first second counts.
+        let since = since.trunc_subsecs(0);
         let mut seen = BTreeSet::new();
         let mut failing = false;
         loop {

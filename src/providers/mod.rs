@@ -31,6 +31,8 @@ pub struct Providers {
     pub notifiers: BTreeMap<String, Arc<dyn notifiers::Notifier>>,
     /// `github` providers the plan uses (in `notify.to` or a gate's `via`), for a real run.
     pub github: BTreeMap<String, Arc<crate::github::Link>>,
+    /// What a real run leaves out, and why, to be said before it starts.
+    pub notes: Vec<String>,
 }
 
 /// Builds a dry-run's providers: simulated routers, the fixture as every metric source.
@@ -44,6 +46,7 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
         ))),
         notifiers: BTreeMap::new(),
         github: BTreeMap::new(),
+        notes: Vec::new(),
     };
     for (name, provider) in &plan.providers {
         match provider {
@@ -109,9 +112,15 @@ fn github_used(name: &str, plan: &Plan, graph: &crate::graph::StepGraph) -> bool
     plan.notify
         .as_ref()
         .is_some_and(|n| n.to.iter().any(|t| t == name))
-        || graph.graph.node_weights().any(
-            |n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name),
-        )
+        || gated_by(name, graph)
+}
+
+/// Whether a gate reads its decision from the `github` provider `name`.
+fn gated_by(name: &str, graph: &crate::graph::StepGraph) -> bool {
+    graph
+        .graph
+        .node_weights()
+        .any(|n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name))
 }
 
 /// A `github` provider for a real run: the repository and commit from the environment Actions
@@ -156,6 +165,7 @@ pub fn for_run(
         approvals: None,
         notifiers: BTreeMap::new(),
         github: BTreeMap::new(),
+        notes: Vec::new(),
     };
     let mut missing = Vec::new();
     let sub = |s: &str| interpolate(s, contexts);
@@ -199,6 +209,11 @@ pub fn for_run(
                 Ok(link) => {
                     p.github.insert(name.clone(), Arc::new(link));
                 }
+                // A rollout driven by hand, away from GitHub, still runs; only its reports there
+                // are left out. Gates that read PR comments cannot be.
+                Err(_) if std::env::var_os("GITHUB_REPOSITORY").is_none() && !gated_by(name, graph) => p.notes.push(format!(
+                    "`{name}` (github): not in a GitHub Actions job (GITHUB_REPOSITORY is not set), so no PR comment or deployment statuses"
+                )),
                 Err(e) => missing.push(format!("`{name}` (github): {e}")),
             },
             // Declared and not used: nothing to talk to.

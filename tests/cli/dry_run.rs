@@ -136,7 +136,7 @@ fn a_fixture_missing_a_query_is_refused_before_anything_moves() {
     assert!(run.stdout.is_empty());
     assert!(
         run.stderr
-            .contains("workflows/haproxy-canary.yaml:48:13: error[missing-query]"),
+            .contains("workflows/haproxy-canary.yaml:53:13: error[missing-query]"),
         "{}",
         run.stderr
     );

@@ -5,6 +5,7 @@ mod bad_plans;
 mod decisions;
 mod dry_run;
 mod github;
+mod github_api;
 mod graphs;
 mod haproxy;
 mod hostile;

@@ -204,6 +204,7 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
             .arg("--state-dir")
             .arg(state.path())
             .env_remove("TEAMS_WEBHOOK")
+            .env_remove("GITHUB_REPOSITORY")
             .current_dir(root())
             .output()
             .unwrap();
@@ -212,7 +213,7 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     };
-    // A gate decided by PR comments needs what is not built yet; `via: cli` gates run.
+    // A gate decided by PR comments needs a GitHub repository to read them from.
     let (code, err) = run(&[
         "run",
         "workflows/model-config-rollout.yaml",
@@ -220,7 +221,7 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
         "model=m2",
     ]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("step `canary-50.gate` waits for an approval via `gh` (PR comments); that is not built yet: use `via: cli` and `rollgate approve RUN`"), "{err}");
+    assert!(err.contains("`gh` (github): GITHUB_REPOSITORY is not set: the GitHub provider needs to know the repository (Actions sets it; elsewhere set it to OWNER/REPO)"), "{err}");
     assert!(
         err.contains("= help: rehearse it with `rollgate dry-run"),
         "{err}"
