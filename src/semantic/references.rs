@@ -29,11 +29,18 @@ fn provider(ctx: &Ctx<'_>, name: &str, role: Role, at: &[String], out: &mut Vec<
                     format!("no provider `{name}` is declared"),
                 )
                 .at(ctx.span(at))
-                .help(format!(
-                    "{} (a {} is needed here)",
-                    suggest(name, &fitting),
-                    role.noun()
-                )),
+                .help(match role {
+                    // `via` also takes `cli`, which is no provider.
+                    Role::Approvals => format!(
+                        "{}; `via` is `cli` (decisions from a terminal) or the name of a `github` provider (decisions from PR comments)",
+                        suggest(name, &fitting)
+                    ),
+                    _ => format!(
+                        "{} ({} is needed here)",
+                        suggest(name, &fitting),
+                        article(role.noun())
+                    ),
+                }),
             );
         }
         Some(p) if !p.has_role(role) => {
