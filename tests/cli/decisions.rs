@@ -1,11 +1,8 @@
 //! Gates of a real run decided from a terminal (`rollgate approve|reject RUN`), and a rollback
 //! asked for (`rollgate rollback RUN`), against a run going on in the background.
 
-use serde_json::Value;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use crate::support::Events;
+use std::process::Command;
 
 const PLAN: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 30s, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\n";
 
@@ -34,24 +31,13 @@ impl Rig {
         )
     }
 
-    /// `rollgate run plan.yaml --json` in the background: its events as they come, and the
-    /// process to wait on.
-    fn start(&self) -> (std::process::Child, mpsc::Receiver<Value>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-            .args(["run", "plan.yaml", "--json"])
-            .current_dir(self.dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(serde_json::from_str::<Value>(&line).unwrap());
-            }
-        });
-        (child, rx)
+    /// `rollgate run plan.yaml --json` in the background: the process, and its events.
+    fn start(&self) -> (std::process::Child, Events) {
+        Events::spawn(
+            Command::new(env!("CARGO_BIN_EXE_rollgate"))
+                .args(["run", "plan.yaml", "--json"])
+                .current_dir(self.dir.path()),
+        )
     }
 
     fn router(&self) -> String {
@@ -62,26 +48,11 @@ impl Rig {
     }
 }
 
-fn wait_for(rx: &mpsc::Receiver<Value>, kind: &str) -> Value {
-    loop {
-        let e = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no `{kind}` event"));
-        if e["event"] == kind {
-            return e;
-        }
-    }
-}
-
-fn finished(rx: &mpsc::Receiver<Value>) -> Value {
-    wait_for(rx, "run-finished")
-}
-
 #[test]
 fn an_approver_lets_the_run_go_on_and_anyone_else_is_refused() {
     let rig = Rig::new();
     let (mut run, rx) = rig.start();
-    let waiting = wait_for(&rx, "gate-waiting");
+    let waiting = rx.wait_for("gate-waiting");
     assert_eq!(waiting["step"], "canary-25.gate");
     let (code, _, err) = rig.rollgate(&["approve", "--by", "mallory"]);
     assert_eq!(code, 1);
@@ -101,12 +72,12 @@ fn an_approver_lets_the_run_go_on_and_anyone_else_is_refused() {
         out.starts_with("approved `canary-25.gate` of run "),
         "{out}"
     );
-    let decided = wait_for(&rx, "gate-decided");
+    let decided = rx.wait_for("gate-decided");
     assert_eq!(
         (decided["decision"].as_str(), decided["by"].as_str()),
         (Some("approved"), Some("alice"))
     );
-    assert_eq!(finished(&rx)["outcome"], "promoted");
+    assert_eq!(rx.wait_for("run-finished")["outcome"], "promoted");
     assert_eq!(run.wait().unwrap().code(), Some(0));
     assert_eq!(rig.router(), "100");
     let (code, _, err) = rig.rollgate(&["approve", "--by", "alice"]);
@@ -118,10 +89,10 @@ fn an_approver_lets_the_run_go_on_and_anyone_else_is_refused() {
 fn a_rejection_rolls_back() {
     let rig = Rig::new();
     let (mut run, rx) = rig.start();
-    wait_for(&rx, "gate-waiting");
+    rx.wait_for("gate-waiting");
     let (code, out, _) = rig.rollgate(&["reject", "--by", "alice"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(finished(&rx)["outcome"], "rolled-back");
+    assert_eq!(rx.wait_for("run-finished")["outcome"], "rolled-back");
     assert_eq!(run.wait().unwrap().code(), Some(3));
     assert_eq!(rig.router(), "0");
 }
@@ -130,7 +101,7 @@ fn a_rejection_rolls_back() {
 fn a_rollback_asked_for_from_a_terminal_happens_at_once() {
     let rig = Rig::new();
     let (mut run, rx) = rig.start();
-    let started = wait_for(&rx, "gate-waiting");
+    let started = rx.wait_for("gate-waiting");
     assert_eq!(started["step"], "canary-25.gate");
     let (code, out, _) = rig.rollgate(&["rollback", "--by", "bob"]);
     assert_eq!(code, 0);
@@ -138,9 +109,9 @@ fn a_rollback_asked_for_from_a_terminal_happens_at_once() {
         out.contains("asked run ") && out.contains("to roll back, as bob"),
         "{out}"
     );
-    let rb = wait_for(&rx, "rollback-started");
+    let rb = rx.wait_for("rollback-started");
     assert_eq!(rb["reason"]["message"], "rollback requested by bob");
-    assert_eq!(finished(&rx)["outcome"], "rolled-back");
+    assert_eq!(rx.wait_for("run-finished")["outcome"], "rolled-back");
     assert_eq!(run.wait().unwrap().code(), Some(3));
     assert_eq!(rig.router(), "0");
 }

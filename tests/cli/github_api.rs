@@ -5,11 +5,11 @@
 //! on the PR, GitHub's secondary rate limit waited out, and the token in no body, output or
 //! journal.
 
+use crate::support::Events;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TOKEN: &str = "ghs_m0ckT0kenThatMustNotLeak";
@@ -325,39 +325,8 @@ impl Rig {
         c
     }
 
-    fn start(
-        &self,
-        gh: &GitHub,
-        extra: &[(&str, &str)],
-    ) -> (
-        std::process::Child,
-        mpsc::Receiver<Value>,
-        Arc<Mutex<String>>,
-    ) {
-        let mut child = self
-            .command(gh, extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let text = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let t = text.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                t.lock().unwrap().push_str(&line);
-                let _ = tx.send(serde_json::from_str::<Value>(&line).unwrap());
-            }
-        });
-        let t = text.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                t.lock().unwrap().push_str(&line);
-            }
-        });
-        (child, rx, text)
+    fn start(&self, gh: &GitHub, extra: &[(&str, &str)]) -> (std::process::Child, Events) {
+        Events::spawn(&mut self.command(gh, extra))
     }
 
     fn router(&self) -> String {
@@ -373,17 +342,6 @@ impl Rig {
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap_or_default())
             .collect()
-    }
-}
-
-fn wait_for(rx: &mpsc::Receiver<Value>, kind: &str) -> Value {
-    loop {
-        let e = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no `{kind}` event"));
-        if e["event"] == kind {
-            return e;
-        }
     }
 }
 
@@ -446,8 +404,8 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         ..State::default()
     });
     let rig = Rig::new(GATED);
-    let (mut run, rx, output) = rig.start(&gh, &[]);
-    let waiting = wait_for(&rx, "gate-waiting");
+    let (mut run, rx) = rig.start(&gh, &[]);
+    let waiting = rx.wait_for("gate-waiting");
     assert_eq!(
         (waiting["step"].as_str(), waiting["via"].as_str()),
         (Some("canary-25.gate"), Some("gh"))
@@ -480,12 +438,12 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         refused.body
     );
     gh.comment("carol", "/rollgate approve canary-25");
-    let decided = wait_for(&rx, "gate-decided");
+    let decided = rx.wait_for("gate-decided");
     assert_eq!(
         (decided["decision"].as_str(), decided["by"].as_str()),
         (Some("approved"), Some("carol"))
     );
-    assert_eq!(wait_for(&rx, "run-finished")["outcome"], "promoted");
+    assert_eq!(rx.wait_for("run-finished")["outcome"], "promoted");
     assert_eq!(run.wait().unwrap().code(), Some(0));
     assert_eq!(rig.router(), "100");
 
@@ -605,7 +563,7 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         journal.contains(r#""event":"notification-sent","to":"gh","about":"PR #7 comment posted""#),
         "{journal}"
     );
-    token_kept(&gh, &output.lock().unwrap(), &journal);
+    token_kept(&gh, &rx.text.lock().unwrap(), &journal);
 }
 
 const WATCHED: &str = r#"name: shop canary
@@ -644,16 +602,16 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
     )
     .unwrap();
     let rig = Rig::new(WATCHED);
-    let (mut run, rx, output) = rig.start(&gh, &[("GITHUB_EVENT_PATH", event.to_str().unwrap())]);
+    let (mut run, rx) = rig.start(&gh, &[("GITHUB_EVENT_PATH", event.to_str().unwrap())]);
     loop {
-        let e = wait_for(&rx, "weight-shifted");
+        let e = rx.wait_for("weight-shifted");
         if e["to"]["percent"] == 25 {
             break;
         }
     }
     // A writer asks for a rollback on the PR while the canary is watched.
     gh.comment("dave", "/rollgate rollback");
-    let finished = wait_for(&rx, "run-finished");
+    let finished = rx.wait_for("run-finished");
     assert_eq!(finished["outcome"], "rolled-back");
     assert_eq!(
         finished["reason"]["message"],
@@ -712,7 +670,7 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
         states[1]["description"],
         "rolled back: rollback requested by dave on PR #7"
     );
-    token_kept(&gh, &output.lock().unwrap(), &rig.journal_text());
+    token_kept(&gh, &rx.text.lock().unwrap(), &rig.journal_text());
 }
 
 #[test]

@@ -96,3 +96,57 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+/// The events of a `rollgate ... --json` as they come,
+/// and everything it wrote on either.
+pub struct Events {
+    rx: std::sync::mpsc::Receiver<serde_json::Value>,
+    pub text: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Events {
+    /// Starts `cmd` with its output piped here.
+    pub fn spawn(cmd: &mut Command) -> (std::process::Child, Events) {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let events = Events::of(&mut child);
+        (child, events)
+    }
+
+    fn of(child: &mut std::process::Child) -> Events {
+        use std::io::BufRead;
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let t = text.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                t.lock().unwrap().push_str(&line);
+                let _ = tx.send(serde_json::from_str(&line).unwrap());
+            }
+        });
+        let t = text.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                t.lock().unwrap().push_str(&line);
+            }
+        });
+        Events { rx, text }
+    }
+
+    /// The next event of `kind`, skipping others; fails after 30 s without one.
+    pub fn wait_for(&self, kind: &str) -> serde_json::Value {
+        loop {
+            let e = self
+                .rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no `{kind}` event"));
+            if e["event"] == kind {
+                return e;
+            }
+        }
+    }
+}
