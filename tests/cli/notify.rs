@@ -145,6 +145,9 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
         .current_dir(dir.path())
         .env("SLACK_TOKEN", SLACK_TOKEN)
         .env("HOOK_SECRET", HOOK_SECRET)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary.md"))
+        .env_remove("GITHUB_OUTPUT")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -160,8 +163,10 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
             .trim(),
         "0"
     );
+    // Under Actions the secrets' masks come first.
     let events: Vec<Value> = stdout
         .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let sent: Vec<&Value> = events
@@ -177,6 +182,13 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
     assert!(
         broken.iter().all(|e| e["error"] == "HTTP 400 Bad Request"),
         "{broken:?}"
+    );
+    // The job summary lists what was not delivered.
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(
+        summary.contains("Notifications not delivered (the rollout did not wait for them):\n- broken (started): HTTP 400 Bad Request\n- broken (rolled-back): HTTP 400 Bad Request")
+            || summary.contains("Notifications not delivered (the rollout did not wait for them):\n- broken (rolled-back): HTTP 400 Bad Request\n- broken (started): HTTP 400 Bad Request"),
+        "{summary}"
     );
     let slack_retry = sent
         .iter()
@@ -233,11 +245,28 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
         );
     }
 
-    // Secrets: in no body, and nowhere in the journal or the output.
+    // Secrets: in no body, and nowhere in the journal, the summary or the output but the
+    // commands that mask them in the job's log.
     for s in mock.seen.lock().unwrap().iter() {
         assert!(!s.body.contains(SLACK_TOKEN) && !s.body.contains(HOOK_SECRET));
     }
-    assert!(!stdout.contains(SLACK_TOKEN) && !stdout.contains(HOOK_SECRET));
+    let mut masks: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::add-mask::"))
+        .collect();
+    masks.sort();
+    let mut want = [
+        format!("::add-mask::{HOOK_SECRET}"),
+        format!("::add-mask::{SLACK_TOKEN}"),
+    ];
+    want.sort();
+    assert_eq!(masks, want);
+    let unmasked: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(!unmasked.contains(SLACK_TOKEN) && !unmasked.contains(HOOK_SECRET));
+    assert!(!summary.contains(SLACK_TOKEN) && !summary.contains(HOOK_SECRET));
     for f in crate::support::walk(&dir.path().join(".rollgate/runs")) {
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(
