@@ -63,7 +63,12 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         Kind::Reject => "reject",
     };
     if a.kind != Kind::Rollback {
-        let Some((step, approvers)) = record.waiting_gate() else {
+        let Some(journal::WaitingGate {
+            step,
+            approvers,
+            via,
+        }) = record.waiting_gate()
+        else {
             writeln!(
                 io.err,
                 "rollgate: run {id} waits at no gate (it is at {})",
@@ -76,6 +81,10 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
                 writeln!(io.err, "rollgate: run {id} waits at `{step}`, not `{g}`")?;
                 return Ok(exit::FAILURE);
             }
+        }
+        if via != crate::plan::gate::CLI_APPROVALS {
+            writeln!(io.err, "rollgate: `{step}` of run {id} takes its decision from pull-request comments (`via: {via}`): comment `/rollgate {decision}` on the pull request; `rollgate rollback` still works from here")?;
+            return Ok(exit::FAILURE);
         }
         if !may_decide(&approvers, &by) {
             writeln!(io.err, "rollgate: {by} is not among the approvers of `{step}` ({}); `--by` says who decides", approvers.join(", "))?;

@@ -20,6 +20,15 @@ use std::sync::Mutex;
 /// Where runs are kept, relative to the working directory, unless `--state-dir` says otherwise.
 pub const DEFAULT_DIR: &str = ".rollgate";
 
+/// A gate a run waits at, as its journal tells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitingGate {
+    pub step: String,
+    pub approvers: Vec<String>,
+    /// Where its decision comes from: `cli`, or a `github` provider's name.
+    pub via: String,
+}
+
 /// What was run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Header {
@@ -135,7 +144,7 @@ impl Record {
     }
 
     /// The gate the run waits at, with its approvers: the last `gate-waiting` not yet decided.
-    pub fn waiting_gate(&self) -> Option<(String, Vec<String>)> {
+    pub fn waiting_gate(&self) -> Option<WaitingGate> {
         let mut open = None;
         for e in &self.events {
             match e["event"].as_str() {
@@ -148,8 +157,14 @@ impl Record {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let step = e["step"].as_str().unwrap_or_default().to_string();
-                    open = Some((step, approvers));
+                    open = Some(WaitingGate {
+                        step: e["step"].as_str().unwrap_or_default().to_string(),
+                        approvers,
+                        via: e["via"]
+                            .as_str()
+                            .unwrap_or(crate::plan::gate::CLI_APPROVALS)
+                            .to_string(),
+                    });
                 }
                 Some("gate-decided") => open = None,
                 _ => {}

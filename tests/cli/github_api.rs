@@ -416,6 +416,17 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
             .contains("**waiting** for alice, acme/sre: comment `/rollgate approve`")
     });
 
+    // A terminal cannot approve for the PR.
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["approve", "--by", "alice"])
+        .current_dir(rig.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`canary-25.gate` of run "), "{err}");
+    assert!(err.contains("takes its decision from pull-request comments (`via: gh`): comment `/rollgate approve` on the pull request; `rollgate rollback` still works from here"), "{err}");
+
     gh.comment("mallory", "/rollgate approve");
     let refused = gh.wait_for("a reply to mallory", |s| {
         s.method == "POST" && s.body.contains("@mallory")
