@@ -63,13 +63,18 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     // The clock is made inside the runtime (see `Prepared::setup`).
     let outcome = rt.block_on(async move { runner::run(prepared.setup(), tx).await });
     let mut events = Vec::new();
+    // What the plan's `notify` would send, recorded beside the event that calls for it.
+    let mut chat = crate::report::chat::Chat::new(&plan);
     while let Ok(e) = rx.try_recv() {
-        if a.json {
-            writeln!(io.out, "{}", crate::report::json::line(&e))?;
-        } else if let Some(l) = crate::report::terminal::line(&e) {
-            writeln!(io.out, "{l}")?;
+        let message = chat.as_mut().and_then(|c| c.rehearse(&e));
+        for e in std::iter::once(e).chain(message) {
+            if a.json {
+                writeln!(io.out, "{}", crate::report::json::line(&e))?;
+            } else if let Some(l) = crate::report::terminal::line(&e) {
+                writeln!(io.out, "{l}")?;
+            }
+            events.push(e);
         }
-        events.push(e);
     }
     if !a.json {
         write!(io.out, "{}", crate::report::summary::render(&events))?;

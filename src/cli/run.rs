@@ -105,14 +105,18 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
         &deliveries,
     );
     let mut outbound = github.outbound;
-    if let Some(chat) = crate::report::chat::Chat::new(&plan, &r.providers.notifiers) {
-        outbound.push(Box::new(Notifying {
-            chat,
-            transport: Arc::new(
-                crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
-            ),
-            deliveries: deliveries.clone(),
-        }));
+    if let Some(chat) = crate::report::chat::Chat::new(&plan) {
+        let targets = chat.targets(&r.providers.notifiers);
+        if !targets.is_empty() {
+            outbound.push(Box::new(Notifying {
+                chat,
+                targets,
+                transport: Arc::new(
+                    crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
+                ),
+                deliveries: deliveries.clone(),
+            }));
+        }
     }
     drop(deliveries);
     let mut sources = github.approvals;
@@ -160,6 +164,7 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
 /// target, each in its own task.
 struct Notifying {
     chat: crate::report::chat::Chat,
+    targets: Vec<(String, Arc<dyn crate::providers::notifiers::Notifier>)>,
     transport: Arc<dyn crate::providers::notifiers::Transport>,
     deliveries: Deliveries,
 }
@@ -169,7 +174,7 @@ impl Outbound for Notifying {
         let Some(m) = self.chat.message(e) else {
             return;
         };
-        for (to, notifier) in self.chat.targets() {
+        for (to, notifier) in &self.targets {
             let request = notifier.request(&m);
             let (to, about) = (to.clone(), m.event.name().to_string());
             let (transport, done) = (self.transport.clone(), self.deliveries.clone());

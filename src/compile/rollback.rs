@@ -122,18 +122,6 @@ pub fn wire(plan: &Plan, b: &mut Builder) -> Option<NodeIndex> {
             None,
         ));
     }
-    if let Some(n) = &plan.notify {
-        let message = format!("{} rolled back", plan.name);
-        nodes.push(node(
-            id("notify".into()),
-            StepKind::Notify {
-                to: n.to.clone(),
-                message,
-            },
-            Role::Rollback,
-            None,
-        ));
-    }
     let failing: Vec<NodeIndex> = b
         .graph
         .node_indices()

@@ -221,16 +221,14 @@ pub fn for_run(
         }
     }
     for n in graph.graph.node_weights() {
-        match &n.kind {
-            // The plan's `notify` (its rollback message included) goes through the chat
-            // reporter; a step of the plan's own that notifies cannot run yet.
-            crate::graph::StepKind::Notify { .. } if n.id == "rollback.notify" => {}
-            crate::graph::StepKind::Notify { to, .. } => missing.push(format!(
+        // The plan's `notify` goes through the chat reporter; a step of the plan's own that
+        // notifies cannot run yet.
+        if let crate::graph::StepKind::Notify { to, .. } = &n.kind {
+            missing.push(format!(
                 "step `{}` notifies {}; notify steps of a plan's own are not built yet (the plan's `notify:` is)",
                 n.id,
                 to.join(", ")
-            )),
-            _ => {}
+            ));
         }
     }
     missing.dedup();

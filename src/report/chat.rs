@@ -1,7 +1,8 @@
-//! Chat notifications of a real run: the plan's `notify` says which events go to which
-//! notifiers; each message's text is a handlebars template (shipped, or the plan's own for
-//! that event). This reporter only turns events into messages; sending them is the caller's,
-//! in the background, so a slow or failing chat never holds up the rollout.
+//! The plan's notifications: its `notify` says which events go to which targets; each
+//! message's text is a handlebars template (shipped, or the plan's own for that event). This
+//! reporter only turns events into messages: a real run sends them to its chat notifiers in
+//! the background (a slow or failing chat never holds up the rollout), and a dry-run records
+//! what it would send.
 
 use crate::plan::notify::{Notify, NotifyEvent};
 use crate::plan::Plan;
@@ -38,24 +39,17 @@ fn title(e: NotifyEvent, plan: &str) -> String {
 pub struct Chat {
     plan: String,
     notify: Notify,
-    targets: Vec<(String, Arc<dyn Notifier>)>,
+    /// The chat targets in `notify.to` (a `github` target keeps the PR comment instead).
+    chats: Vec<String>,
     templates: Handlebars<'static>,
     shifts: usize,
     rolling_back: bool,
 }
 
 impl Chat {
-    /// For a plan with `notify` and chat notifiers among its targets; `None` otherwise.
-    pub fn new(plan: &Plan, notifiers: &BTreeMap<String, Arc<dyn Notifier>>) -> Option<Chat> {
+    /// For a plan with `notify`; `None` otherwise.
+    pub fn new(plan: &Plan) -> Option<Chat> {
         let notify = plan.notify.clone()?;
-        let targets: Vec<(String, Arc<dyn Notifier>)> = notify
-            .to
-            .iter()
-            .filter_map(|to| notifiers.get(to).map(|n| (to.clone(), n.clone())))
-            .collect();
-        if targets.is_empty() {
-            return None;
-        }
         let mut templates = Handlebars::new();
         // Chat messages are plain text: nothing to escape.
         templates.register_escape_fn(handlebars::no_escape);
@@ -70,18 +64,54 @@ impl Chat {
                 .register_template_string(e.name(), text)
                 .expect("validated templates parse");
         }
+        let chats = notify
+            .to
+            .iter()
+            .filter(|to| {
+                plan.providers.get(*to).is_some_and(|p| {
+                    p.has_role(crate::plan::provider::Role::Notifications)
+                        && !matches!(p, crate::plan::Provider::Github(_))
+                })
+            })
+            .cloned()
+            .collect();
         Some(Chat {
             plan: plan.name.clone(),
+            chats,
             notify,
-            targets,
             templates,
             shifts: 0,
             rolling_back: false,
         })
     }
 
-    pub fn targets(&self) -> &[(String, Arc<dyn Notifier>)] {
-        &self.targets
+    /// The plan's targets among `notifiers` (its chat targets in a real run).
+    pub fn targets(
+        &self,
+        notifiers: &BTreeMap<String, Arc<dyn Notifier>>,
+    ) -> Vec<(String, Arc<dyn Notifier>)> {
+        self.notify
+            .to
+            .iter()
+            .filter_map(|to| notifiers.get(to).map(|n| (to.clone(), n.clone())))
+            .collect()
+    }
+
+    /// A dry-run's record of the message `e` calls for, if any, to the plan's chat targets.
+    pub fn rehearse(&mut self, e: &Stamped) -> Option<Stamped> {
+        if self.chats.is_empty() {
+            return None;
+        }
+        let m = self.message(e)?;
+        Some(Stamped {
+            t: e.t,
+            at: e.at,
+            event: Event::NotificationSkipped {
+                step: "notify".into(),
+                to: self.chats.clone(),
+                message: format!("{}: {}", m.title, m.text),
+            },
+        })
     }
 
     /// The message an event calls for, if the plan wants that event.

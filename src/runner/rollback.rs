@@ -91,7 +91,9 @@ impl Shared {
                         }
                     }
                 }
-                StepKind::Shift { .. } => {}
+                // A rollback chain shifts weights only, and holds no notify step: the plan's
+                // `notify` is told from the events.
+                StepKind::Shift { .. } | StepKind::Notify { .. } => {}
                 // A hold follows each gradual step; a failing check cuts the rest short.
                 StepKind::Observe {
                     duration,
@@ -152,16 +154,9 @@ impl Shared {
                         reason.message.clone(),
                     )]
                     .into();
-                    // A failing hook is reported; the rollback goes on to verify and notify.
+                    // A failing hook is reported; the rollback goes on.
                     let _ = self.command(id, command, &ran, env).await;
                 }
-                // A real run's messages go out through the chat reporter, from the events.
-                StepKind::Notify { .. } if self.mode == super::events::Mode::Run => {}
-                StepKind::Notify { to, message } => self.emit(Event::NotificationSkipped {
-                    step: id.into(),
-                    to: to.clone(),
-                    message: format!("{message}: {}", reason.message),
-                }),
             }
         }
         self.emit(Event::RollbackFinished { verified });

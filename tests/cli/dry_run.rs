@@ -439,3 +439,36 @@ fn mann_whitney_judges_each_window_and_reports_its_statistic() {
         .filter(|e| e["method"] == "z-test")
         .all(|e| e["verdict"] == "pass"));
 }
+
+#[test]
+fn a_rehearsal_records_the_messages_the_plan_would_send_to_chat() {
+    // `notify: { to: [gh, chat], on: [gate-waiting, rolled-back, promoted] }`: the chat gets
+    // the events it listens to; `gh` keeps the PR comment (see --github-preview) instead.
+    let (code, events) = dry_run(
+        "workflows/multi-region-waves.yaml",
+        "fixtures/metrics/multi-region-waves/errors-in-second-wave.yaml",
+        &[],
+    );
+    assert_eq!(code, 3);
+    let told: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "notification-skipped")
+        .collect();
+    let messages: Vec<&str> = told
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert_eq!(
+        messages[0],
+        "api multi-region waves: waiting for approval: sign-off waits for approval by my-org/sre."
+    );
+    assert!(
+        messages[1].starts_with(
+            "api multi-region waves: rolled back: Rolled back: error-rate 1.5% > max 1%"
+        ),
+        "{}",
+        messages[1]
+    );
+    assert!(told.iter().all(|e| e["to"] == serde_json::json!(["chat"])));
+}
