@@ -4,6 +4,7 @@ use super::{exit, on_github, validated, Io};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, lock, Header, Journal};
+use crate::providers::notifiers::{Message, Notifier};
 use crate::report::outbound::{Delivered, Deliveries, Outbound};
 use crate::runner::events::{Mode, Stamped};
 use crate::runner::{
@@ -13,6 +14,7 @@ use crate::runner::{
     Setup,
 };
 use chrono::Utc;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -105,18 +107,16 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
         &deliveries,
     );
     let mut outbound = github.outbound;
-    if let Some(chat) = crate::report::chat::Chat::new(&plan) {
-        let targets = chat.targets(&r.providers.notifiers);
-        if !targets.is_empty() {
-            outbound.push(Box::new(Notifying {
-                chat,
-                targets,
-                transport: Arc::new(
-                    crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
-                ),
-                deliveries: deliveries.clone(),
-            }));
-        }
+    if !r.providers.notifiers.is_empty() {
+        outbound.push(Box::new(Notifying {
+            plan: plan.name.clone(),
+            chat: crate::report::chat::Chat::new(&plan),
+            notifiers: r.providers.notifiers.clone(),
+            transport: Arc::new(
+                crate::providers::notifiers::Http::new().map_err(std::io::Error::other)?,
+            ),
+            deliveries: deliveries.clone(),
+        }));
     }
     drop(deliveries);
     let mut sources = github.approvals;
@@ -160,23 +160,40 @@ pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Out
     Ok(outcome)
 }
 
-/// The chat reporter of a run: each message the plan's `notify` calls for goes to every chat
-/// target, each in its own task.
+/// The chat reporter of a run: each message the plan's `notify` calls for goes to its chat
+/// targets, and a notify step's to the step's; each delivery in its own task.
 struct Notifying {
-    chat: crate::report::chat::Chat,
-    targets: Vec<(String, Arc<dyn crate::providers::notifiers::Notifier>)>,
+    plan: String,
+    chat: Option<crate::report::chat::Chat>,
+    notifiers: BTreeMap<String, Arc<dyn Notifier>>,
     transport: Arc<dyn crate::providers::notifiers::Transport>,
     deliveries: Deliveries,
 }
 
 impl Outbound for Notifying {
     fn on(&mut self, e: &Stamped) {
-        let Some(m) = self.chat.message(e) else {
-            return;
+        let (m, targets) = match &e.event {
+            runner::events::Event::NotificationAsked { step, to, message } => (
+                Message {
+                    event: "step".into(),
+                    step: Some(step.clone()),
+                    plan: self.plan.clone(),
+                    title: self.plan.clone(),
+                    text: message.clone(),
+                    good: None,
+                },
+                to.iter()
+                    .filter_map(|t| self.notifiers.get(t).map(|n| (t.clone(), n.clone())))
+                    .collect(),
+            ),
+            _ => match self.chat.as_mut().map(|c| (c.message(e), c)) {
+                Some((Some(m), c)) => (m, c.targets(&self.notifiers)),
+                _ => return,
+            },
         };
-        for (to, notifier) in &self.targets {
+        for (to, notifier) in targets {
             let request = notifier.request(&m);
-            let (to, about) = (to.clone(), m.event.name().to_string());
+            let (to, about) = (to.clone(), m.event.clone());
             let (transport, done) = (self.transport.clone(), self.deliveries.clone());
             tokio::spawn(async move {
                 let result = transport.send(&request).await;

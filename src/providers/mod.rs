@@ -221,14 +221,16 @@ pub fn for_run(
         }
     }
     for n in graph.graph.node_weights() {
-        // The plan's `notify` goes through the chat reporter; a step of the plan's own that
-        // notifies cannot run yet.
+        // A notify step's message goes to chat; GitHub keeps the PR comment instead.
         if let crate::graph::StepKind::Notify { to, .. } = &n.kind {
-            missing.push(format!(
-                "step `{}` notifies {}; notify steps of a plan's own are not built yet (the plan's `notify:` is)",
-                n.id,
-                to.join(", ")
-            ));
+            for t in to {
+                if let Some(Provider::Github(_)) = plan.providers.get(t) {
+                    missing.push(format!(
+                        "step `{}` notifies `{t}` (github); a notify step's message goes to chat targets (slack, teams, discord, google-chat, webhook), and GitHub gets the PR comment from the plan's `notify:`",
+                        n.id
+                    ));
+                }
+            }
         }
     }
     missing.dedup();

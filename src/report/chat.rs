@@ -175,7 +175,8 @@ impl Chat {
             .render(event.name(), &ctx)
             .unwrap_or_else(|e| format!("(the message template for {} failed: {e})", event.name()));
         Some(Message {
-            event,
+            event: event.name().into(),
+            step: None,
             plan: self.plan.clone(),
             title: title(event, &self.plan),
             text,

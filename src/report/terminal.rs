@@ -83,6 +83,9 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::NotificationSkipped { to, message, .. } => {
             format!("  would notify {}: {message}", to.join(", "))
         }
+        Event::NotificationAsked { to, message, .. } => {
+            format!("  notifying {}: {message}", to.join(", "))
+        }
         Event::NotificationSent {
             to,
             about,

@@ -239,8 +239,16 @@ pub enum Event {
         #[serde(flatten)]
         state: crate::providers::traffic::RouterState,
     },
-    /// A message a step or the rollback would send; a dry-run only records it.
+    /// A message a dry-run would send (a notify step's, or the plan's `notify`); it only
+    /// records it.
     NotificationSkipped {
+        step: String,
+        to: Vec<String>,
+        message: String,
+    },
+    /// A notify step of a real run asks for its message to be sent; the chat reporter sends it
+    /// (each delivery is a `notification-sent`), and the step does not wait.
+    NotificationAsked {
         step: String,
         to: Vec<String>,
         message: String,

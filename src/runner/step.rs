@@ -191,14 +191,14 @@ impl Shared {
                     Err(r) => End::Fail(r),
                 }
             }
-            // A real run's messages go out through the chat reporter, from the events.
-            StepKind::Notify { .. } if self.mode == super::events::Mode::Run => End::Ok,
+            // The message goes out through the chat reporter, from the event; a dry-run
+            // only records it.
             StepKind::Notify { to, message } => {
+                let (step, to) = (id.to_string(), to.clone());
                 let message = self.interpolate(message, Status::default());
-                self.emit(Event::NotificationSkipped {
-                    step: id.to_string(),
-                    to: to.clone(),
-                    message,
+                self.emit(match self.mode {
+                    super::events::Mode::Run => Event::NotificationAsked { step, to, message },
+                    super::events::Mode::DryRun => Event::NotificationSkipped { step, to, message },
                 });
                 End::Ok
             }

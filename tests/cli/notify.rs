@@ -276,3 +276,75 @@ fn a_rollback_is_told_to_every_chat_and_a_failing_one_changes_nothing() {
         );
     }
 }
+
+#[test]
+fn a_notify_step_of_a_real_run_goes_to_its_chat() {
+    let mock = Mock::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = format!(
+        r#"name: announced
+providers:
+  router: {{ kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }}
+  metrics: {{ kind: metrics-command, run: echo 0.001 }}
+  teams: {{ kind: teams, webhook: "{url}/teams" }}
+  hook: {{ kind: webhook, url: "{url}/hook" }}
+interval: 100ms
+checks:
+  errors: {{ source: metrics, canary: errors, max: 1% }}
+strategy:
+  canary: {{ weights: [50, 100], observe: 200ms }}
+steps:
+  - {{ id: roll, uses: rollout }}
+  - id: announce
+    needs: roll
+    uses: notify
+    with: {{ to: [hook], message: "${{{{ inputs.release }}}} is live." }}
+inputs:
+  release: {{ type: string }}
+"#,
+        url = mock.url
+    );
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(dir.path().join("router"), "0\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["run", "plan.yaml", "--json", "--input", "release=v7"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let asked = stdout
+        .lines()
+        .find(|l| l.contains(r#""event":"notification-asked""#))
+        .expect("the step asked");
+    assert!(
+        asked.contains(r#""step":"announce","to":["hook"],"message":"v7 is live.""#),
+        "{asked}"
+    );
+    let sent = stdout
+        .lines()
+        .find(|l| l.contains(r#""event":"notification-sent""#))
+        .expect("and it was sent");
+    assert!(
+        sent.contains(r#""to":"hook","about":"step","attempts":1"#),
+        "{sent}"
+    );
+    // Only the step's target: the plan has no `notify:`.
+    assert!(mock.requests("/teams").is_empty());
+    let hooks = mock.requests("/hook");
+    assert_eq!(hooks.len(), 1);
+    let body: Value = serde_json::from_str(&hooks[0].body).unwrap();
+    assert_eq!(
+        (
+            body["event"].as_str(),
+            body["step"].as_str(),
+            body["text"].as_str()
+        ),
+        (Some("step"), Some("announce"), Some("v7 is live."))
+    );
+}

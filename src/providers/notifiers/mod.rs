@@ -16,13 +16,16 @@ pub use teams::Teams;
 pub use transport::{Http, Transport};
 pub use webhook::Webhook;
 
-use crate::plan::notify::NotifyEvent;
 use serde::Serialize;
 
 /// What to tell people.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Message {
-    pub event: NotifyEvent,
+    /// The plan's `notify` event it tells of (`rolled-back`...), or `step` for a notify step's.
+    pub event: String,
+    /// The notify step that sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     pub plan: String,
     /// One line: "checkout-api canary rolled back".
     pub title: String,
