@@ -55,6 +55,60 @@ impl Outbound for PrComment {
     }
 }
 
+/// One plan's comment on one pull request, found by its marker.
+pub struct Sticky {
+    client: Arc<Client>,
+    pr: u64,
+    marker: String,
+    /// The comment, once found or posted; `None` inside until looked for.
+    id: Option<Option<u64>>,
+}
+
+/// What putting the comment did.
+#[derive(Debug, PartialEq)]
+pub enum Put {
+    Posted,
+    Edited,
+}
+
+impl Sticky {
+    pub fn new(client: Arc<Client>, pr: u64, marker: String) -> Sticky {
+        Sticky {
+            client,
+            pr,
+            marker,
+            id: None,
+        }
+    }
+
+    /// Posts `body`, or edits the comment into it: an earlier run's comment of this plan and
+    /// environment is edited, not repeated, and one someone deleted is posted again.
+    pub async fn put(&mut self, body: &str) -> Result<Put, crate::github::client::Error> {
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                let all = self.client.comments(self.pr, None).await?;
+                let found = all
+                    .iter()
+                    .rev()
+                    .find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(&self.marker)))
+                    .map(|c| c.id);
+                self.id = Some(found);
+                found
+            }
+        };
+        if let Some(c) = id {
+            match self.client.edit_comment(c, body).await {
+                Err(e) if e.status == Some(404) => {}
+                other => return other.map(|_| Put::Edited),
+            }
+        }
+        let created = self.client.create_comment(self.pr, body).await?;
+        self.id = Some(Some(created));
+        Ok(Put::Posted)
+    }
+}
+
 /// Posts each new text of the comment until the run drops its sender, then the last one.
 async fn keep(
     client: Arc<Client>,
@@ -67,51 +121,21 @@ async fn keep(
     let report = |about: String, result: Result<u32, String>| {
         let _ = deliveries.send((name.clone(), about, result));
     };
-    let mut id: Option<u64> = None;
-    let mut looked = false;
+    let mut sticky = Sticky::new(client, pr, marker);
     let mut failing = false;
     let mut edits = 0u32;
     while rx.changed().await.is_ok() {
         let body = rx.borrow_and_update().clone();
-        if !looked {
-            // A comment from an earlier run of this plan and environment is edited, not repeated.
-            match client.comments(pr, None).await {
-                Ok(all) => {
-                    looked = true;
-                    id = all
-                        .iter()
-                        .rev()
-                        .find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(&marker)))
-                        .map(|c| c.id);
-                }
-                Err(e) => {
-                    if !failing {
-                        report(format!("PR #{pr} comment"), Err(e.to_string()));
-                    }
-                    failing = true;
-                    tokio::time::sleep(SPACING).await;
-                    continue;
-                }
-            }
-        }
-        let result = match id {
-            Some(c) => match client.edit_comment(c, &body).await {
-                // Someone deleted it: post it again.
-                Err(e) if e.status == Some(404) => client.create_comment(pr, &body).await.map(Some),
-                other => other.map(|_| None),
-            },
-            None => client.create_comment(pr, &body).await.map(Some),
-        };
-        match result {
-            Ok(Some(created)) => {
-                id = Some(created);
+        match sticky.put(&body).await {
+            Ok(Put::Posted) => {
                 failing = false;
                 report(format!("PR #{pr} comment posted"), Ok(1));
             }
-            Ok(None) => {
+            Ok(Put::Edited) => {
                 failing = false;
                 edits += 1;
             }
+            // Said once per outage, not at every edit.
             Err(e) => {
                 if !failing {
                     report(format!("PR #{pr} comment"), Err(e.to_string()));
