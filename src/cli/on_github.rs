@@ -145,3 +145,68 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
     }
     s
 }
+
+/// A rehearsal in an Actions job: its PR comment (the preview, marked as a dry-run) goes on the
+/// pull request, where the real run's comment will later replace it. Whatever fails is said
+/// and does not change the rehearsal's outcome.
+pub fn post_preview(
+    plan: &Plan,
+    contexts: &serde_json::Value,
+    environment: &str,
+    view: &crate::report::view::RunView,
+    io: &mut super::Io<'_>,
+) -> std::io::Result<()> {
+    let rt = super::run::runtime()?;
+    let built = {
+        let _inside = rt.enter();
+        crate::providers::github_reporters(plan, contexts)
+    };
+    let links = match built {
+        Ok(links) => links,
+        Err(e) => {
+            writeln!(
+                io.err,
+                "rollgate: the rehearsal's PR comment is not posted: {e}"
+            )?;
+            return Ok(());
+        }
+    };
+    for (name, link) in links {
+        let environment = link.environment.clone().unwrap_or(environment.to_string());
+        let body = crate::report::markdown::pr_comment(view, &environment, true);
+        let marker = crate::report::markdown::marker(&plan.name, &environment);
+        let posted = rt.block_on(async {
+            let pr = match link.context.pr {
+                Some(pr) => pr,
+                None => match link.client.pulls_for_commit(&link.context.sha).await {
+                    Ok(prs) => match prs.first() {
+                        Some(pr) => *pr,
+                        None => {
+                            return Err(format!(
+                                "no pull request contains commit {}",
+                                link.context.sha
+                            ))
+                        }
+                    },
+                    Err(e) => return Err(e.to_string()),
+                },
+            };
+            crate::report::pr_comment::Sticky::new(link.client.clone(), pr, marker)
+                .put(&body)
+                .await
+                .map(|_| pr)
+                .map_err(|e| e.to_string())
+        });
+        match posted {
+            Ok(pr) => writeln!(
+                io.err,
+                "rollgate: the rehearsal's comment is on PR #{pr} (`{name}`)"
+            )?,
+            Err(e) => writeln!(
+                io.err,
+                "rollgate: the rehearsal's PR comment is not posted (`{name}`): {e}"
+            )?,
+        }
+    }
+    Ok(())
+}

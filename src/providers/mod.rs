@@ -152,6 +152,22 @@ fn github(
     })
 }
 
+/// The `github` providers in the plan's `notify.to`, for a rehearsal in an Actions job to post
+/// its PR comment. Built inside a runtime, like a real run's.
+pub fn github_reporters(
+    plan: &Plan,
+    contexts: &serde_json::Value,
+) -> Result<BTreeMap<String, crate::github::Link>, String> {
+    let mut out = BTreeMap::new();
+    for to in plan.notify.iter().flat_map(|n| &n.to) {
+        if let Some(Provider::Github(g)) = plan.providers.get(to) {
+            let link = github(g, contexts).map_err(|e| format!("`{to}` (github): {e}"))?;
+            out.insert(to.clone(), link);
+        }
+    }
+    Ok(out)
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(

@@ -91,7 +91,11 @@ impl Sticky {
                 let found = all
                     .iter()
                     .rev()
-                    .find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(&self.marker)))
+                    .find(|c| {
+                        c.body
+                            .as_deref()
+                            .is_some_and(|b| b.starts_with(&self.marker))
+                    })
                     .map(|c| c.id);
                 self.id = Some(found);
                 found

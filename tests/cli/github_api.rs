@@ -714,3 +714,57 @@ fn away_from_github_a_rollout_goes_on_without_its_reports_there() {
     assert_eq!(rig.router(), "100");
     assert!(gh.seen().is_empty());
 }
+
+#[test]
+fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr() {
+    let gh = GitHub::start(State::default());
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"pull_request": {"number": 7, "head": {"sha": "head456"}}}"#,
+    )
+    .unwrap();
+    // The sample workflow's rehearsal step, as the action runs it.
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .arg("action")
+        .current_dir(crate::support::root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", dir.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_REPOSITORY", "acme/shop")
+        .env("GITHUB_SHA", "merge789")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("ROLLGATE_PLAN", "workflows/haproxy-canary.yaml")
+        .env("ROLLGATE_MODE", "dry-run")
+        .env(
+            "ROLLGATE_FIXTURE",
+            "fixtures/metrics/haproxy-canary/healthy.yaml",
+        )
+        .env("ROLLGATE_ENVIRONMENT", "production")
+        .env_remove("ROLLGATE_INPUTS")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("rollgate: the rehearsal's comment is on PR #7 (`gh`)"),
+        "{err}"
+    );
+    let posts = gh.requests("POST", "/repos/acme/shop/issues/7/comments");
+    assert_eq!(posts.len(), 1);
+    let body = posts[0].json()["body"].as_str().unwrap().to_string();
+    assert!(
+        body.starts_with("<!-- rollgate:checkout-api canary:production -->"),
+        "{body}"
+    );
+    assert!(body.contains("preview (dry-run)"), "{body}");
+    assert!(body.contains("**Promoted**"), "{body}");
+    // A rehearsal deploys nothing.
+    assert!(gh
+        .requests("POST", "/repos/acme/shop/deployments")
+        .is_empty());
+    token_kept(&gh, &String::from_utf8_lossy(&out.stdout), "");
+}
