@@ -261,6 +261,29 @@ impl GitHub {
         st.comments.push(c);
     }
 
+    /// The current text of the comment that begins with `marker`.
+    fn sticky(&self, marker: &str) -> (u64, String) {
+        let st = self.state.lock().unwrap();
+        let c = st
+            .comments
+            .iter()
+            .find(|c| c["body"].as_str().unwrap().starts_with(marker))
+            .expect("the comment");
+        (
+            c["id"].as_u64().unwrap(),
+            c["body"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The statuses posted to a deployment, oldest first.
+    fn statuses(&self, deployment: u64) -> Vec<Value> {
+        let path = format!("/repos/acme/shop/deployments/{deployment}/statuses");
+        self.requests("POST", &path)
+            .iter()
+            .map(Seen::json)
+            .collect()
+    }
+
     fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
@@ -499,22 +522,9 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         .collect();
     assert_eq!(created.len(), 1, "{posts:#?}");
     assert_eq!(posts.len(), 3, "the comment and two replies");
-    let id = gh
-        .state
-        .lock()
-        .unwrap()
-        .comments
-        .iter()
-        .find(|c| c["body"].as_str().unwrap().starts_with(marker))
-        .unwrap()["id"]
-        .clone();
+    let (id, last) = gh.sticky(marker);
     let edits = gh.requests("PATCH", &format!("/repos/acme/shop/issues/comments/{id}"));
     assert!(edits.len() >= 2, "{edits:#?}");
-    let last = edits.last().unwrap().json()["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(last.starts_with(marker), "{last}");
     assert!(last.contains("**Promoted**"), "{last}");
     assert!(
         last.contains("- approval `canary-25.gate`: approved by carol"),
@@ -534,14 +544,7 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
     assert_eq!(d["auto_merge"], false);
     assert_eq!(d["required_contexts"], json!([]));
     let new_id = gh.state.lock().unwrap().deployments.last().unwrap().0;
-    let statuses: Vec<Value> = gh
-        .requests(
-            "POST",
-            &format!("/repos/acme/shop/deployments/{new_id}/statuses"),
-        )
-        .iter()
-        .map(Seen::json)
-        .collect();
+    let statuses = gh.statuses(new_id);
     let states: Vec<&str> = statuses
         .iter()
         .map(|s| s["state"].as_str().unwrap())
@@ -554,14 +557,7 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         );
         assert_eq!(s["auto_inactive"], false);
     }
-    let old: Vec<Value> = gh
-        .requests(
-            "POST",
-            &format!("/repos/acme/shop/deployments/{OLD_DEPLOYMENT}/statuses"),
-        )
-        .iter()
-        .map(Seen::json)
-        .collect();
+    let old = gh.statuses(OLD_DEPLOYMENT);
     assert_eq!(old.len(), 1);
     assert_eq!(old[0]["state"], "inactive");
     assert_eq!(
@@ -645,11 +641,8 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
         edits.len() >= 2,
         "the rate-limited edit was tried again: {edits:#?}"
     );
-    let last = gh.state.lock().unwrap().comments[0]["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(last.starts_with(marker), "{last}");
+    let (id, last) = gh.sticky(marker);
+    assert_eq!(id, 555);
     assert!(last.contains("**Rolled back**"), "{last}");
     assert!(
         last.contains("rollback requested by dave on PR #7"),
@@ -662,14 +655,7 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
         (Some("head456"), Some("staging"))
     );
     let id = gh.state.lock().unwrap().deployments[0].0;
-    let states: Vec<Value> = gh
-        .requests(
-            "POST",
-            &format!("/repos/acme/shop/deployments/{id}/statuses"),
-        )
-        .iter()
-        .map(Seen::json)
-        .collect();
+    let states = gh.statuses(id);
     assert_eq!(
         states
             .iter()
