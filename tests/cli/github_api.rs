@@ -368,6 +368,17 @@ impl Rig {
     }
 }
 
+/// A `pull_request` event's payload for PR #7, whose head is `head456`, as Actions writes it.
+fn pr_event(dir: &std::path::Path) -> std::path::PathBuf {
+    let event = dir.join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"pull_request": {"number": 7, "head": {"sha": "head456"}}}"#,
+    )
+    .unwrap();
+    event
+}
+
 /// The token went only into `Authorization` headers.
 fn token_kept(gh: &GitHub, output: &str, journal: &str) {
     for s in gh.seen() {
@@ -602,12 +613,7 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
         ..State::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let event = dir.path().join("event.json");
-    std::fs::write(
-        &event,
-        r#"{"pull_request": {"number": 7, "head": {"sha": "head456"}}}"#,
-    )
-    .unwrap();
+    let event = pr_event(dir.path());
     let rig = Rig::new(WATCHED);
     let (mut run, rx) = rig.start(&gh, &[("GITHUB_EVENT_PATH", event.to_str().unwrap())]);
     loop {
@@ -705,12 +711,7 @@ fn away_from_github_a_rollout_goes_on_without_its_reports_there() {
 fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr() {
     let gh = GitHub::start(State::default());
     let dir = tempfile::tempdir().unwrap();
-    let event = dir.path().join("event.json");
-    std::fs::write(
-        &event,
-        r#"{"pull_request": {"number": 7, "head": {"sha": "head456"}}}"#,
-    )
-    .unwrap();
+    let event = pr_event(dir.path());
     // The sample workflow's rehearsal step, as the action runs it.
     let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .arg("action")
