@@ -66,7 +66,11 @@ pub fn status(
     };
     let routers: Vec<_> = r.routers().into_iter().map(|(name, before, last)| serde_json::json!({ "router": name, "before": before.canary_weight, "last_set": last })).collect();
     if json {
-        let v = serde_json::json!({ "run": r.header.run_id, "plan": r.header.plan, "started_at": r.header.started_at, "state": state(&r), "last_step": r.last_step(), "routers": routers, "events": r.events.len() });
+        let waiting = r
+            .waiting_gate()
+            .filter(|_| r.outcome().is_none())
+            .map(|g| serde_json::json!({ "step": g.step, "approvers": g.approvers, "via": g.via }));
+        let v = serde_json::json!({ "run": r.header.run_id, "plan": r.header.plan, "started_at": r.header.started_at, "state": state(&r), "last_step": r.last_step(), "waiting": waiting, "routers": routers, "events": r.events.len() });
         writeln!(
             io.out,
             "{}",
@@ -84,6 +88,22 @@ pub fn status(
     )?;
     if let Some(s) = r.last_step() {
         writeln!(io.out, "  last step: {s}")?;
+    }
+    if let (None, Some(g)) = (r.outcome(), r.waiting_gate()) {
+        let how = if g.via == crate::plan::gate::CLI_APPROVALS {
+            format!(
+                "`rollgate approve {0}` or `rollgate reject {0}`",
+                r.header.run_id
+            )
+        } else {
+            format!("a `/rollgate approve` or `/rollgate reject` comment on the pull request (`via: {}`)", g.via)
+        };
+        writeln!(
+            io.out,
+            "  waiting at `{}` for {}: {how}",
+            g.step,
+            g.approvers.join(", ")
+        )?;
     }
     for (name, before, last) in r.routers() {
         writeln!(

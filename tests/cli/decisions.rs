@@ -54,6 +54,12 @@ fn an_approver_lets_the_run_go_on_and_anyone_else_is_refused() {
     let (mut run, rx) = rig.start();
     let waiting = rx.wait_for("gate-waiting");
     assert_eq!(waiting["step"], "canary-25.gate");
+    let (code, out, _) = rig.rollgate(&["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("  waiting at `canary-25.gate` for alice: `rollgate approve "),
+        "{out}"
+    );
     let (code, _, err) = rig.rollgate(&["approve", "--by", "mallory"]);
     assert_eq!(code, 1);
     assert!(

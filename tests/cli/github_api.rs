@@ -450,7 +450,14 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
             .contains("**waiting** for alice, acme/sre: comment `/rollgate approve`")
     });
 
-    // A terminal cannot approve for the PR.
+    // `status` says where to decide, and a terminal cannot approve for the PR.
+    let status = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .arg("status")
+        .current_dir(rig.dir.path())
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("  waiting at `canary-25.gate` for alice, acme/sre: a `/rollgate approve` or `/rollgate reject` comment on the pull request (`via: gh`)"), "{status}");
     let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .args(["approve", "--by", "alice"])
         .current_dir(rig.dir.path())
