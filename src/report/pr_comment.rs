@@ -147,7 +147,10 @@ async fn keep(
                 failing = true;
             }
         }
-        tokio::time::sleep(SPACING).await;
+        // Once the run is over, its last text goes out without waiting.
+        if rx.has_changed().is_ok() {
+            tokio::time::sleep(SPACING).await;
+        }
     }
     if edits > 0 && !failing {
         report(format!("PR #{pr} comment updated"), Ok(edits));
