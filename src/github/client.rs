@@ -214,16 +214,28 @@ impl Client {
         }
     }
 
-    /// The environment's deployments, newest first (the few most recent).
-    pub async fn deployments(&self, environment: &str) -> Result<Vec<u64>, Error> {
-        let got: Vec<Id> = self
+    /// The environment's deployments, newest first (the few most recent), each with the
+    /// rollgate run that made it, if one did.
+    pub async fn deployments(
+        &self,
+        environment: &str,
+    ) -> Result<Vec<(u64, Option<String>)>, Error> {
+        let got: Vec<Value> = self
             .octo
             .get(
                 format!("{}/deployments", self.repo),
-                Some(&[("environment", environment), ("per_page", "5")]),
+                Some(&[("environment", environment), ("per_page", "10")]),
             )
             .await?;
-        Ok(got.into_iter().map(|d| d.id).collect())
+        Ok(got
+            .iter()
+            .filter_map(|d| {
+                let run = d["payload"]["rollgate"]["run-id"]
+                    .as_str()
+                    .map(str::to_string);
+                Some((d["id"].as_u64()?, run))
+            })
+            .collect())
     }
 
     /// A deployment's latest status, if it has any.

@@ -1,7 +1,8 @@
 //! The run as a GitHub deployment of the commit to the environment: `in_progress` when it
 //! starts, `success` when promoted (and then `inactive` for the deployment it replaced),
 //! `failure` when rolled back or stopped, `error` when rollgate or a router failed; every
-//! status links to the job's log.
+//! status links to the job's log. The deployment's payload names the run, so a resumed run
+//! carries on with the same deployment.
 
 use super::outbound::{Deliveries, Outbound};
 use crate::github::client::Client;
@@ -69,29 +70,41 @@ async fn keep(
         ));
     };
     let log = of.log_url.as_deref();
-    // The deployment this one replaces: the newest whose latest status is `success`.
+    let listed = client
+        .deployments(&of.environment)
+        .await
+        .unwrap_or_default();
+    // A resumed run carries on with the deployment its first life made.
+    let ours = listed
+        .iter()
+        .find(|(_, run)| run.as_deref() == Some(of.run_id.as_str()))
+        .map(|(id, _)| *id);
+    // The deployment this one replaces: the newest other whose latest status is `success`.
     let mut replaced = None;
-    if let Ok(ids) = client.deployments(&of.environment).await {
-        for id in ids {
-            if let Ok(Some(state)) = client.latest_status(id).await {
-                if state == "success" {
-                    replaced = Some(id);
-                    break;
-                }
+    for (id, _) in listed.iter().filter(|(id, _)| Some(*id) != ours) {
+        if let Ok(Some(state)) = client.latest_status(*id).await {
+            if state == "success" {
+                replaced = Some(*id);
+                break;
             }
         }
     }
-    let description = format!("rollgate: {}", of.plan);
-    let payload = json!({ "rollgate": { "plan": of.plan, "run-id": of.run_id } });
-    let id = match client
-        .create_deployment(&of.sha, &of.environment, &description, payload)
-        .await
-    {
-        Ok(id) => {
-            report(format!("deployment to {}", of.environment), Ok(()));
-            id
+    let id = match ours {
+        Some(id) => id,
+        None => {
+            let description = format!("rollgate: {}", of.plan);
+            let payload = json!({ "rollgate": { "plan": of.plan, "run-id": of.run_id } });
+            match client
+                .create_deployment(&of.sha, &of.environment, &description, payload)
+                .await
+            {
+                Ok(id) => {
+                    report(format!("deployment to {}", of.environment), Ok(()));
+                    id
+                }
+                Err(e) => return report(format!("deployment to {}", of.environment), Err(e)),
+            }
         }
-        Err(e) => return report(format!("deployment to {}", of.environment), Err(e)),
     };
     let started = client
         .post_status(id, "in_progress", &format!("{} rolling out", of.plan), log)

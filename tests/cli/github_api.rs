@@ -42,8 +42,8 @@ struct State {
     teams: BTreeMap<String, Vec<String>>,
     /// The open pull requests containing each commit.
     pulls: BTreeMap<String, Vec<u64>>,
-    /// Deployments, oldest first, each with its statuses, oldest first.
-    deployments: Vec<(u64, String, Vec<String>)>,
+    /// Deployments as GitHub lists them, oldest first, each with its `statuses` (oldest first).
+    deployments: Vec<Value>,
     next_id: u64,
     /// Edits of a comment answered with GitHub's secondary rate limit before one goes through.
     limited_edits: u32,
@@ -56,6 +56,11 @@ struct GitHub {
     state: Arc<Mutex<State>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Whether the object `v` has the id a URL names.
+fn id_is(v: &Value, id: &str) -> bool {
+    v["id"].as_u64().is_some() && v["id"].as_u64() == id.parse().ok()
 }
 
 fn now() -> String {
@@ -125,11 +130,7 @@ impl State {
                     let (s, v) = error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.");
                     return (s, v, vec![("retry-after", "1".into())]);
                 }
-                match self
-                    .comments
-                    .iter_mut()
-                    .find(|c| c["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(*id))
-                {
+                match self.comments.iter_mut().find(|c| id_is(c, id)) {
                     Some(c) => {
                         c["body"] = body["body"].clone();
                         (200, c.clone())
@@ -157,45 +158,49 @@ impl State {
             }
             ("GET", ["repos", "acme", "shop", "deployments"]) => {
                 let env = q.get("environment").copied().unwrap_or_default();
-                let ids: Vec<Value> = self
+                let listed: Vec<Value> = self
                     .deployments
                     .iter()
                     .rev()
-                    .filter(|d| d.1 == env)
-                    .map(|d| json!({ "id": d.0, "environment": d.1 }))
+                    .filter(|d| d["environment"] == env)
+                    .cloned()
                     .collect();
-                (200, json!(ids))
+                (200, json!(listed))
             }
             ("GET", ["repos", "acme", "shop", "deployments", id, "statuses"]) => {
-                match self.deployments.iter().find(|d| d.0.to_string() == *id) {
-                    Some(d) => (
-                        200,
-                        json!(d
-                            .2
-                            .iter()
-                            .rev()
-                            .take(1)
-                            .map(|s| json!({ "state": s }))
-                            .collect::<Vec<_>>()),
-                    ),
+                match self.deployments.iter().find(|d| id_is(d, id)) {
+                    Some(d) => {
+                        let newest = d["statuses"].as_array().unwrap().last();
+                        (
+                            200,
+                            json!(newest
+                                .map(|s| vec![json!({ "state": s })])
+                                .unwrap_or_default()),
+                        )
+                    }
                     None => error(404, "Not Found"),
                 }
             }
             ("POST", ["repos", "acme", "shop", "deployments"]) => {
                 self.next_id += 1;
-                let env = body["environment"].as_str().unwrap_or_default().to_string();
-                self.deployments.push((self.next_id, env, vec![]));
-                (
-                    201,
-                    json!({ "id": self.next_id, "sha": body["ref"], "environment": body["environment"] }),
-                )
+                let d = json!({
+                    "id": self.next_id,
+                    "sha": body["ref"],
+                    "environment": body["environment"],
+                    "payload": body["payload"],
+                    "statuses": [],
+                });
+                self.deployments.push(d.clone());
+                (201, d)
             }
             ("POST", ["repos", "acme", "shop", "deployments", id, "statuses"]) => {
-                match self.deployments.iter_mut().find(|d| d.0.to_string() == *id) {
+                match self.deployments.iter_mut().find(|d| id_is(d, id)) {
                     Some(d) => {
-                        let state = body["state"].as_str().unwrap_or_default().to_string();
-                        d.2.push(state.clone());
-                        (201, json!({ "id": 1, "state": state }))
+                        d["statuses"]
+                            .as_array_mut()
+                            .unwrap()
+                            .push(body["state"].clone());
+                        (201, json!({ "id": 1, "state": body["state"] }))
                     }
                     None => error(404, "Not Found"),
                 }
@@ -330,8 +335,14 @@ impl Rig {
 
     /// `rollgate run plan.yaml --json` as an Actions job would run it against `gh`.
     fn command(&self, gh: &GitHub, extra: &[(&str, &str)]) -> Command {
+        let run = ["run", "plan.yaml", "--json", "--environment", "staging"];
+        self.rollgate(gh, &run, extra)
+    }
+
+    /// `rollgate ARGS` in the rig's directory, in a job's environment against `gh`.
+    fn rollgate(&self, gh: &GitHub, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rollgate"));
-        c.args(["run", "plan.yaml", "--json", "--environment", "staging"])
+        c.args(args)
             .current_dir(self.dir.path())
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_EVENT_PATH")
@@ -430,11 +441,12 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
             .into(),
         teams: [("acme/sre".to_string(), vec!["carol".to_string()])].into(),
         pulls: [("abc123".to_string(), vec![7])].into(),
-        deployments: vec![(
-            OLD_DEPLOYMENT,
-            "production".into(),
-            vec!["in_progress".into(), "success".into()],
-        )],
+        deployments: vec![json!({
+            "id": OLD_DEPLOYMENT,
+            "environment": "production",
+            "payload": {},
+            "statuses": ["in_progress", "success"],
+        })],
         ..State::default()
     });
     let rig = Rig::new(GATED);
@@ -561,7 +573,9 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
     );
     assert_eq!(d["auto_merge"], false);
     assert_eq!(d["required_contexts"], json!([]));
-    let new_id = gh.state.lock().unwrap().deployments.last().unwrap().0;
+    let new_id = gh.state.lock().unwrap().deployments.last().unwrap()["id"]
+        .as_u64()
+        .unwrap();
     let statuses = gh.statuses(new_id);
     let states: Vec<&str> = statuses
         .iter()
@@ -667,7 +681,9 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
         (d["ref"].as_str(), d["environment"].as_str()),
         (Some("head456"), Some("staging"))
     );
-    let id = gh.state.lock().unwrap().deployments[0].0;
+    let id = gh.state.lock().unwrap().deployments[0]["id"]
+        .as_u64()
+        .unwrap();
     let states = gh.statuses(id);
     assert_eq!(
         states
@@ -761,4 +777,64 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr() {
         .requests("POST", "/repos/acme/shop/deployments")
         .is_empty());
     token_kept(&gh, &String::from_utf8_lossy(&out.stdout), "");
+}
+
+#[test]
+fn a_resumed_run_carries_on_with_its_deployment_and_comment() {
+    let marker = "<!-- rollgate:shop canary:staging -->";
+    let gh = GitHub::start(State::default());
+    let dir = tempfile::tempdir().unwrap();
+    let event = pr_event(dir.path());
+    let env = [("GITHUB_EVENT_PATH", event.to_str().unwrap())];
+    let rig = Rig::new(WATCHED);
+    let (mut run, rx) = rig.start(&gh, &env);
+    loop {
+        if rx.wait_for("weight-shifted")["to"]["percent"] == 25 {
+            break;
+        }
+    }
+    gh.wait_for("the deployment in progress", |s| {
+        s.body.contains("in_progress")
+    });
+    gh.wait_for("the comment", |s| {
+        s.method == "POST" && s.body.contains(marker)
+    });
+    // The machine goes away mid-phase.
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let mut runs = std::fs::read_dir(rig.dir.path().join(".rollgate/runs")).unwrap();
+    let id = runs.next().unwrap().unwrap().file_name();
+    let id = id.to_str().unwrap();
+    let out = rig
+        .rollgate(&gh, &["resume", id, "--json"], &env)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rig.router(), "0");
+    // One deployment, told in progress by each life and then how it ended; one comment.
+    assert_eq!(gh.requests("POST", "/repos/acme/shop/deployments").len(), 1);
+    let deployment = gh.state.lock().unwrap().deployments[0]["id"]
+        .as_u64()
+        .unwrap();
+    let states: Vec<Value> = gh
+        .statuses(deployment)
+        .iter()
+        .map(|s| s["state"].clone())
+        .collect();
+    assert_eq!(
+        states,
+        [json!("in_progress"), json!("in_progress"), json!("failure")]
+    );
+    assert_eq!(
+        gh.requests("POST", "/repos/acme/shop/issues/7/comments")
+            .len(),
+        1
+    );
+    let (_, last) = gh.sticky(marker);
+    assert!(last.contains("**Rolled back**"), "{last}");
 }
