@@ -54,9 +54,11 @@ impl Github {
             }
             match self.approver(&gate.approvers, &c.by).await {
                 Ok(true) => {
-                    let d = match c.verb {
-                        Verb::Reject => Decision::Rejected,
-                        Verb::Approve | Verb::Rollback => Decision::Approved,
+                    // Only approvals and rejections are queued; a rollback cancels the run.
+                    let d = if c.verb == Verb::Reject {
+                        Decision::Rejected
+                    } else {
+                        Decision::Approved
                     };
                     return Some((d, c.by));
                 }
