@@ -42,15 +42,10 @@ pub async fn connect(
             .as_ref()
             .is_some_and(|n| n.to.iter().any(|t| t == name));
         let sha = &link.context.sha;
-        let pr = match link.context.pr {
-            Some(pr) => Ok(Some(pr)),
-            None => link
-                .client
-                .pulls_for_commit(sha)
-                .await
-                .map(|prs| prs.first().copied())
-                .map_err(|e| format!("cannot look up the pull request of commit {sha}: {e}")),
-        };
+        let pr = link
+            .pull_request()
+            .await
+            .map_err(|e| format!("cannot look up the pull request of commit {sha}: {e}"));
         let pr = match (pr, gates.first()) {
             (Ok(Some(pr)), _) => Some(pr),
             (Ok(None), Some(gate)) => {

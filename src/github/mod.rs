@@ -18,6 +18,22 @@ pub struct Link {
     pub poll: Duration,
 }
 
+impl Link {
+    /// The pull request the run reports on: the event's, else one containing the commit
+    /// (open ones first), so a push to main reports on the PR it merged.
+    pub async fn pull_request(&self) -> Result<Option<u64>, client::Error> {
+        match self.context.pr {
+            Some(pr) => Ok(Some(pr)),
+            None => Ok(self
+                .client
+                .pulls_for_commit(&self.context.sha)
+                .await?
+                .first()
+                .copied()),
+        }
+    }
+}
+
 /// Comments are read this often unless the provider says otherwise: 360 requests an hour,
 /// well inside the 1,000 an hour a workflow's token may make.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(10);
