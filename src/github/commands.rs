@@ -83,6 +83,8 @@ pub struct Commands {
     queue: Mutex<VecDeque<Command>>,
     /// Set while a gate reading from this PR waits.
     gate_waiting: AtomicBool,
+    /// Who was told they lack write access: told once a run.
+    told: Mutex<BTreeSet<String>>,
     rollback: tokio::sync::watch::Sender<Option<String>>,
     deliveries: Deliveries,
 }
@@ -102,6 +104,7 @@ impl Commands {
             repo: repo.to_string(),
             queue: Mutex::new(VecDeque::new()),
             gate_waiting: AtomicBool::new(false),
+            told: Mutex::new(BTreeSet::new()),
             rollback: tokio::sync::watch::channel(None).0,
             deliveries,
         })
@@ -140,39 +143,34 @@ impl Commands {
             return;
         };
         let by = c.user.login.clone();
-        let (verb, gate) = match parsed {
-            Parsed::Command(verb, gate) => (verb, gate),
-            Parsed::Unknown(word) => {
-                return self
-                    .reply(
-                        c.id,
-                        &by,
-                        &format!("`/rollgate {word}` is not a command; use `/rollgate approve`, `/rollgate reject` or `/rollgate rollback`."),
-                    )
-                    .await;
-            }
+        let said = match &parsed {
+            Parsed::Command(verb, _) => verb.word().to_string(),
+            Parsed::Unknown(word) => word.clone(),
         };
+        // Only writers are answered more than once, so commands cannot be used to flood the
+        // PR (and spend GitHub's limits on replies).
+        if self.told.lock().unwrap().contains(&by.to_lowercase()) {
+            return;
+        }
         let permission = match self.client.permission(&by).await {
             Ok(p) => p,
             Err(e) => {
-                return self
-                    .reply(
-                        c.id,
-                        &by,
-                        &format!("`/rollgate {}` was ignored: your permission on {} could not be checked ({e}).", verb.word(), self.repo),
-                    )
-                    .await
+                let text = format!("`/rollgate {said}` was ignored: your permission on {} could not be checked ({e}).", self.repo);
+                return self.reply(c.id, &by, &text).await;
             }
         };
         if !may_write(&permission) {
-            return self
-                .reply(
-                    c.id,
-                    &by,
-                    &format!("`/rollgate {}` was ignored: it needs write access to {}, and you have `{permission}`.", verb.word(), self.repo),
-                )
-                .await;
+            self.told.lock().unwrap().insert(by.to_lowercase());
+            let text = format!("`/rollgate {said}` was ignored: it needs write access to {}, and you have `{permission}`.", self.repo);
+            return self.reply(c.id, &by, &text).await;
         }
+        let (verb, gate) = match parsed {
+            Parsed::Command(verb, gate) => (verb, gate),
+            Parsed::Unknown(word) => {
+                let text = format!("`/rollgate {word}` is not a command; use `/rollgate approve`, `/rollgate reject` or `/rollgate rollback`.");
+                return self.reply(c.id, &by, &text).await;
+            }
+        };
         let command = Command {
             verb,
             gate,

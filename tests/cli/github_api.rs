@@ -501,6 +501,8 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
         "{}",
         refused.body
     );
+    // Asking again changes nothing and gets no second reply.
+    gh.comment("mallory", "/rollgate approve");
     gh.comment("carol", "/rollgate approve canary-25");
     let decided = rx.wait_for("gate-decided");
     assert_eq!(
