@@ -14,6 +14,8 @@ use std::time::Duration;
 
 const TOKEN: &str = "ghs_m0ckT0kenThatMustNotLeak";
 const OLD_DEPLOYMENT: u64 = 100;
+/// Where a GitHub Enterprise server serves its REST API.
+const ENTERPRISE: &str = "/api/v3";
 
 /// One request the mock received.
 #[derive(Clone, Debug)]
@@ -26,8 +28,10 @@ struct Seen {
 }
 
 impl Seen {
+    /// The API path, without a GitHub Enterprise server's `/api/v3` prefix.
     fn path(&self) -> &str {
-        self.url.split('?').next().unwrap()
+        let path = self.url.split('?').next().unwrap();
+        path.strip_prefix(ENTERPRISE).unwrap_or(path)
     }
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
@@ -237,7 +241,8 @@ impl GitHub {
                 let (status, value, headers) = {
                     let mut st = st.lock().unwrap();
                     st.seen.push(seen.clone());
-                    st.answer(&seen.method, &seen.url, &seen.json())
+                    let url = seen.url.strip_prefix(ENTERPRISE).unwrap_or(&seen.url);
+                    st.answer(&seen.method, url, &seen.json())
                 };
                 let mut resp = tiny_http::Response::from_string(value.to_string())
                     .with_status_code(status)
@@ -733,18 +738,18 @@ fn away_from_github_a_rollout_goes_on_without_its_reports_there() {
 }
 
 #[test]
-fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr() {
+fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr_on_github_enterprise_too() {
     let gh = GitHub::start(State::default());
     let dir = tempfile::tempdir().unwrap();
     let event = pr_event(dir.path());
-    // The sample workflow's rehearsal step, as the action runs it.
+    // The sample workflow's rehearsal step, as the action runs it, on GitHub Enterprise.
     let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .arg("action")
         .current_dir(crate::support::root())
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", dir.path().join("output"))
         .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
-        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_API_URL", format!("{}{ENTERPRISE}", gh.url))
         .env("GITHUB_REPOSITORY", "acme/shop")
         .env("GITHUB_SHA", "merge789")
         .env("GITHUB_EVENT_PATH", &event)
@@ -765,6 +770,7 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr() {
         err.contains("rollgate: the rehearsal's comment is on PR #7 (`gh`)"),
         "{err}"
     );
+    assert!(gh.seen().iter().all(|s| s.url.starts_with("/api/v3/")));
     let posts = gh.requests("POST", "/repos/acme/shop/issues/7/comments");
     assert_eq!(posts.len(), 1);
     let body = posts[0].json()["body"].as_str().unwrap().to_string();
