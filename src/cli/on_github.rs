@@ -171,20 +171,13 @@ pub fn post_preview(
         let body = crate::report::markdown::pr_comment(view, &environment, true);
         let marker = crate::report::markdown::marker(&plan.name, &environment);
         let posted = rt.block_on(async {
-            let pr = match link.context.pr {
-                Some(pr) => pr,
-                None => match link.client.pulls_for_commit(&link.context.sha).await {
-                    Ok(prs) => match prs.first() {
-                        Some(pr) => *pr,
-                        None => {
-                            return Err(format!(
-                                "no pull request contains commit {}",
-                                link.context.sha
-                            ))
-                        }
-                    },
-                    Err(e) => return Err(e.to_string()),
-                },
+            let pr = match link.pull_request().await {
+                Ok(Some(pr)) => pr,
+                Ok(None) => {
+                    let sha = &link.context.sha;
+                    return Err(format!("no pull request contains commit {sha}"));
+                }
+                Err(e) => return Err(e.to_string()),
             };
             crate::report::pr_comment::Sticky::new(link.client.clone(), pr, marker)
                 .put(&body)
