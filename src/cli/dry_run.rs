@@ -46,12 +46,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     // In an Actions job, a plan reporting to GitHub gets its rehearsal's comment on the PR;
     // that needs the real secrets (the token), which a rehearsal otherwise does not read.
     let github_contexts = (crate::report::actions::Actions::from_env().is_some()
-        && plan.notify.iter().flat_map(|n| &n.to).any(|t| {
-            matches!(
-                plan.providers.get(t),
-                Some(crate::plan::Provider::Github(_))
-            )
-        }))
+        && plan.github_notified().next().is_some())
     .then(|| {
         prepare::contexts(&plan, a.inputs)
             .and_then(|mut c| prepare::with_secrets(&mut c, &source).map(|_| c))

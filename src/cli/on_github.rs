@@ -31,16 +31,8 @@ pub async fn connect(
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for (name, link) in links {
-        let gates: Vec<&str> = graph
-            .graph
-            .node_weights()
-            .filter(|n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name))
-            .map(|n| n.id.as_str())
-            .collect();
-        let reports = plan
-            .notify
-            .as_ref()
-            .is_some_and(|n| n.to.iter().any(|t| t == name));
+        let gates = graph.gates_via(name);
+        let reports = plan.notifies(name);
         let sha = &link.context.sha;
         let pr = link
             .pull_request()
@@ -151,11 +143,7 @@ pub fn post_preview(
     view: &crate::report::view::RunView,
     io: &mut super::Io<'_>,
 ) -> std::io::Result<()> {
-    let rt = super::run::runtime()?;
-    let built = {
-        let _inside = rt.enter();
-        crate::providers::github_reporters(plan, contexts)
-    };
+    let (rt, built) = super::run::built_in(|| crate::providers::github_reporters(plan, contexts))?;
     let links = match built {
         Ok(links) => links,
         Err(e) => {

@@ -66,11 +66,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         }
     };
     let graph = compile(&v);
-    let rt = super::run::runtime()?;
-    let built = {
-        let _inside = rt.enter();
-        crate::providers::for_run(&v.plan, &graph, &ctx)
-    };
+    let (rt, built) = super::run::built_in(|| crate::providers::for_run(&v.plan, &graph, &ctx))?;
     let providers = match built {
         Ok(p) => p,
         Err(missing) => {

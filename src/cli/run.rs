@@ -47,12 +47,19 @@ pub(super) struct RealRun {
     pub github: Vec<on_github::Connected>,
 }
 
-/// The runtime a real run runs in. Its providers are built inside it (the GitHub client
-/// starts a task there).
-pub(super) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+/// The runtime a real run (or a rehearsal's post to GitHub) runs in, and what `build` makes
+/// inside it: providers are built there because the GitHub client starts a task when built.
+pub(super) fn built_in<T>(
+    build: impl FnOnce() -> T,
+) -> std::io::Result<(tokio::runtime::Runtime, T)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
+        .build()?;
+    let built = {
+        let _inside = rt.enter();
+        build()
+    };
+    Ok((rt, built))
 }
 
 /// The plan's `github` providers connected to their pull request; or why the run cannot
@@ -408,11 +415,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         }
     }
     let graph = compile(&v);
-    let rt = runtime()?;
-    let built = {
-        let _inside = rt.enter();
-        crate::providers::for_run(&v.plan, &graph, &ctx)
-    };
+    let (rt, built) = built_in(|| crate::providers::for_run(&v.plan, &graph, &ctx))?;
     let providers = match built {
         Ok(p) => p,
         Err(missing) => {

@@ -243,6 +243,15 @@ struct JsonGraph<'a> {
 }
 
 impl StepGraph {
+    /// The ids of the gates whose decision comes from `source` (`cli`, or a provider's name).
+    pub fn gates_via(&self, source: &str) -> Vec<&str> {
+        self.graph
+            .node_weights()
+            .filter(|n| matches!(&n.kind, StepKind::Gate { gate } if gate.source() == source))
+            .map(|n| n.id.as_str())
+            .collect()
+    }
+
     /// The graph as JSON: nodes in order, edges by node id.
     pub fn to_json(&self) -> serde_json::Value {
         let g = &self.graph;

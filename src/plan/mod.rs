@@ -99,6 +99,24 @@ impl Plan {
             .values()
             .any(|p| matches!(p, Provider::Github(_)))
     }
+
+    /// Whether the plan's `notify` goes to the provider `name`.
+    pub fn notifies(&self, name: &str) -> bool {
+        self.notify
+            .as_ref()
+            .is_some_and(|n| n.to.iter().any(|t| t == name))
+    }
+
+    /// The `github` providers the plan's `notify` goes to (they keep the PR comment and the
+    /// deployment), by name.
+    pub fn github_notified(&self) -> impl Iterator<Item = (&String, &provider::Github)> {
+        self.notify.iter().flat_map(|n| &n.to).filter_map(|to| {
+            match self.providers.get_key_value(to) {
+                Some((name, Provider::Github(g))) => Some((name, g)),
+                _ => None,
+            }
+        })
+    }
 }
 
 /// What resuming a run that stopped does (a run that had begun rolling back always finishes

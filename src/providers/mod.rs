@@ -109,18 +109,7 @@ pub fn prometheus_sources(
 
 /// Whether the plan uses the `github` provider `name`: in `notify.to` or as a gate's `via`.
 fn github_used(name: &str, plan: &Plan, graph: &crate::graph::StepGraph) -> bool {
-    plan.notify
-        .as_ref()
-        .is_some_and(|n| n.to.iter().any(|t| t == name))
-        || gated_by(name, graph)
-}
-
-/// Whether a gate reads its decision from the `github` provider `name`.
-fn gated_by(name: &str, graph: &crate::graph::StepGraph) -> bool {
-    graph
-        .graph
-        .node_weights()
-        .any(|n| matches!(&n.kind, crate::graph::StepKind::Gate { gate } if gate.source() == name))
+    plan.notifies(name) || !graph.gates_via(name).is_empty()
 }
 
 /// A `github` provider for a real run: the repository and commit from the environment Actions
@@ -158,14 +147,12 @@ pub fn github_reporters(
     plan: &Plan,
     contexts: &serde_json::Value,
 ) -> Result<BTreeMap<String, crate::github::Link>, String> {
-    let mut out = BTreeMap::new();
-    for to in plan.notify.iter().flat_map(|n| &n.to) {
-        if let Some(Provider::Github(g)) = plan.providers.get(to) {
-            let link = github(g, contexts).map_err(|e| format!("`{to}` (github): {e}"))?;
-            out.insert(to.clone(), link);
-        }
-    }
-    Ok(out)
+    plan.github_notified()
+        .map(|(name, g)| {
+            let link = github(g, contexts).map_err(|e| format!("`{name}` (github): {e}"))?;
+            Ok((name.clone(), link))
+        })
+        .collect()
 }
 
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
@@ -227,7 +214,7 @@ pub fn for_run(
                 }
                 // A rollout driven by hand, away from GitHub, still runs; only its reports there
                 // are left out. Gates that read PR comments cannot be.
-                Err(_) if std::env::var_os("GITHUB_REPOSITORY").is_none() && !gated_by(name, graph) => p.notes.push(format!(
+                Err(_) if std::env::var_os("GITHUB_REPOSITORY").is_none() && graph.gates_via(name).is_empty() => p.notes.push(format!(
                     "`{name}` (github): not in a GitHub Actions job (GITHUB_REPOSITORY is not set), so no PR comment or deployment statuses"
                 )),
                 Err(e) => missing.push(format!("`{name}` (github): {e}")),
