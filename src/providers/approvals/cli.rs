@@ -10,10 +10,6 @@ use crate::runner::events::Decision;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// How often a waiting gate looks for a decision.
-const POLL: Duration = Duration::from_millis(200);
 
 /// A decision as `rollgate approve|reject|rollback` writes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +80,29 @@ pub fn may_decide(gate_approvers: &[String], by: &str) -> bool {
     gate_approvers.iter().any(|a| a == by || a == "*")
 }
 
+impl Cli {
+    /// The oldest unused decision that may decide the gate known by `names`; the others for it
+    /// are used up on the way (a non-approver's is ignored).
+    fn next_decision(&self, names: &[&str], gate: &Gate) -> Option<(Decision, String)> {
+        for (path, w) in pending(&self.run_dir) {
+            let for_this = w.gate.as_deref().is_none_or(|g| names.contains(&g));
+            if !for_this || w.decision == "rollback" {
+                continue;
+            }
+            spend(&path);
+            if !may_decide(&gate.approvers, &w.by) {
+                continue;
+            }
+            match w.decision.as_str() {
+                "approve" => return Some((Decision::Approved, w.by)),
+                "reject" => return Some((Decision::Rejected, w.by)),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 #[async_trait]
 impl Approvals for Cli {
     async fn decide(
@@ -92,28 +111,10 @@ impl Approvals for Cli {
         gate: &Gate,
         clock: &Clock,
     ) -> (Decision, Option<String>) {
-        let deadline = clock.elapsed() + gate.timeout.0;
-        loop {
-            for (path, w) in pending(&self.run_dir) {
-                let for_this = w.gate.as_deref().is_none_or(|g| names.contains(&g));
-                if !for_this || w.decision == "rollback" {
-                    continue;
-                }
-                spend(&path);
-                if !may_decide(&gate.approvers, &w.by) {
-                    continue;
-                }
-                match w.decision.as_str() {
-                    "approve" => return (Decision::Approved, Some(w.by)),
-                    "reject" => return (Decision::Rejected, Some(w.by)),
-                    _ => {}
-                }
-            }
-            if clock.elapsed() >= deadline {
-                return (Decision::TimedOut, None);
-            }
-            clock.sleep(POLL.min(deadline - clock.elapsed())).await;
-        }
+        super::until_decided(gate, clock, || {
+            std::future::ready(self.next_decision(names, gate))
+        })
+        .await
     }
 }
 
@@ -127,7 +128,7 @@ pub async fn rollback_requested(run_dir: PathBuf) -> String {
             spend(&path);
             return format!("rollback requested by {}", w.by);
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(super::POLL).await;
     }
 }
 

@@ -12,10 +12,6 @@ use crate::runner::clock::Clock;
 use crate::runner::events::Decision;
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How often a waiting gate looks at the commands the PR watcher has taken in.
-const POLL: Duration = Duration::from_millis(200);
 
 pub struct Github {
     commands: Arc<Commands>,
@@ -88,19 +84,8 @@ impl Approvals for Github {
         gate: &Gate,
         clock: &Clock,
     ) -> (Decision, Option<String>) {
-        let deadline = clock.elapsed() + gate.timeout.0;
         self.commands.set_gate_waiting(true);
-        let decided = loop {
-            if let Some((d, by)) = self.next_decision(names, gate).await {
-                break (d, Some(by));
-            }
-            if clock.elapsed() >= deadline {
-                break (Decision::TimedOut, None);
-            }
-            clock
-                .sleep(POLL.min(deadline.saturating_sub(clock.elapsed())))
-                .await;
-        };
+        let decided = super::until_decided(gate, clock, || self.next_decision(names, gate)).await;
         self.commands.set_gate_waiting(false);
         decided
     }

@@ -14,6 +14,35 @@ use crate::runner::events::Decision;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a waiting gate looks for a decision (and a run for a rollback asked for).
+const POLL: Duration = Duration::from_millis(200);
+
+/// Asks `next` for a decision every [`POLL`] until one comes, with who made it, or the gate's
+/// timeout passes.
+async fn until_decided<F, Fut>(
+    gate: &Gate,
+    clock: &Clock,
+    mut next: F,
+) -> (Decision, Option<String>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<(Decision, String)>>,
+{
+    let deadline = clock.elapsed() + gate.timeout.0;
+    loop {
+        if let Some((d, by)) = next().await {
+            return (d, Some(by));
+        }
+        if clock.elapsed() >= deadline {
+            return (Decision::TimedOut, None);
+        }
+        clock
+            .sleep(POLL.min(deadline.saturating_sub(clock.elapsed())))
+            .await;
+    }
+}
 
 #[async_trait]
 pub trait Approvals: Send + Sync {
