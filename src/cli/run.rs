@@ -4,7 +4,7 @@ use super::{exit, on_github, validated, Io};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, lock, Header, Journal};
-use crate::providers::notifiers::{Message, Notifier};
+use crate::providers::notifiers::Notifier;
 use crate::report::outbound::{Delivered, Deliveries, Outbound};
 use crate::runner::events::{Mode, Stamped};
 use crate::runner::{
@@ -179,28 +179,24 @@ struct Notifying {
 
 impl Outbound for Notifying {
     fn on(&mut self, e: &Stamped) {
-        let (m, targets) = match &e.event {
-            runner::events::Event::NotificationAsked { step, to, message } => (
-                Message {
-                    event: "step".into(),
-                    step: Some(step.clone()),
-                    plan: self.plan.clone(),
-                    title: self.plan.clone(),
-                    text: message.clone(),
-                    good: None,
-                },
-                to.iter()
-                    .filter_map(|t| self.notifiers.get(t).map(|n| (t.clone(), n.clone())))
-                    .collect(),
+        let (m, to) = match (&e.event, self.chat.as_mut()) {
+            (runner::events::Event::NotificationAsked { step, to, message }, _) => (
+                crate::report::chat::step_message(&self.plan, step, message),
+                to.clone(),
             ),
-            _ => match self.chat.as_mut().map(|c| (c.message(e), c)) {
-                Some((Some(m), c)) => (m, c.targets(&self.notifiers)),
-                _ => return,
+            (_, Some(chat)) => match chat.message(e) {
+                Some(m) => (m, chat.to().to_vec()),
+                None => return,
             },
+            (_, None) => return,
         };
-        for (to, notifier) in targets {
+        // Targets that are no chat (GitHub) are reported on by their own reporters.
+        for (to, notifier) in to
+            .into_iter()
+            .filter_map(|t| self.notifiers.get(&t).map(|n| (t, n)))
+        {
             let request = notifier.request(&m);
-            let (to, about) = (to.clone(), m.event.clone());
+            let about = m.event.clone();
             let (transport, done) = (self.transport.clone(), self.deliveries.clone());
             tokio::spawn(async move {
                 let result = transport.send(&request).await;

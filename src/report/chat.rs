@@ -6,12 +6,22 @@
 
 use crate::plan::notify::{Notify, NotifyEvent};
 use crate::plan::Plan;
-use crate::providers::notifiers::{Message, Notifier};
+use crate::providers::notifiers::Message;
 use crate::runner::events::{Event, Outcome, Stamped};
 use handlebars::Handlebars;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+
+/// A notify step's message (`notification-asked`).
+pub fn step_message(plan: &str, step: &str, text: &str) -> Message {
+    Message {
+        event: "step".into(),
+        step: Some(step.into()),
+        plan: plan.into(),
+        title: plan.into(),
+        text: text.into(),
+        good: None,
+    }
+}
 
 /// The shipped text of each event's message.
 fn default_template(e: NotifyEvent) -> &'static str {
@@ -85,16 +95,9 @@ impl Chat {
         })
     }
 
-    /// The plan's targets among `notifiers` (its chat targets in a real run).
-    pub fn targets(
-        &self,
-        notifiers: &BTreeMap<String, Arc<dyn Notifier>>,
-    ) -> Vec<(String, Arc<dyn Notifier>)> {
-        self.notify
-            .to
-            .iter()
-            .filter_map(|to| notifiers.get(to).map(|n| (to.clone(), n.clone())))
-            .collect()
+    /// Where the plan's `notify` goes (its chat targets are those among a real run's notifiers).
+    pub fn to(&self) -> &[String] {
+        &self.notify.to
     }
 
     /// A dry-run's record of the message `e` calls for, if any, to the plan's chat targets.
