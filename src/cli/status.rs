@@ -65,10 +65,10 @@ pub fn status(
         return Ok(exit::INVALID);
     };
     let routers: Vec<_> = r.routers().into_iter().map(|(name, before, last)| serde_json::json!({ "router": name, "before": before.canary_weight, "last_set": last })).collect();
+    let waiting = r.waiting_gate().filter(|_| r.outcome().is_none());
     if json {
-        let waiting = r
-            .waiting_gate()
-            .filter(|_| r.outcome().is_none())
+        let waiting = waiting
+            .as_ref()
             .map(|g| serde_json::json!({ "step": g.step, "approvers": g.approvers, "via": g.via }));
         let v = serde_json::json!({ "run": r.header.run_id, "plan": r.header.plan, "started_at": r.header.started_at, "state": state(&r), "last_step": r.last_step(), "waiting": waiting, "routers": routers, "events": r.events.len() });
         writeln!(
@@ -89,7 +89,7 @@ pub fn status(
     if let Some(s) = r.last_step() {
         writeln!(io.out, "  last step: {s}")?;
     }
-    if let (None, Some(g)) = (r.outcome(), r.waiting_gate()) {
+    if let Some(g) = waiting {
         let how = if g.via == crate::plan::gate::CLI_APPROVALS {
             format!(
                 "`rollgate approve {0}` or `rollgate reject {0}`",
