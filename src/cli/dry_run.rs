@@ -43,14 +43,6 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     };
     let source = v.doc.source.clone();
     let plan = v.plan.clone();
-    // In an Actions job, a plan reporting to GitHub gets its rehearsal's comment on the PR;
-    // that needs the real secrets (the token), which a rehearsal otherwise does not read.
-    let github_contexts = (crate::report::actions::Actions::from_env().is_some()
-        && plan.github_notified().next().is_some())
-    .then(|| {
-        prepare::contexts(&plan, a.inputs)
-            .and_then(|mut c| prepare::with_secrets(&mut c, &source).map(|_| c))
-    });
     let prepared = match prepare::prepare(v, fx.clone(), a.inputs, a.approve) {
         Ok(p) => p,
         Err(prepare::NotReady::Inputs(e)) => {
@@ -90,13 +82,16 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     let view = crate::report::view::RunView::of(&plan, &events);
     if let Some(actions) = crate::report::actions::Actions::from_env() {
         crate::report::actions::write(&actions, &view, "dry-run")?;
-        match github_contexts {
-            Some(Ok(ctx)) => super::on_github::post_preview(&plan, &ctx, a.environment, &view, io)?,
-            Some(Err(e)) => writeln!(
-                io.err,
-                "rollgate: the rehearsal's PR comment is not posted: {e}"
-            )?,
-            None => {}
+        // A plan reporting to GitHub gets its rehearsal's comment on the PR; that needs the
+        // real secrets (the token), which a rehearsal otherwise does not read.
+        if plan.github_notified().next().is_some() {
+            match prepare::real_contexts(&plan, a.inputs, &source) {
+                Ok(ctx) => super::on_github::post_preview(&plan, &ctx, a.environment, &view, io)?,
+                Err(e) => writeln!(
+                    io.err,
+                    "rollgate: the rehearsal's PR comment is not posted: {e}"
+                )?,
+            }
         }
     }
     if let Some(dir) = a.github_preview {

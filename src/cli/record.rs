@@ -4,7 +4,7 @@
 use super::{exit, validated, Io};
 use crate::fixture::record::{self, Recording};
 use crate::journal;
-use crate::runner::prepare::{contexts, with_secrets};
+use crate::runner::prepare::real_contexts;
 use chrono::{DateTime, Utc};
 use std::path::Path;
 
@@ -119,9 +119,7 @@ fn past(
             return Ok(None);
         }
     };
-    let ctx = match contexts(&v.plan, a.inputs)
-        .and_then(|mut c| with_secrets(&mut c, &v.doc.source).map(|_| c))
-    {
+    let ctx = match real_contexts(&v.plan, a.inputs, &v.doc.source) {
         Ok(c) => c,
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;

@@ -5,10 +5,7 @@ use super::run::{in_real_time, RealRun};
 use super::{exit, Io, DEFAULT_ENVIRONMENT};
 use crate::compile::compile;
 use crate::journal::{self, lock, Journal};
-use crate::runner::{
-    self,
-    prepare::{contexts, with_secrets},
-};
+use crate::runner::{self, prepare::real_contexts};
 use crate::validate::validate;
 use chrono::Utc;
 use std::path::Path;
@@ -56,9 +53,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
             return Ok(exit::FAILURE);
         }
     };
-    let ctx = match contexts(&v.plan, &record.header.inputs)
-        .and_then(|mut c| with_secrets(&mut c, &v.doc.source).map(|_| c))
-    {
+    let ctx = match real_contexts(&v.plan, &record.header.inputs, &v.doc.source) {
         Ok(c) => c,
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;

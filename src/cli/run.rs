@@ -7,12 +7,7 @@ use crate::journal::{self, lock, Header, Journal};
 use crate::providers::notifiers::Notifier;
 use crate::report::outbound::{Delivered, Deliveries, Outbound};
 use crate::runner::events::{Mode, Stamped};
-use crate::runner::{
-    self,
-    clock::Clock,
-    prepare::{contexts, with_secrets},
-    Setup,
-};
+use crate::runner::{self, clock::Clock, prepare::real_contexts, Setup};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -393,9 +388,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     let Some(v) = validated(a.plan, io)? else {
         return Ok(exit::INVALID);
     };
-    let ctx = match contexts(&v.plan, a.inputs)
-        .and_then(|mut c| with_secrets(&mut c, &v.doc.source).map(|_| c))
-    {
+    let ctx = match real_contexts(&v.plan, a.inputs, &v.doc.source) {
         Ok(c) => c,
         Err(e) => {
             writeln!(io.err, "rollgate: {e}")?;

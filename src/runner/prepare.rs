@@ -197,9 +197,17 @@ fn missing_queries(v: &Validated, contexts: &Value, fx: &Fixture) -> Vec<Diagnos
     out
 }
 
+/// The contexts of a real run (or of anything that talks to the plan's real services): the
+/// inputs given, and each secret the plan's text reads.
+pub fn real_contexts(plan: &Plan, given: &[String], plan_source: &str) -> Result<Value, String> {
+    let mut c = contexts(plan, given)?;
+    with_secrets(&mut c, plan_source)?;
+    Ok(c)
+}
+
 /// Fills `secrets` for a real run: each `secrets.NAME` the plan reads comes from the
 /// environment variable `NAME`; one that is not set is an error naming it.
-pub fn with_secrets(contexts: &mut Value, plan_source: &str) -> Result<(), String> {
+fn with_secrets(contexts: &mut Value, plan_source: &str) -> Result<(), String> {
     let mut secrets = Map::new();
     for (i, _) in plan_source.match_indices("secrets.") {
         let name: String = plan_source[i + "secrets.".len()..]
