@@ -450,10 +450,7 @@ fn a_rehearsal_records_the_messages_the_plan_would_send_to_chat() {
         &[],
     );
     assert_eq!(code, 3);
-    let told: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "notification-skipped")
-        .collect();
+    let told = of(&events, "notification-skipped");
     let messages: Vec<&str> = told
         .iter()
         .map(|e| e["message"].as_str().unwrap())
