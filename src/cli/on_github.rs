@@ -6,7 +6,7 @@ use crate::github::commands::Commands;
 use crate::github::Link;
 use crate::plan::Plan;
 use crate::providers::approvals::{Approvals, Github};
-use crate::report::outbound::{Deliveries, Outbound};
+use crate::report::outbound::{Deliveries, Outbound, Teller};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -94,9 +94,10 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
             .unwrap_or_else(|| run.environment.to_string());
         let client = c.link.client.clone();
         let ctx = &c.link.context;
+        let teller = Teller::new(&c.name, deliveries);
         if let Some(pr) = c.pr {
             let repo = format!("{}/{}", ctx.owner, ctx.repo);
-            let commands = Commands::new(client.clone(), &c.name, &repo, pr, deliveries.clone());
+            let commands = Commands::new(client.clone(), &repo, pr, teller.clone());
             let watcher = tokio::spawn(commands.clone().watch(chrono::Utc::now(), c.link.poll));
             s.watchers.push(watcher.abort_handle());
             s.approvals
@@ -106,11 +107,10 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
                 s.outbound
                     .push(Box::new(crate::report::pr_comment::PrComment::start(
                         client.clone(),
-                        &c.name,
                         pr,
                         run.plan,
                         &environment,
-                        deliveries.clone(),
+                        teller.clone(),
                     )));
             }
         }
@@ -118,7 +118,6 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
             s.outbound
                 .push(Box::new(crate::report::deployment::Deployment::start(
                     client,
-                    &c.name,
                     crate::report::deployment::Of {
                         sha: ctx.sha.clone(),
                         environment,
@@ -126,7 +125,7 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
                         run_id: run.run_id.to_string(),
                         log_url: ctx.log_url.clone(),
                     },
-                    deliveries.clone(),
+                    teller,
                 )));
         }
     }

@@ -5,7 +5,7 @@
 //! approval source to take them; a rollback cancels the run at once.
 
 use super::client::{Client, Comment};
-use crate::report::outbound::Deliveries;
+use crate::report::outbound::Teller;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,8 +75,6 @@ fn may_write(permission: &str) -> bool {
 /// The commands of one pull request, as the run's watcher finds them.
 pub struct Commands {
     pub client: Arc<Client>,
-    /// The `github` provider's name, as deliveries are reported.
-    pub name: String,
     pub pr: u64,
     repo: String,
     /// Approvals and rejections not yet taken by a gate.
@@ -86,27 +84,20 @@ pub struct Commands {
     /// Who was told they lack write access: told once a run.
     told: Mutex<BTreeSet<String>>,
     rollback: tokio::sync::watch::Sender<Option<String>>,
-    deliveries: Deliveries,
+    teller: Teller,
 }
 
 impl Commands {
-    pub fn new(
-        client: Arc<Client>,
-        name: &str,
-        repo: &str,
-        pr: u64,
-        deliveries: Deliveries,
-    ) -> Arc<Commands> {
+    pub fn new(client: Arc<Client>, repo: &str, pr: u64, teller: Teller) -> Arc<Commands> {
         Arc::new(Commands {
             client,
-            name: name.to_string(),
             pr,
             repo: repo.to_string(),
             queue: Mutex::new(VecDeque::new()),
             gate_waiting: AtomicBool::new(false),
             told: Mutex::new(BTreeSet::new()),
             rollback: tokio::sync::watch::channel(None).0,
-            deliveries,
+            teller,
         })
     }
 
@@ -130,7 +121,7 @@ impl Commands {
                 // Said once per outage, not at every poll.
                 Err(e) if !failing => {
                     failing = true;
-                    self.report("reading PR comments", Err(e.to_string()));
+                    self.teller.tell("reading PR comments", Err(e.to_string()));
                 }
                 Err(_) => {}
             }
@@ -231,13 +222,7 @@ impl Commands {
             .await
             .map(|_| 1)
             .map_err(|e| e.to_string());
-        self.report(&format!("reply to @{to}"), result);
-    }
-
-    fn report(&self, about: &str, result: Result<u32, String>) {
-        let _ = self
-            .deliveries
-            .send((self.name.clone(), about.to_string(), result));
+        self.teller.tell(format!("reply to @{to}"), result);
     }
 }
 

@@ -4,7 +4,7 @@
 //! status links to the job's log. The deployment's payload names the run, so a resumed run
 //! carries on with the same deployment.
 
-use super::outbound::{Deliveries, Outbound};
+use super::outbound::{Outbound, Teller};
 use crate::github::client::Client;
 use crate::runner::events::{Event, Outcome, Reason, Stamped};
 use serde_json::json;
@@ -24,11 +24,11 @@ pub struct Of {
 }
 
 impl Deployment {
-    /// Creates the deployment in the background; `name` is the `github` provider's, as
-    /// deliveries are reported. Must be called inside the run's runtime.
-    pub fn start(client: Arc<Client>, name: &str, of: Of, deliveries: Deliveries) -> Deployment {
+    /// Creates the deployment in the background, telling each delivery. Must be called inside
+    /// the run's runtime.
+    pub fn start(client: Arc<Client>, of: Of, teller: Teller) -> Deployment {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(keep(client, name.to_string(), of, rx, deliveries));
+        tokio::spawn(keep(client, of, rx, teller));
         Deployment { finished: Some(tx) }
     }
 }
@@ -57,17 +57,12 @@ fn status(outcome: Outcome, reason: Option<&Reason>) -> (&'static str, String) {
 
 async fn keep(
     client: Arc<Client>,
-    name: String,
     of: Of,
     finished: tokio::sync::oneshot::Receiver<(Outcome, Option<Reason>)>,
-    deliveries: Deliveries,
+    teller: Teller,
 ) {
     let report = |about: String, result: Result<(), crate::github::client::Error>| {
-        let _ = deliveries.send((
-            name.clone(),
-            about,
-            result.map(|_| 1).map_err(|e| e.to_string()),
-        ));
+        teller.tell(about, result.map(|_| 1).map_err(|e| e.to_string()));
     };
     let log = of.log_url.as_deref();
     let listed = client

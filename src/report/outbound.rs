@@ -16,3 +16,26 @@ pub trait Outbound: Send {
     /// Sees one event of the run.
     fn on(&mut self, e: &Stamped);
 }
+
+/// Deliveries to one target (a `github` provider), reported under its name.
+#[derive(Clone)]
+pub struct Teller {
+    to: String,
+    deliveries: Deliveries,
+}
+
+impl Teller {
+    pub fn new(to: &str, deliveries: &Deliveries) -> Teller {
+        Teller {
+            to: to.to_string(),
+            deliveries: deliveries.clone(),
+        }
+    }
+
+    /// Reports a delivery: the attempts it took, or why it failed.
+    pub fn tell(&self, about: impl Into<String>, result: Result<u32, String>) {
+        let _ = self
+            .deliveries
+            .send((self.to.clone(), about.into(), result));
+    }
+}

@@ -2,7 +2,7 @@
 //! hidden marker and edited in place as the rollout moves. Edits are coalesced (the newest
 //! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
 
-use super::outbound::{Deliveries, Outbound};
+use super::outbound::{Outbound, Teller};
 use crate::github::client::Client;
 use crate::plan::Plan;
 use crate::runner::events::{Event, Stamped};
@@ -20,19 +20,18 @@ pub struct PrComment {
 }
 
 impl PrComment {
-    /// Starts keeping the comment on `pr`; `name` is the `github` provider's, as deliveries
-    /// are reported. Must be called inside the run's runtime.
+    /// Starts keeping the comment on `pr`, telling each delivery. Must be called inside the
+    /// run's runtime.
     pub fn start(
         client: Arc<Client>,
-        name: &str,
         pr: u64,
         plan: &Plan,
         environment: &str,
-        deliveries: Deliveries,
+        teller: Teller,
     ) -> PrComment {
         let (latest, rx) = tokio::sync::watch::channel(String::new());
         let marker = super::markdown::marker(&plan.name, environment);
-        tokio::spawn(keep(client, name.to_string(), pr, marker, rx, deliveries));
+        tokio::spawn(keep(client, pr, marker, rx, teller));
         PrComment {
             plan: plan.clone(),
             environment: environment.to_string(),
@@ -116,15 +115,11 @@ impl Sticky {
 /// Posts each new text of the comment until the run drops its sender, then the last one.
 async fn keep(
     client: Arc<Client>,
-    name: String,
     pr: u64,
     marker: String,
     mut rx: tokio::sync::watch::Receiver<String>,
-    deliveries: Deliveries,
+    teller: Teller,
 ) {
-    let report = |about: String, result: Result<u32, String>| {
-        let _ = deliveries.send((name.clone(), about, result));
-    };
     let mut sticky = Sticky::new(client, pr, marker);
     let mut failing = false;
     let mut edits = 0u32;
@@ -133,7 +128,7 @@ async fn keep(
         match sticky.put(&body).await {
             Ok(Put::Posted) => {
                 failing = false;
-                report(format!("PR #{pr} comment posted"), Ok(1));
+                teller.tell(format!("PR #{pr} comment posted"), Ok(1));
             }
             Ok(Put::Edited) => {
                 failing = false;
@@ -142,7 +137,7 @@ async fn keep(
             // Said once per outage, not at every edit.
             Err(e) => {
                 if !failing {
-                    report(format!("PR #{pr} comment"), Err(e.to_string()));
+                    teller.tell(format!("PR #{pr} comment"), Err(e.to_string()));
                 }
                 failing = true;
             }
@@ -153,6 +148,6 @@ async fn keep(
         }
     }
     if edits > 0 && !failing {
-        report(format!("PR #{pr} comment updated"), Ok(edits));
+        teller.tell(format!("PR #{pr} comment updated"), Ok(edits));
     }
 }
