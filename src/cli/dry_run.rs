@@ -65,12 +65,13 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     let mut events = Vec::new();
     // What the plan's `notify` would send, recorded beside the event that calls for it.
     let mut chat = crate::report::chat::Chat::new(&plan);
+    let mut lines = crate::report::terminal::Lines::default();
     while let Ok(e) = rx.try_recv() {
         let message = chat.as_mut().and_then(|c| c.rehearse(&e));
         for e in std::iter::once(e).chain(message) {
             if a.json {
                 writeln!(io.out, "{}", crate::report::json::line(&e))?;
-            } else if let Some(l) = crate::report::terminal::line(&e) {
+            } else if let Some(l) = lines.line(&e) {
                 writeln!(io.out, "{l}")?;
             }
             events.push(e);

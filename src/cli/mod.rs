@@ -152,11 +152,23 @@ enum Command {
     Approve(GateDecision),
     /// Reject the gate a running run waits at: the gate's rejection rolls it back.
     Reject(GateDecision),
-    /// Ask a running run to roll back now, whatever it is doing.
+    /// Continue a paused run (the latest running run when none is named): the rollout goes
+    /// on from where it held.
+    Continue(GateDecision),
+    /// Put a run's routers back as they were before it: a running run rolls back now,
+    /// whatever it is doing; a run that stopped or ended with a router off that state is
+    /// taken over and put back.
+    #[command(
+        after_help = "Examples:\n  rollgate rollback\n  rollgate rollback 20260301T120000Z-4242 --by alice\n  rollgate rollback 20260301T120000Z-4242 --promoted\n\nExit codes: 0 asked (a running run) or nothing to put back, 3 put back, 5 a router refused, 1 other failure."
+    )]
     Rollback {
         run: Option<String>,
+        /// Who asks [default: $USER].
         #[arg(long)]
         by: Option<String>,
+        /// Also put back a run that was promoted (its routers go back to before it).
+        #[arg(long)]
+        promoted: bool,
         #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
         state_dir: String,
     },
@@ -278,9 +290,15 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Action => action::run(io),
         Command::Approve(d) => decide::run(d.args(decide::Kind::Approve), io),
         Command::Reject(d) => decide::run(d.args(decide::Kind::Reject), io),
-        Command::Rollback { run, by, state_dir } => decide::run(
+        Command::Continue(d) => decide::run(d.args(decide::Kind::Continue), io),
+        Command::Rollback {
+            run,
+            by,
+            promoted,
+            state_dir,
+        } => decide::run(
             decide::Args {
-                kind: decide::Kind::Rollback,
+                kind: decide::Kind::Rollback { promoted },
                 run: run.as_deref(),
                 gate: None,
                 by: by.as_deref(),

@@ -1,5 +1,7 @@
 //! `rollgate resume RUN`: take over a run that stopped without finishing (killed, crashed, the
-//! machine went away) and put its routers back as they were before its first shift.
+//! machine went away) and put its routers back as they were before its first shift, or carry
+//! it on when its plan says `resume: continue`. `rollgate rollback RUN` of a run that is not
+//! running takes it over the same way, to roll it back or put its routers back.
 
 use super::run::{in_real_time, RealRun};
 use super::{exit, Io, DEFAULT_ENVIRONMENT};
@@ -11,7 +13,27 @@ use chrono::Utc;
 use std::path::Path;
 use std::sync::Arc;
 
+/// What taking over a run does.
+pub enum Then {
+    /// As the plan's `resume` says (a run that stopped without finishing).
+    Resume,
+    /// Roll back a run that stopped without finishing, for this reason.
+    RollBack(String),
+    /// Put back the routers of a run that ended, for this reason.
+    PutBack(String),
+}
+
 pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::io::Result<i32> {
+    take_over(run_id, state_dir, json, Then::Resume, io)
+}
+
+pub fn take_over(
+    run_id: &str,
+    state_dir: &str,
+    json: bool,
+    then: Then,
+    io: &mut Io<'_>,
+) -> std::io::Result<i32> {
     let root = Path::new(state_dir);
     let record = match journal::read(root, run_id) {
         Ok(r) => r,
@@ -20,36 +42,52 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
             return Ok(exit::INVALID);
         }
     };
-    if let Some(outcome) = record.outcome() {
-        writeln!(
-            io.out,
-            "run {run_id} already finished: {outcome}; nothing to resume"
-        )?;
-        return Ok(exit::OK);
+    match (record.outcome(), &then) {
+        (Some(outcome), Then::Resume | Then::RollBack(_)) => {
+            let off = record.routers_off();
+            let hint = if off.is_empty() || outcome == "promoted" {
+                String::new()
+            } else {
+                format!(
+                    "; it left {}: `rollgate rollback {run_id}` puts it back",
+                    off.iter()
+                        .map(|(r, before, now)| format!("{r} at {now}% (before the run: {before}%)"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            writeln!(
+                io.out,
+                "run {run_id} already finished: {outcome}; nothing to resume{hint}"
+            )?;
+            return Ok(exit::OK);
+        }
+        (None, _) if journal::alive(record.header.pid) => {
+            writeln!(io.err, "rollgate: run {run_id} is still running (pid {}); stop it with SIGTERM or `rollgate rollback {run_id}`, which roll it back", record.header.pid)?;
+            return Ok(exit::FAILURE);
+        }
+        _ => {}
     }
-    if journal::alive(record.header.pid) {
-        writeln!(io.err, "rollgate: run {run_id} is still running (pid {}); stop it with SIGTERM, which rolls it back", record.header.pid)?;
-        return Ok(exit::FAILURE);
-    }
-    let plan_path = &record.header.plan;
-    let source = match std::fs::read_to_string(plan_path) {
+    let plan_path = record.plan_file().to_string();
+    let source = match std::fs::read_to_string(&plan_path) {
         Ok(s) => s,
         Err(e) => {
             writeln!(
                 io.err,
-                "rollgate: cannot read {plan_path}, the plan run {run_id} ran: {e}"
+                "rollgate: cannot read {plan_path}, the plan run {run_id} ran: {e}; put the plan back there (SHA-256 {}) to take the run over",
+                record.header.plan_sha256
             )?;
             return Ok(exit::FAILURE);
         }
     };
     if journal::sha256(&source) != record.header.plan_sha256 {
-        writeln!(io.err, "rollgate: {plan_path} changed since run {run_id} started; restore the plan it ran (SHA-256 {}) to resume it", record.header.plan_sha256)?;
+        writeln!(io.err, "rollgate: {plan_path} changed since run {run_id} started; restore the plan it ran (SHA-256 {}) to take the run over", record.header.plan_sha256)?;
         return Ok(exit::FAILURE);
     }
-    let v = match validate(plan_path, &source) {
+    let v = match validate(&plan_path, &source) {
         Ok(v) => v,
         Err(_) => {
-            writeln!(io.err, "rollgate: {plan_path} no longer validates with this rollgate; resume with the version that started run {run_id}")?;
+            writeln!(io.err, "rollgate: {plan_path} no longer validates with this rollgate; take run {run_id} over with the version that started it")?;
             return Ok(exit::FAILURE);
         }
     };
@@ -65,7 +103,7 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
     let providers = match built {
         Ok(p) => p,
         Err(missing) => {
-            writeln!(io.err, "rollgate: cannot resume: {}", missing.join("; "))?;
+            writeln!(io.err, "rollgate: cannot take run {run_id} over: {}", missing.join("; "))?;
             return Ok(exit::FAILURE);
         }
     };
@@ -112,8 +150,13 @@ pub fn run(run_id: &str, state_dir: &str, json: bool, io: &mut Io<'_>) -> std::i
         run_id: run_id.to_string(),
         run_dir: root.join("runs").join(run_id),
     };
+    let how = match then {
+        Then::Resume => runner::TakeOver::AsPlanned,
+        Then::RollBack(why) => runner::TakeOver::RollBack(why),
+        Then::PutBack(why) => runner::TakeOver::PutBack(why),
+    };
     let outcome = in_real_time(run, json, io, move |setup, tx| {
-        runner::resume(setup, from, tx)
+        runner::resume(setup, from, how, tx)
     })?;
     Ok(outcome.exit_code())
 }

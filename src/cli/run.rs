@@ -259,6 +259,7 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
     let live = io.tty && !json;
     let mut seen = Vec::new();
     let mut status = crate::report::terminal::Live::default();
+    let mut lines = crate::report::terminal::Lines::default();
     let started = std::time::Instant::now();
     // The status line is cleared before each event line and drawn again after it.
     const CLEAR: &str = "\r\x1b[2K";
@@ -270,7 +271,7 @@ fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
             let line = if json {
                 Some(crate::report::json::line(e))
             } else {
-                crate::report::terminal::line(e)
+                lines.line(e)
             };
             if let Some(l) = line {
                 let _ = writeln!(io.out, "{l}");
@@ -464,6 +465,9 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     let header = Header {
         run_id: run_id.clone(),
         plan: a.plan.to_string(),
+        plan_file: std::fs::canonicalize(a.plan)
+            .ok()
+            .map(|p| p.display().to_string()),
         plan_sha256: journal::sha256(&v.doc.source),
         inputs: a.inputs.to_vec(),
         started_at: started,

@@ -4,11 +4,27 @@ use super::{exit, Io};
 use crate::journal::{self, Record};
 use std::path::Path;
 
-/// Finished (its outcome), running, or stopped without finishing (and where).
+/// Finished (its outcome, and any router it left off its state before the run), running
+/// (paused, when it is), or stopped without finishing (and where).
 fn state(r: &Record) -> String {
     match r.outcome() {
+        Some(o) if o != "promoted" && !r.routers_off().is_empty() => {
+            let off: Vec<String> = r
+                .routers_off()
+                .iter()
+                .map(|(name, before, now)| format!("{name} at {now}% (before the run: {before}%)"))
+                .collect();
+            format!(
+                "{o}, and it LEFT {} off its state before the run: `rollgate rollback {}` puts it back",
+                off.join(", "),
+                r.header.run_id
+            )
+        }
         Some(o) => o.to_string(),
-        None if journal::alive(r.header.pid) => "running".into(),
+        None if journal::alive(r.header.pid) => match r.waiting_gate().and_then(|g| g.paused) {
+            Some(_) => "paused".into(),
+            None => "running".into(),
+        },
         None => format!(
             "stopped during {} (rollgate resume {})",
             r.last_step().unwrap_or("its start"),
@@ -67,9 +83,10 @@ pub fn status(
     let routers: Vec<_> = r.routers().into_iter().map(|(name, before, last)| serde_json::json!({ "router": name, "before": before.canary_weight, "last_set": last })).collect();
     let waiting = r.waiting_gate().filter(|_| r.outcome().is_none());
     if json {
-        let waiting = waiting
-            .as_ref()
-            .map(|g| serde_json::json!({ "step": g.step, "approvers": g.approvers, "via": g.via }));
+        let waiting = waiting.as_ref().map(|g| {
+            let paused = g.paused.as_ref().map(|p| serde_json::json!({ "reason": p.reason, "can_continue": p.can_continue, "until": p.until, "on_timeout": p.on_timeout }));
+            serde_json::json!({ "step": g.step, "approvers": g.approvers, "via": g.via, "paused": paused })
+        });
         let v = serde_json::json!({ "run": r.header.run_id, "plan": r.header.plan, "started_at": r.header.started_at, "state": state(&r), "last_step": r.last_step(), "waiting": waiting, "routers": routers, "events": r.events.len() });
         writeln!(
             io.out,
@@ -89,7 +106,26 @@ pub fn status(
     if let Some(s) = r.last_step() {
         writeln!(io.out, "  last step: {s}")?;
     }
-    if let Some(g) = waiting {
+    if let Some(g) = waiting.as_ref().filter(|g| g.paused.is_some()) {
+        let p = g.paused.as_ref().expect("filtered");
+        let id = &r.header.run_id;
+        let how = match (g.via == crate::plan::gate::CLI_APPROVALS, p.can_continue) {
+            (true, true) => format!("`rollgate continue {id}` lets it go on, `rollgate rollback {id}` rolls it back"),
+            (true, false) => format!("it cannot continue (its rollback was refused); `rollgate rollback {id}` rolls it back now"),
+            (false, true) => format!("a `/rollgate continue` or `/rollgate rollback` comment on the pull request (`via: {}`); `rollgate rollback {id}` also works from here", g.via),
+            (false, false) => format!("`/rollgate rollback` on the pull request or `rollgate rollback {id}` rolls it back now"),
+        };
+        let until = p
+            .until
+            .map(|t| format!("; nobody deciding, it does `{}` at {}", p.on_timeout, t.format("%H:%M:%S UTC")))
+            .unwrap_or_default();
+        writeln!(
+            io.out,
+            "  PAUSED at `{}`, every router held where it is: {}\n  {how}{until}",
+            g.step, p.reason
+        )?;
+    }
+    if let Some(g) = waiting.filter(|g| g.paused.is_none()) {
         let how = if g.via == crate::plan::gate::CLI_APPROVALS {
             format!(
                 "`rollgate approve {0}` or `rollgate reject {0}`",
@@ -105,13 +141,21 @@ pub fn status(
             g.approvers.join(", ")
         )?;
     }
+    let off = r.routers_off();
     for (name, before, last) in r.routers() {
+        let left = r.outcome().is_some_and(|o| o != "promoted")
+            && off.iter().any(|(n, ..)| *n == name);
         writeln!(
             io.out,
-            "  router {name}: {}% before the run, last set to {}",
+            "  router {name}: {}% before the run, last set to {}{}",
             before.canary_weight,
             last.map(|w| format!("{w}%"))
-                .unwrap_or_else(|| "nothing yet".into())
+                .unwrap_or_else(|| "nothing yet".into()),
+            if left {
+                " (LEFT off its state before the run)"
+            } else {
+                ""
+            }
         )?;
     }
     writeln!(io.out, "  {} events in the journal", r.events.len())?;

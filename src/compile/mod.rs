@@ -108,5 +108,6 @@ pub fn compile(v: &Validated) -> StepGraph {
         rollback,
         max_duration: plan.max_duration,
         concurrency: plan.concurrency.as_ref().map(|c| c.group().to_string()),
+        pause_via: plan.pause.source().to_string(),
     }
 }

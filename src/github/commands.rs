@@ -1,8 +1,8 @@
-//! `/rollgate approve|reject|rollback` commands from pull-request comments. One watcher reads
+//! `/rollgate approve|reject|continue|rollback` commands from pull-request comments. One watcher reads
 //! the PR's new comments while the run goes; a command counts only from someone with write
 //! access to the repository (the collaborator-permission API says), and anyone else is told,
-//! in a reply, that it was ignored and why. Approvals and rejections wait for a gate's
-//! approval source to take them; a rollback cancels the run at once.
+//! in a reply, that it was ignored and why. Approvals, rejections and continues wait for a
+//! gate's (or a pause's) approval source to take them; a rollback cancels the run at once.
 
 use super::client::{Client, Comment};
 use crate::report::outbound::Teller;
@@ -17,6 +17,8 @@ use std::time::Duration;
 pub enum Verb {
     Approve,
     Reject,
+    /// Lift a pause.
+    Continue,
     Rollback,
 }
 
@@ -25,6 +27,7 @@ impl Verb {
         match self {
             Verb::Approve => "approve",
             Verb::Reject => "reject",
+            Verb::Continue => "continue",
             Verb::Rollback => "rollback",
         }
     }
@@ -62,6 +65,7 @@ pub fn parse(body: &str) -> Option<Parsed> {
     Some(match verb {
         "approve" => Parsed::Command(Verb::Approve, gate),
         "reject" => Parsed::Command(Verb::Reject, gate),
+        "continue" => Parsed::Command(Verb::Continue, gate),
         "rollback" => Parsed::Command(Verb::Rollback, gate),
         other => Parsed::Unknown(other.to_string()),
     })
@@ -158,7 +162,7 @@ impl Commands {
         let (verb, gate) = match parsed {
             Parsed::Command(verb, gate) => (verb, gate),
             Parsed::Unknown(word) => {
-                let text = format!("`/rollgate {word}` is not a command; use `/rollgate approve`, `/rollgate reject` or `/rollgate rollback`.");
+                let text = format!("`/rollgate {word}` is not a command; use `/rollgate approve`, `/rollgate reject`, `/rollgate continue` or `/rollgate rollback`.");
                 return self.reply(c.id, &by, &text).await;
             }
         };
@@ -175,18 +179,22 @@ impl Commands {
                     self.pr
                 )));
             }
-            Verb::Approve | Verb::Reject if !self.gate_waiting.load(Ordering::SeqCst) => {
+            Verb::Approve | Verb::Reject | Verb::Continue
+                if !self.gate_waiting.load(Ordering::SeqCst) =>
+            {
                 self.reply(
                     c.id,
                     &by,
                     &format!(
-                        "`/rollgate {}` was ignored: no approval is waiting now.",
+                        "`/rollgate {}` was ignored: no approval or pause is waiting now.",
                         verb.word()
                     ),
                 )
                 .await
             }
-            Verb::Approve | Verb::Reject => self.queue.lock().unwrap().push_back(command),
+            Verb::Approve | Verb::Reject | Verb::Continue => {
+                self.queue.lock().unwrap().push_back(command)
+            }
         }
     }
 
@@ -243,6 +251,10 @@ mod tests {
         assert_eq!(
             parse("/rollgate rollback"),
             Some(Parsed::Command(Verb::Rollback, None))
+        );
+        assert_eq!(
+            parse("/rollgate continue"),
+            Some(Parsed::Command(Verb::Continue, None))
         );
         assert_eq!(
             parse("/rollgate aprove"),

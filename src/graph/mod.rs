@@ -221,6 +221,8 @@ pub struct StepGraph {
     pub rollback: Option<NodeIndex>,
     pub max_duration: Option<Duration>,
     pub concurrency: Option<String>,
+    /// Where a pause's decision comes from: `cli`, or a `github` provider's name.
+    pub pause_via: String,
 }
 
 #[derive(Serialize)]
@@ -243,12 +245,14 @@ struct JsonGraph<'a> {
 }
 
 impl StepGraph {
-    /// The ids of the gates whose decision comes from `source` (`cli`, or a provider's name).
+    /// The ids of the gates whose decision comes from `source` (`cli`, or a provider's name),
+    /// and `pause` when a pause's does.
     pub fn gates_via(&self, source: &str) -> Vec<&str> {
         self.graph
             .node_weights()
             .filter(|n| matches!(&n.kind, StepKind::Gate { gate } if gate.source() == source))
             .map(|n| n.id.as_str())
+            .chain((self.pause_via == source).then_some(crate::plan::pause::PAUSE))
             .collect()
     }
 

@@ -20,13 +20,26 @@ use std::sync::Mutex;
 /// Where runs are kept, relative to the working directory, unless `--state-dir` says otherwise.
 pub const DEFAULT_DIR: &str = ".rollgate";
 
-/// A gate a run waits at, as its journal tells.
+/// A gate a run waits at, or a pause it holds in, as its journal tells.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitingGate {
     pub step: String,
     pub approvers: Vec<String>,
     /// Where its decision comes from: `cli`, or a `github` provider's name.
     pub via: String,
+    /// Set when the run is paused rather than at a gate.
+    pub paused: Option<Paused>,
+}
+
+/// Why a run holds, and what may follow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paused {
+    pub reason: String,
+    /// False when only a rollback can follow (its rollback was refused).
+    pub can_continue: bool,
+    /// When the pause ends by itself, and how (`rollback` or `continue`).
+    pub until: Option<DateTime<Utc>>,
+    pub on_timeout: String,
 }
 
 /// What was run.
@@ -35,6 +48,9 @@ pub struct Header {
     pub run_id: String,
     /// The plan's path as given.
     pub plan: String,
+    /// The plan's absolute path, so `resume` and `rollback` work from any directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_file: Option<String>,
     /// SHA-256 of the plan's text: `resume` refuses a plan that changed since.
     pub plan_sha256: String,
     pub inputs: Vec<String>,
@@ -143,34 +159,72 @@ impl Record {
             .collect()
     }
 
-    /// The gate the run waits at, with its approvers: the last `gate-waiting` not yet decided.
+    /// The gate the run waits at, or the pause it holds in, with who may decide: the last
+    /// `gate-waiting` or `paused` not yet decided.
     pub fn waiting_gate(&self) -> Option<WaitingGate> {
         let mut open = None;
         for e in &self.events {
+            let waiting = |paused| WaitingGate {
+                step: e["step"].as_str().unwrap_or_default().to_string(),
+                approvers: e["approvers"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                via: e["via"]
+                    .as_str()
+                    .unwrap_or(crate::plan::gate::CLI_APPROVALS)
+                    .to_string(),
+                paused,
+            };
             match e["event"].as_str() {
-                Some("gate-waiting") => {
-                    let approvers = e["approvers"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    open = Some(WaitingGate {
-                        step: e["step"].as_str().unwrap_or_default().to_string(),
-                        approvers,
-                        via: e["via"]
+                Some("gate-waiting") => open = Some(waiting(None)),
+                Some("paused") => {
+                    let at = e["at"]
+                        .as_str()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+                    let timeout = e["timeout"].as_f64().unwrap_or_default();
+                    open = Some(waiting(Some(Paused {
+                        reason: e["reason"]["message"]
                             .as_str()
-                            .unwrap_or(crate::plan::gate::CLI_APPROVALS)
+                            .unwrap_or_default()
                             .to_string(),
-                    });
+                        can_continue: e["can_continue"].as_bool().unwrap_or(true),
+                        until: at.map(|at| {
+                            at.with_timezone(&Utc)
+                                + chrono::Duration::milliseconds((timeout * 1000.0) as i64)
+                        }),
+                        on_timeout: e["on_timeout"].as_str().unwrap_or("rollback").to_string(),
+                    })));
                 }
-                Some("gate-decided") => open = None,
+                Some("gate-decided" | "pause-decided") => open = None,
                 _ => {}
             }
         }
         open
+    }
+
+    /// The routers the journal says were left off their state before the run: (router, its
+    /// canary weight before, the weight last set).
+    pub fn routers_off(&self) -> Vec<(String, u8, u8)> {
+        self.routers()
+            .into_iter()
+            .filter_map(|(name, before, last)| match last {
+                Some(w) if w != before.canary_weight => Some((name, before.canary_weight, w)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where the plan the run ran is: its absolute path when the journal has it.
+    pub fn plan_file(&self) -> &str {
+        self.header
+            .plan_file
+            .as_deref()
+            .unwrap_or(&self.header.plan)
     }
 
     /// Whether the run had begun rolling back.
@@ -303,6 +357,7 @@ mod tests {
         Header {
             run_id: id.into(),
             plan: "p.yaml".into(),
+            plan_file: None,
             plan_sha256: sha256("x"),
             inputs: vec![],
             started_at: Utc::now(),

@@ -39,7 +39,7 @@ impl Gate {
 pub enum GateTimeout {
     /// Roll back.
     Rollback,
-    /// Stop where the rollout is, leaving the weights as they are, and exit aborted.
+    /// Stop the rollout without judging the canary: put every router back as it was before the run (the rollback path) and exit aborted.
     Abort,
     /// Carry on as if approved.
     Approve,

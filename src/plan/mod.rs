@@ -7,6 +7,7 @@ pub mod gate;
 pub mod input;
 pub mod load;
 pub mod notify;
+pub mod pause;
 pub mod phase;
 pub mod provider;
 pub mod rollback;
@@ -78,6 +79,9 @@ pub struct Plan {
     /// What happens on rollback.
     #[serde(default)]
     pub rollback: Rollback,
+    /// When the rollout cannot judge the canary, it holds every router where it is and waits for a decision: who may continue it, where from, and how long before it rolls back.
+    #[serde(default)]
+    pub pause: pause::Pause,
     /// Where news of the rollout goes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<notify::Notify>,

@@ -13,16 +13,17 @@ pub struct Notify {
     /// Which events are sent; all of them when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<Vec<NotifyEvent>>,
-    /// Per event, a handlebars template for the message's text instead of the shipped one. It sees `plan`, `event`, `step`, `router`, `weight`, `approvers`, `outcome`, `reason`, `check`, `canary`, `baseline`.
+    /// Per event, a handlebars template for the message's text instead of the shipped one. It sees `plan`, `event`, `step`, `router`, `weight`, `approvers`, `outcome`, `reason`, `check`, `canary`, `baseline`, and for `paused` `how` and `after`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub messages: std::collections::BTreeMap<String, String>,
 }
 
 impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 6] = [
+    pub const ALL: [NotifyEvent; 7] = [
         NotifyEvent::Started,
         NotifyEvent::PhasePromoted,
         NotifyEvent::GateWaiting,
+        NotifyEvent::Paused,
         NotifyEvent::RolledBack,
         NotifyEvent::Promoted,
         NotifyEvent::Aborted,
@@ -34,6 +35,7 @@ impl NotifyEvent {
             NotifyEvent::Started => "started",
             NotifyEvent::PhasePromoted => "phase-promoted",
             NotifyEvent::GateWaiting => "gate-waiting",
+            NotifyEvent::Paused => "paused",
             NotifyEvent::RolledBack => "rolled-back",
             NotifyEvent::Promoted => "promoted",
             NotifyEvent::Aborted => "aborted",
@@ -51,10 +53,12 @@ pub enum NotifyEvent {
     PhasePromoted,
     /// A gate waits for approval.
     GateWaiting,
+    /// The rollout holds where it is and waits for someone to continue it or roll it back.
+    Paused,
     /// The rollout rolled back.
     RolledBack,
     /// The rollout reached its end and was promoted.
     Promoted,
-    /// The rollout stopped without promoting or rolling back.
+    /// The rollout stopped without judging the canary (a gate timed out with `on-timeout: abort`); its routers were put back.
     Aborted,
 }

@@ -48,6 +48,6 @@ pub enum TriggerAction {
     /// Roll back, with the plan's rollback policy.
     #[default]
     Rollback,
-    /// Hold the current weight until someone resumes or rolls back.
+    /// Hold every router where it is until someone continues or rolls back (the plan's `pause`; nobody deciding in time rolls back).
     Pause,
 }

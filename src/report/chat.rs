@@ -29,9 +29,10 @@ fn default_template(e: NotifyEvent) -> &'static str {
         NotifyEvent::Started => "Rollout of {{plan}} started.",
         NotifyEvent::PhasePromoted => "{{router}} now sends {{weight}} to the canary.",
         NotifyEvent::GateWaiting => "{{step}} waits for approval by {{approvers}}.",
+        NotifyEvent::Paused => "Paused at {{step}}: {{reason}}. Every router holds where it is; {{how}}. Nobody deciding, it {{after}}.",
         NotifyEvent::RolledBack => "Rolled back: {{reason}}{{#if check}}\ncheck {{check}}: canary {{canary}}, baseline {{baseline}}{{/if}}",
         NotifyEvent::Promoted => "{{plan}} was promoted: the canary takes all traffic.",
-        NotifyEvent::Aborted => "Stopped without promoting: {{reason}}",
+        NotifyEvent::Aborted => "Aborted, routers put back: {{reason}}",
     }
 }
 
@@ -40,9 +41,10 @@ fn title(e: NotifyEvent, plan: &str) -> String {
         NotifyEvent::Started => format!("{plan}: rollout started"),
         NotifyEvent::PhasePromoted => format!("{plan}: next phase"),
         NotifyEvent::GateWaiting => format!("{plan}: waiting for approval"),
+        NotifyEvent::Paused => format!("{plan}: paused"),
         NotifyEvent::RolledBack => format!("{plan}: rolled back"),
         NotifyEvent::Promoted => format!("{plan}: promoted"),
-        NotifyEvent::Aborted => format!("{plan}: stopped"),
+        NotifyEvent::Aborted => format!("{plan}: aborted"),
     }
 }
 
@@ -142,6 +144,35 @@ impl Chat {
                 ctx["approvers"] = json!(approvers.join(", "));
                 (NotifyEvent::GateWaiting, None)
             }
+            Event::Paused {
+                step,
+                reason,
+                timeout,
+                on_timeout,
+                via,
+                can_continue,
+                ..
+            } => {
+                ctx["step"] = json!(step);
+                ctx["reason"] = json!(reason.message);
+                ctx["check"] = json!(reason.check);
+                let cli = via == crate::plan::gate::CLI_APPROVALS;
+                ctx["how"] = json!(match (cli, *can_continue) {
+                    (true, true) => "`rollgate continue` or `rollgate rollback` where it runs",
+                    (true, false) => "`rollgate rollback` where it runs rolls it back now",
+                    (false, true) => "comment `/rollgate continue` or `/rollgate rollback` on the pull request",
+                    (false, false) => "comment `/rollgate rollback` on the pull request to roll back now",
+                });
+                let then = match on_timeout {
+                    crate::plan::pause::PauseTimeout::Rollback => "rolls back",
+                    crate::plan::pause::PauseTimeout::Continue => "continues",
+                };
+                ctx["after"] = json!(format!(
+                    "{then} after {}",
+                    humantime::format_duration(std::time::Duration::from_secs_f64(timeout.round()))
+                ));
+                (NotifyEvent::Paused, None)
+            }
             Event::RunFinished { outcome, reason } => {
                 if let Some(r) = reason {
                     ctx["reason"] = json!(r.message);
@@ -156,7 +187,7 @@ impl Chat {
                     ctx["canary"] = num(r.value);
                     ctx["baseline"] = num(r.baseline);
                 }
-                ctx["outcome"] = json!(format!("{outcome:?}"));
+                ctx["outcome"] = json!(outcome);
                 match outcome {
                     Outcome::Promoted => (NotifyEvent::Promoted, Some(true)),
                     Outcome::RolledBack | Outcome::RouterFailed => {

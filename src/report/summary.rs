@@ -74,7 +74,8 @@ pub fn render(events: &[Stamped]) -> String {
             Event::RunFinished { outcome, reason } => {
                 let _ = writeln!(
                     out,
-                    "\noutcome: {outcome:?} after {} of virtual time{}",
+                    "\noutcome: {} after {} of virtual time{}",
+                    super::terminal::outcome_words(*outcome),
                     clock(end),
                     reason
                         .as_ref()

@@ -1,7 +1,8 @@
 //! Plain lines for a person (and for logs): what moved, what was decided, and every check
 //! evaluation that did not pass.
 
-use crate::runner::events::{Event, Mode, Stamped, Verdict};
+use crate::plan::pause::PauseTimeout;
+use crate::runner::events::{Event, Mode, Outcome, Stamped, Verdict};
 
 /// `12m30s` from seconds.
 pub fn clock(t: f64) -> String {
@@ -13,7 +14,46 @@ pub fn clock(t: f64) -> String {
     }
 }
 
-/// The line for an event, or `None` for events a person need not read (passing checks).
+/// An outcome as a person says it: "Rolled back", "Router failed".
+pub fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Promoted => "Promoted",
+        Outcome::RolledBack => "Rolled back",
+        Outcome::Aborted => "Aborted",
+        Outcome::Failed => "Failed",
+        Outcome::RouterFailed => "Router failed",
+    }
+}
+
+/// Turns a run's events into lines, one event at a time. It remembers which metric sources
+/// are down, so an outage is said once when it starts and once when it ends (every failed
+/// answer stays in the journal).
+#[derive(Debug, Default)]
+pub struct Lines {
+    down: std::collections::BTreeSet<String>,
+}
+
+impl Lines {
+    /// The line for an event, or `None` for events a person need not read (passing checks).
+    pub fn line(&mut self, e: &Stamped) -> Option<String> {
+        if let Event::Queried { source, error, .. } = &e.event {
+            let text = match error {
+                Some(err) if self.down.insert(source.clone()) => {
+                    format!("  metric source {source} is down: {err}")
+                }
+                None if self.down.remove(source) => {
+                    format!("  metric source {source} answers again")
+                }
+                _ => return None,
+            };
+            return Some(format!("[{:>9}] {text}", clock(e.t)));
+        }
+        line(e)
+    }
+}
+
+/// The line for an event, or `None` for events a person need not read (passing checks,
+/// metric answers: [`Lines`] says when a source goes down and comes back).
 pub fn line(e: &Stamped) -> Option<String> {
     let text = match &e.event {
         Event::RunStarted {
@@ -42,12 +82,7 @@ pub fn line(e: &Stamped) -> Option<String> {
             format!("{:?}", ev.verdict).to_lowercase(),
             ev.why.clone().unwrap_or_default()
         ),
-        // Answers are for the journal; a source that fails is worth a line each time.
-        Event::Queried {
-            source,
-            error: Some(e),
-            ..
-        } => format!("  {source} did not answer: {e}"),
+        // Answers are for the journal; `Lines` says when a source goes down and comes back.
         Event::Queried { .. } => return None,
         Event::TriggerFired {
             check, condition, ..
@@ -123,9 +158,58 @@ pub fn line(e: &Stamped) -> Option<String> {
                 "rolling it back"
             }
         ),
+        Event::Paused {
+            step,
+            reason,
+            timeout,
+            on_timeout,
+            via,
+            can_continue,
+            ..
+        } => {
+            let how = match (via.as_str(), *can_continue) {
+                (crate::plan::gate::CLI_APPROVALS, true) => {
+                    "`rollgate continue` or `rollgate rollback`"
+                }
+                (crate::plan::gate::CLI_APPROVALS, false) => "`rollgate rollback`",
+                (_, true) => "`/rollgate continue` or `/rollgate rollback` on the pull request",
+                (_, false) => "`/rollgate rollback` on the pull request",
+            };
+            let after = match on_timeout {
+                PauseTimeout::Rollback => "rolls back",
+                PauseTimeout::Continue => "continues",
+            };
+            // The reason names the step when a check paused it.
+            let at = if reason.message.contains(step.as_str()) {
+                String::new()
+            } else {
+                format!(" at {step}")
+            };
+            format!(
+                "PAUSED{at}: {}; every router holds where it is. Decide with {how}; nobody deciding, it {after} in {}",
+                reason.message,
+                humantime::format_duration(std::time::Duration::from_secs_f64(*timeout))
+            )
+        }
+        Event::PauseDecided {
+            step,
+            then,
+            by,
+            timed_out,
+        } => {
+            let who = match (by, timed_out) {
+                (_, true) => "nobody decided in time".to_string(),
+                (Some(by), false) => format!("by {by}"),
+                (None, false) => "asked for".to_string(),
+            };
+            match then {
+                PauseTimeout::Continue => format!("  {step}: continued ({who})"),
+                PauseTimeout::Rollback => format!("  {step}: rolling back ({who})"),
+            }
+        }
         Event::RunFinished { outcome, reason } => match reason {
-            Some(r) => format!("{outcome:?}: {}", r.message),
-            None => format!("{outcome:?}"),
+            Some(r) => format!("{}: {}", outcome_words(*outcome), r.message),
+            None => outcome_words(*outcome).to_string(),
         },
     };
     Some(format!("[{:>9}] {text}", clock(e.t)))

@@ -30,6 +30,8 @@ pub struct RunView {
     pub gates: Vec<GateView>,
     /// What ended the run, when something did.
     pub fired: Option<FiredView>,
+    /// While the run holds: where, why, and how to decide.
+    pub paused: Option<PausedView>,
     /// After a rollback with verification: "passed" or "failed".
     pub verification: String,
     /// Notifications that could not be delivered: "slack (rolled-back): HTTP 400".
@@ -76,6 +78,16 @@ pub struct GateView {
 }
 
 #[derive(Debug, Serialize)]
+pub struct PausedView {
+    pub step: String,
+    pub reason: String,
+    /// How to decide, where the run's decisions come from.
+    pub how: String,
+    /// "rolls back" or "continues", and after how long, when nobody decides.
+    pub after: String,
+}
+
+#[derive(Debug, Serialize)]
 pub struct FiredView {
     pub message: String,
     pub check: String,
@@ -118,7 +130,7 @@ fn word(o: Outcome) -> (&'static str, &'static str) {
     match o {
         Outcome::Promoted => ("promoted", "Promoted"),
         Outcome::RolledBack => ("rolled-back", "Rolled back"),
-        Outcome::Aborted => ("aborted", "Paused (aborted)"),
+        Outcome::Aborted => ("aborted", "Aborted"),
         Outcome::Failed => ("failed", "Failed"),
         Outcome::RouterFailed => ("router-failed", "Router failed"),
     }
@@ -223,6 +235,43 @@ impl RunView {
                         g.waiting = false;
                     }
                 }
+                Event::Paused {
+                    step,
+                    reason,
+                    timeout,
+                    on_timeout,
+                    via,
+                    can_continue,
+                    ..
+                } => {
+                    let from_pr = via != crate::plan::gate::CLI_APPROVALS;
+                    let how = match (from_pr, *can_continue) {
+                        (true, true) => "comment `/rollgate continue` or `/rollgate rollback` on this pull request",
+                        (true, false) => "it cannot continue (its rollback was refused): comment `/rollgate rollback` on this pull request to roll back now",
+                        (false, true) => "run `rollgate continue` or `rollgate rollback` where the rollout runs",
+                        (false, false) => "it cannot continue (its rollback was refused): run `rollgate rollback` where the rollout runs to roll back now",
+                    };
+                    let then = match on_timeout {
+                        crate::plan::pause::PauseTimeout::Rollback => "rolls back",
+                        crate::plan::pause::PauseTimeout::Continue => "continues",
+                    };
+                    view.status = "Paused".into();
+                    view.paused = Some(PausedView {
+                        step: step.clone(),
+                        reason: reason.message.clone(),
+                        how: how.into(),
+                        after: format!(
+                            "{then} after {}",
+                            humantime::format_duration(std::time::Duration::from_secs_f64(
+                                timeout.round()
+                            ))
+                        ),
+                    });
+                }
+                Event::PauseDecided { .. } => {
+                    view.status = "In progress".into();
+                    view.paused = None;
+                }
                 Event::NotificationSent {
                     to,
                     about,
@@ -249,6 +298,7 @@ impl RunView {
                     view.verification = if *v { "passed" } else { "failed" }.into();
                 }
                 Event::RunFinished { outcome, reason } => {
+                    view.paused = None;
                     let (o, s) = word(*outcome);
                     view.outcome = o.into();
                     view.status = s.into();

@@ -81,7 +81,7 @@ impl Outcome {
     }
 }
 
-/// Why a rollback (or an abort) happened, in the plan's own terms.
+/// Why a rollback, an abort or a pause happened, in the plan's own terms.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reason {
     /// One sentence: "error-rate 8.2% > 1% (critical 2%) at canary-25".
@@ -269,6 +269,28 @@ pub enum Event {
     },
     RollbackFinished {
         verified: Option<bool>,
+    },
+    /// The run cannot judge the canary (or its rollback was refused) and holds every router
+    /// where it is, waiting for someone to continue it or roll it back; nobody deciding within
+    /// `timeout` seconds means `on_timeout`.
+    Paused {
+        step: String,
+        reason: Reason,
+        timeout: f64,
+        on_timeout: crate::plan::pause::PauseTimeout,
+        /// Where the decision comes from: `cli`, or a `github` provider's name (PR comments).
+        via: String,
+        approvers: Vec<String>,
+        /// False when only a rollback can follow (after a refused rollback).
+        can_continue: bool,
+    },
+    /// How a pause ended: `then` is `continue` or `rollback`; `by` who decided (none when it
+    /// timed out).
+    PauseDecided {
+        step: String,
+        then: crate::plan::pause::PauseTimeout,
+        by: Option<String>,
+        timed_out: bool,
     },
     /// `rollgate resume` took over a run that stopped without finishing.
     RunResumed {

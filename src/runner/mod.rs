@@ -8,6 +8,8 @@ pub mod clock;
 mod counting;
 pub mod events;
 mod observe;
+mod pause;
+mod preflight;
 pub mod prepare;
 mod retry;
 mod rollback;
@@ -152,6 +154,10 @@ pub(crate) struct Shared {
     answers: Mutex<BTreeMap<(String, String), observe::LatestAnswer>>,
     /// Count checks' counters and sequential tests, per group looked at.
     counting: Mutex<BTreeMap<(String, observe::Group), counting::Counting>>,
+    /// True while a trigger's pause holds the run: no step starts until it is lifted.
+    hold: tokio::sync::watch::Sender<bool>,
+    /// Why the run was stopped from outside (a signal, `rollgate rollback`), once it was.
+    stop: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// What the run did to routers: the state before its first shift, and the current weight.
@@ -276,15 +282,20 @@ impl Shared {
 /// How a group, a step or the whole forward run ended.
 pub(crate) enum End {
     Ok,
+    /// Roll back.
     Fail(Reason),
+    /// Stop without judging the canary: roll back, and end aborted.
     Abort(Reason),
+    /// The canary cannot be judged: hold and ask (an evaluation's answer, before its step
+    /// turns it into a pause's decision).
+    Pause(Reason),
 }
 
 fn shared(
     setup: Setup,
     events: mpsc::UnboundedSender<Stamped>,
     skip: BTreeSet<String>,
-) -> (Arc<Shared>, Cancellation) {
+) -> Arc<Shared> {
     let queries = resolve_queries(&setup.plan, &setup.contexts);
     let shared = Arc::new(Shared {
         plan: setup.plan,
@@ -300,9 +311,39 @@ fn shared(
         journal_error: Mutex::new(None),
         answers: Mutex::new(BTreeMap::new()),
         counting: Mutex::new(BTreeMap::new()),
+        hold: tokio::sync::watch::channel(false).0,
+        stop: tokio::sync::watch::channel(None).0,
         skip,
     });
-    (shared, setup.cancel)
+    // The stop is watched from the start, so every wait (a pause, the forward run) sees it.
+    let stop = shared.stop.clone();
+    let cancel = setup.cancel;
+    tokio::spawn(async move {
+        let why = cancel.await;
+        stop.send_replace(Some(why));
+    });
+    shared
+}
+
+impl Shared {
+    /// Completes, with why, once the run is stopped from outside.
+    async fn stopped(&self) -> String {
+        let mut rx = self.stop.subscribe();
+        let why = match rx.wait_for(Option::is_some).await {
+            Ok(why) => why.clone(),
+            Err(_) => None,
+        };
+        match why {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Completes when no trigger's pause holds the run.
+    async fn unheld(&self) {
+        let mut rx = self.hold.subscribe();
+        let _ = rx.wait_for(|held| !*held).await;
+    }
 }
 
 /// What the journal of a run that stopped says, for resuming it.
@@ -334,22 +375,36 @@ fn skippable(graph: &StepGraph, done: &BTreeSet<String>) -> BTreeSet<String> {
         .collect()
 }
 
-/// Takes over a run that stopped without finishing. Its routers' states before the run come
-/// from the journal. It is rolled back (every router it touched returns to that state, through
-/// the plan's rollback path), or, when the plan says `resume: continue` and it had not begun
-/// rolling back, continued from the step it stopped in.
+/// What taking over a run does.
+pub enum TakeOver {
+    /// As the plan's `resume` says: roll back, or (`resume: continue`, and it had not begun
+    /// rolling back) continue from the step it stopped in.
+    AsPlanned,
+    /// Roll it back through the plan's rollback path, for this reason (someone asked).
+    RollBack(String),
+    /// It ended with a router off its captured state: put every router back, and nothing else
+    /// (its rollback hook already ran, if it had one).
+    PutBack(String),
+}
+
+/// Takes over a run that is not running. Its routers' states before the run come from the
+/// journal, and every router it touched returns to that state, unless the plan says `resume:
+/// continue` and the run stopped in the middle of its rollout.
 pub async fn resume(
     setup: Setup,
     from: Journaled,
+    how: TakeOver,
     events: mpsc::UnboundedSender<Stamped>,
 ) -> Outcome {
-    let go_on = setup.plan.resume == ResumePolicy::Continue && !from.rolling_back;
+    let go_on = matches!(how, TakeOver::AsPlanned)
+        && setup.plan.resume == ResumePolicy::Continue
+        && !from.rolling_back;
     let skip = if go_on {
         skippable(&setup.graph, &from.done_steps)
     } else {
         BTreeSet::new()
     };
-    let (shared, cancel) = shared(setup, events, skip);
+    let shared = shared(setup, events, skip);
     {
         let mut r = shared.routers.lock().expect("not poisoned");
         for (name, captured, last) in &from.routers {
@@ -365,38 +420,78 @@ pub async fn resume(
         continuing: go_on,
     });
     if go_on {
-        return forward(shared, cancel).await;
+        return forward(shared).await;
     }
-    let where_ = from
-        .died_at
-        .as_deref()
-        .map(|s| format!(" during {s}"))
-        .unwrap_or_default();
-    let reason = Reason {
-        step: from.died_at,
-        ..Reason::says(format!(
-            "the run stopped{where_} without finishing; resumed to roll it back"
-        ))
+    let ended = match how {
+        TakeOver::PutBack(why) => {
+            let reason = Reason::says(why);
+            shared.emit(Event::RollbackStarted {
+                reason: reason.clone(),
+                gradual: false,
+            });
+            let routers: Vec<String> = from.routers.iter().map(|r| r.0.clone()).collect();
+            let mut failed = None;
+            for router in routers {
+                if let Err(r) = shared.restore(&router).await {
+                    failed.get_or_insert(Reason {
+                        router: Some(router),
+                        message: format!("{}; {}", reason.message, r.message),
+                        ..reason.clone()
+                    });
+                }
+            }
+            shared.emit(Event::RollbackFinished { verified: None });
+            match failed {
+                Some(r) => (Outcome::RouterFailed, Some(r)),
+                None => (Outcome::RolledBack, Some(reason)),
+            }
+        }
+        TakeOver::RollBack(why) => shared.rollback(Reason::says(why), false).await,
+        TakeOver::AsPlanned => {
+            let where_ = from
+                .died_at
+                .as_deref()
+                .map(|s| format!(" during {s}"))
+                .unwrap_or_default();
+            let reason = Reason {
+                step: from.died_at,
+                ..Reason::says(format!(
+                    "the run stopped{where_} without finishing; resumed to roll it back"
+                ))
+            };
+            shared.rollback(reason, false).await
+        }
     };
-    let (outcome, reason) = shared.rollback(reason, false).await;
+    let (outcome, reason) = shared.ensure_restored(ended).await;
     shared.emit(Event::RunFinished { outcome, reason });
     outcome
 }
 
 /// Runs the plan to its outcome, emitting events as it goes.
 pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
-    let (shared, cancel) = shared(setup, events, BTreeSet::new());
+    let shared = shared(setup, events, BTreeSet::new());
     shared.emit(Event::RunStarted {
         plan: shared.plan.name.clone(),
         mode: shared.mode,
         steps: shared.graph.graph.node_count(),
     });
-    forward(shared, cancel).await
+    // A dry-run's sources are its fixture, whose outages are part of the rehearsal.
+    if shared.mode == Mode::Run {
+        if let Err(reason) = shared.preflight().await {
+            shared.emit(Event::RunFinished {
+                outcome: Outcome::Failed,
+                reason: Some(reason),
+            });
+            return Outcome::Failed;
+        }
+    }
+    forward(shared).await
 }
 
 /// The forward run: groups as their needs allow, raced by triggers, `max-duration` and
-/// cancellation; then the rollback path if anything failed.
-async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
+/// cancellation; then the rollback path if anything failed. Whatever the ending, every router
+/// the run touched is confirmed back at its captured state unless the run was promoted.
+async fn forward(shared: Arc<Shared>) -> Outcome {
     let sh = &shared;
     let rollback_group = sh.graph.rollback.map(|n| sh.graph.graph[n].group);
     let forward: Vec<usize> = (0..sh.graph.groups.len())
@@ -419,6 +514,8 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
     let mut started = std::collections::BTreeSet::new();
     let mut running = JoinSet::new();
     let mut ended: Option<(End, Option<RollbackMode>)> = None;
+    // A trigger's pause, waiting for its decision while the groups hold.
+    let mut paused: Option<tokio::task::JoinHandle<End>> = None;
     loop {
         for &g in &forward {
             if done.contains_key(&g) || started.contains(&g) {
@@ -445,42 +542,79 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
                 done.insert(g, false);
             }
         }
-        if running.is_empty() {
+        // The last step may end while a trigger's pause waits: the run is promoted only if it
+        // is continued.
+        if running.is_empty() && paused.is_none() {
             break;
         }
         tokio::select! {
             Some(joined) = running.join_next() => {
-                let (g, end) = joined.expect("a group's task does not panic");
+                let (g, end) = match joined {
+                    Ok(ended) => ended,
+                    // A bug must not leave the canary serving: it rolls back like any failure.
+                    Err(e) => {
+                        ended = Some((End::Fail(Reason::says(format!("a step failed unexpectedly ({e}); rolling back"))), None));
+                        break;
+                    }
+                };
                 match end {
                     End::Ok => { done.insert(g, true); }
                     other => { ended = Some((other, None)); break; }
                 }
             }
-            Some(fired) = fired_rx.recv() => {
-                let end = match fired.action { TriggerAction::Rollback => End::Fail(fired.reason), TriggerAction::Pause => End::Abort(fired.reason) };
-                ended = Some((end, fired.mode));
-                break;
+            Some(fired) = fired_rx.recv() => match fired.action {
+                TriggerAction::Rollback => {
+                    ended = Some((End::Fail(fired.reason), fired.mode));
+                    break;
+                }
+                // Held where it is: steps wait, checks and other triggers go on.
+                TriggerAction::Pause if paused.is_none() => {
+                    sh.hold.send_replace(true);
+                    let s = shared.clone();
+                    let step = format!("trigger.{}", fired.reason.check.clone().unwrap_or_default());
+                    paused = Some(tokio::spawn(async move { s.pause(&step, fired.reason, true).await }));
+                }
+                TriggerAction::Pause => {}
+            },
+            decided = async { paused.as_mut().expect("polled only while paused").await }, if paused.is_some() => {
+                paused = None;
+                match decided {
+                    Ok(End::Ok) => { sh.hold.send_replace(false); }
+                    Ok(other) => { ended = Some((other, None)); break; }
+                    Err(e) => {
+                        ended = Some((End::Fail(Reason::says(format!("a pause failed unexpectedly ({e}); rolling back"))), None));
+                        break;
+                    }
+                }
             }
             _ = sh.clock.sleep_until(deadline.unwrap_or(forever)) => {
                 let d = sh.plan.max_duration.expect("a deadline comes from max-duration");
                 ended = Some((End::Fail(Reason::says(format!("max-duration {d} exceeded"))), None));
                 break;
             }
-            why = &mut cancel => {
+            why = sh.stopped() => {
                 ended = Some((End::Fail(Reason::says(why)), Some(RollbackMode::Immediate)));
                 break;
             }
         }
     }
     running.abort_all();
+    if let Some(p) = paused {
+        p.abort();
+    }
     if let Some(w) = watcher {
         w.abort();
     }
     let (outcome, reason) = match ended {
         None => (Outcome::Promoted, None),
         Some((End::Ok, _)) => unreachable!("a group that succeeds does not end the run"),
-        Some((End::Abort(reason), _)) => (Outcome::Aborted, Some(reason)),
-        Some((End::Fail(reason), mode)) => {
+        // An abort takes the rollback path too: it stops without a verdict, and leaves no
+        // router off its captured state.
+        Some((End::Abort(reason), _)) => match sh.rollback(reason, false).await {
+            (Outcome::RolledBack, r) => (Outcome::Aborted, r),
+            other => other,
+        },
+        Some((End::Fail(reason) | End::Pause(reason), mode)) => {
             let gradual = mode.unwrap_or(sh.plan.rollback.mode) == RollbackMode::Gradual;
             // A router that refused gets its own outcome, whatever the rollback managed.
             let router_failed = reason.router.is_some();
@@ -491,7 +625,7 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
         }
     };
     // Steps that asked to run after a failure (`if: failure()` or `always()`) run now.
-    if outcome != Outcome::Promoted {
+    let (outcome, reason) = if outcome != Outcome::Promoted {
         let status = Status {
             failed: true,
             cancelled: false,
@@ -504,7 +638,10 @@ async fn forward(shared: Arc<Shared>, mut cancel: Cancellation) -> Outcome {
                 let _ = sh.run_group(g).await;
             }
         }
-    }
+        sh.ensure_restored((outcome, reason)).await
+    } else {
+        (outcome, reason)
+    };
     sh.emit(Event::RunFinished { outcome, reason });
     outcome
 }

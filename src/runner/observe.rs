@@ -170,7 +170,7 @@ impl Shared {
     /// Asks `source` for `query` now; in a real run the answer is journaled. A check and a
     /// trigger asking the same query at the same moment get one answer: Prometheus is asked
     /// once, and a replay of the journal gives both what the run gave them.
-    async fn ask(&self, source: &str, query: &str) -> Result<Option<f64>, MetricsError> {
+    pub(super) async fn ask(&self, source: &str, query: &str) -> Result<Option<f64>, MetricsError> {
         let slot = self
             .answers
             .lock()

@@ -3,7 +3,9 @@
 
 use super::events::{Decision, Event, Outcome, Reason};
 use super::observe::{Group, Seen};
+use super::retry::Persistence;
 use super::{End, Shared};
+use crate::providers::traffic::RouterState;
 use crate::expr::eval::Status;
 use crate::graph::{Route, StepKind};
 
@@ -33,6 +35,9 @@ impl Shared {
             let node = &self.graph.graph[n];
             let id = node.id.as_str();
             match &node.kind {
+                // Someone asked for this rollback (a signal, `rollgate rollback`): nobody need
+                // approve it again.
+                StepKind::Gate { .. } if super::stopped_from_outside(&reason.message) => {}
                 StepKind::Gate { gate } => {
                     self.emit(Event::GateWaiting {
                         step: id.into(),
@@ -55,14 +60,28 @@ impl Shared {
                         decision,
                         by: by.clone(),
                     });
+                    // A refusal holds traffic where it is (to look into it), never for good:
+                    // until someone asks for the rollback, or the plan's pause times out.
                     if decision == Decision::Rejected {
-                        let why = Reason::says(format!(
-                            "the rollback was refused by {}; traffic stays as it is ({})",
-                            by.unwrap_or_default(),
-                            reason.message
-                        ));
-                        self.emit(Event::RollbackFinished { verified: None });
-                        return (Outcome::Aborted, Some(why));
+                        let held = Reason {
+                            message: format!(
+                                "the rollback was refused by {} ({})",
+                                by.unwrap_or_default(),
+                                reason.message
+                            ),
+                            ..reason.clone()
+                        };
+                        tokio::select! {
+                            _ = self.pause(id, held, false) => {}
+                            why = self.stopped() => {
+                                self.emit(Event::PauseDecided {
+                                    step: id.into(),
+                                    then: crate::plan::pause::PauseTimeout::Rollback,
+                                    by: why.strip_prefix(super::REQUESTED).map(str::to_string),
+                                    timed_out: false,
+                                });
+                            }
+                        }
                     }
                 }
                 StepKind::Shift {
@@ -176,5 +195,55 @@ impl Shared {
             return (Outcome::RouterFailed, Some(why));
         }
         (Outcome::RolledBack, Some(reason))
+    }
+
+    /// Confirms, by reading each router the run touched, that it is back at its captured
+    /// state, and puts back any that is not (a step that ran after the rollback, a restore
+    /// that did not take). A router that cannot be read or put back makes the outcome
+    /// router-failed, naming it.
+    pub(super) async fn ensure_restored(
+        &self,
+        (outcome, reason): (Outcome, Option<Reason>),
+    ) -> (Outcome, Option<Reason>) {
+        let captured: Vec<(String, RouterState)> = self
+            .routers
+            .lock()
+            .expect("not poisoned")
+            .captured
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        let mut off = Vec::new();
+        for (name, before) in captured {
+            let router = &self.providers.routers[&name];
+            let now = self
+                .retrying(&name, Persistence::Shift, || router.state())
+                .await;
+            let failed = match now {
+                Ok(now) if now == before => continue,
+                Ok(_) => self.restore(&name).await.err().map(|r| r.message),
+                Err(e) => Some(format!("cannot read router {name}: {e}")),
+            };
+            if let Some(why) = failed {
+                off.push((name, why));
+            }
+        }
+        let Some((first, _)) = off.first() else {
+            return (outcome, reason);
+        };
+        let said: Vec<String> = off.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+        let before = reason
+            .as_ref()
+            .map(|r| format!("{}; then ", r.message))
+            .unwrap_or_default();
+        let why = Reason {
+            router: Some(first.clone()),
+            message: format!(
+                "{before}{} could not be confirmed back at the state before the run: it may still send traffic to the canary",
+                said.join(", ")
+            ),
+            ..reason.unwrap_or_else(|| Reason::says(""))
+        };
+        (Outcome::RouterFailed, Some(why))
     }
 }

@@ -24,6 +24,8 @@ impl Shared {
                 if self.skip.contains(&node.id) {
                     continue;
                 }
+                // A trigger's pause holds the routers where they are: no step starts.
+                self.unheld().await;
                 self.emit(Event::StepStarted {
                     step: node.id.clone(),
                     kind: node.kind.name(),
@@ -33,7 +35,9 @@ impl Shared {
                     .await;
                 let (status, reason) = match &end {
                     End::Ok => (StepStatus::Succeeded, None),
-                    End::Fail(r) | End::Abort(r) => (StepStatus::Failed, Some(r.message.clone())),
+                    End::Fail(r) | End::Abort(r) | End::Pause(r) => {
+                        (StepStatus::Failed, Some(r.message.clone()))
+                    }
                 };
                 self.emit(Event::StepFinished {
                     step: node.id.clone(),
@@ -137,7 +141,10 @@ impl Shared {
                 checks,
                 min_score,
                 pass_score,
-            } => self.step_evaluate(id, checks, (*min_score, *pass_score), last),
+            } => match self.step_evaluate(id, checks, (*min_score, *pass_score), last) {
+                End::Pause(reason) => self.pause(id, reason, true).await,
+                other => other,
+            },
             StepKind::Gate { gate } => {
                 self.emit(Event::GateWaiting {
                     step: id.to_string(),
@@ -174,7 +181,7 @@ impl Shared {
                     (Decision::TimedOut, GateTimeout::Abort) => End::Abort(Reason {
                         step: Some(id.into()),
                         ..Reason::says(format!(
-                            "{id} was not approved within {}; stopped where it was",
+                            "{id} was not approved within {}; stopped without promoting",
                             gate.timeout
                         ))
                     }),
@@ -227,8 +234,8 @@ impl Shared {
         if let Some(pass) = pass_score {
             let marginal = min_score.unwrap_or(0.0);
             let Some(score) = health_score(last, weight) else {
-                return End::Abort(because(
-                    format!("paused: no check had a verdict at {id}"),
+                return End::Pause(because(
+                    format!("no check had a verdict at {id}"),
                     None,
                 ));
             };
@@ -248,8 +255,8 @@ impl Shared {
                     None,
                 ))
             } else if score < pass {
-                End::Abort(because(
-                    format!("paused: health score {score:.2} is marginal, below pass {pass}{which} at {id}"),
+                End::Pause(because(
+                    format!("health score {score:.2} is marginal, below pass {pass}{which} at {id}"),
                     None,
                 ))
             } else {
@@ -265,8 +272,8 @@ impl Shared {
                     return End::Fail(because(format!("{name} {why} at {id}"), Some(name)))
                 }
                 Some((Verdict::Inconclusive, why)) => {
-                    return End::Abort(because(
-                        format!("paused: {name} is inconclusive ({why}) at {id}"),
+                    return End::Pause(because(
+                        format!("{name} is inconclusive ({why}) at {id}"),
                         Some(name),
                     ))
                 }

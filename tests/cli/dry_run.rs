@@ -110,7 +110,7 @@ fn the_report_explains_the_outcome() {
     );
     assert!(
         run.stdout
-            .contains("outcome: RolledBack after 14m00s of virtual time"),
+            .contains("outcome: Rolled back after 14m00s of virtual time"),
         "{}",
         run.stdout
     );
@@ -413,13 +413,19 @@ fn mann_whitney_judges_each_window_and_reports_its_statistic() {
         "fixtures/metrics/judged-canary/cpu-regression.yaml",
         &[],
     );
-    // CPU weighs 1 of 5: its High makes the score 0.8, marginal, and the rollout pauses.
-    assert_eq!(code, 4);
+    // CPU weighs 1 of 5: its High makes the score 0.8, marginal, and the rollout pauses; nobody
+    // continues it, so it rolls back when the pause times out.
+    assert_eq!(code, 3);
+    let paused = of(&ev, "paused")[0];
+    assert!(paused["reason"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("health score 0.80 is marginal, below pass 0.95 (failing: cpu)"));
     let finished = of(&ev, "run-finished")[0];
     assert!(finished["reason"]["message"]
         .as_str()
         .unwrap()
-        .contains("health score 0.80 is marginal, below pass 0.95 (failing: cpu)"));
+        .ends_with("(failing: cpu) at canary-25.evaluate; paused, and nobody continued it within 30m"));
     let judged: Vec<&Value> = of(&ev, "check-evaluated")
         .into_iter()
         .filter(|e| e["method"] == "mann-whitney" && e["check"] == "cpu")

@@ -7,6 +7,7 @@
 use super::Approvals;
 use crate::github::client::Error;
 use crate::github::commands::{Commands, Verb};
+use crate::plan::pause::PAUSE;
 use crate::plan::Gate;
 use crate::runner::clock::Clock;
 use crate::runner::events::Decision;
@@ -48,9 +49,22 @@ impl Github {
                 self.commands.reply(c.comment, &c.by, &text).await;
                 continue;
             }
+            // A pause is lifted by `continue`, a gate decided by `approve` or `reject`.
+            let pause = names.contains(&PAUSE);
+            let misplaced = match c.verb {
+                Verb::Approve | Verb::Reject if pause => Some("the rollout is paused, not waiting at a gate: `/rollgate continue` lets it go on, `/rollgate rollback` rolls it back"),
+                Verb::Continue if !pause => Some("`/rollgate continue` lifts a pause; this gate takes `/rollgate approve` or `/rollgate reject`"),
+                _ => None,
+            };
+            if let Some(why) = misplaced {
+                let text = format!("`/rollgate {word}` was ignored: {why}.");
+                self.commands.reply(c.comment, &c.by, &text).await;
+                continue;
+            }
             match self.approver(&gate.approvers, &c.by).await {
                 Ok(true) => {
-                    // Only approvals and rejections are queued; a rollback cancels the run.
+                    // Only approvals, rejections and continues are queued; a rollback cancels
+                    // the run.
                     let d = if c.verb == Verb::Reject {
                         Decision::Rejected
                     } else {

@@ -2,6 +2,7 @@
 
 use super::Approvals;
 use crate::fixture::{Scripted as Event, TimedEvent};
+use crate::plan::pause::PAUSE;
 use crate::plan::Gate;
 use crate::runner::clock::Clock;
 use crate::runner::events::Decision;
@@ -52,7 +53,8 @@ impl Approvals for Scripted {
                 clock.sleep_until(at.max(asked)).await;
                 (decision, Some(by))
             }
-            _ if self.policy == ApprovePolicy::All => {
+            // `--approve all` approves gates; a pause is lifted only by a scripted `continue`.
+            _ if self.policy == ApprovePolicy::All && !names.contains(&PAUSE) => {
                 (Decision::Approved, Some("--approve all".into()))
             }
             _ => {

@@ -58,9 +58,9 @@ impl Prometheus {
             req = req.basic_auth(u, p.as_ref());
         }
         let fail = |why: String| MetricsError(format!("Prometheus at {}: {why}", self.url));
-        let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
+        let resp = req.send().await.map_err(|e| fail(said(e)))?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| fail(e.to_string()))?;
+        let body = resp.text().await.map_err(|e| fail(said(e)))?;
         let mut json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
             fail(format!(
                 "HTTP {status}, not JSON: {}",
@@ -96,6 +96,22 @@ impl Prometheus {
         )
         .await
     }
+}
+
+/// What went wrong, down to its cause ("connection refused"), without the request's URL: the
+/// URL-encoded query is noise in every line that says the source is down.
+fn said(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text = format!("{text}: {c_text}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 #[async_trait]
