@@ -15,7 +15,9 @@ pub enum Kind {
     /// Lift a pause.
     Continue,
     /// `promoted`: also put back a run that was promoted.
-    Rollback { promoted: bool },
+    Rollback {
+        promoted: bool,
+    },
 }
 
 impl Kind {
@@ -176,7 +178,13 @@ fn put_back(
     let id = &r.header.run_id;
     let why = format!("{}{by}", crate::runner::REQUESTED);
     let Some(outcome) = r.outcome() else {
-        return super::resume::take_over(id, state_dir, false, super::resume::Then::RollBack(why), io);
+        return super::resume::take_over(
+            id,
+            state_dir,
+            false,
+            super::resume::Then::RollBack(why),
+            io,
+        );
     };
     let off = r.routers_off();
     if outcome == "promoted" && !promoted {

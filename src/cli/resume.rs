@@ -51,7 +51,9 @@ pub fn take_over(
                 format!(
                     "; it left {}: `rollgate rollback {run_id}` puts it back",
                     off.iter()
-                        .map(|(r, before, now)| format!("{r} at {now}% (before the run: {before}%)"))
+                        .map(|(r, before, now)| format!(
+                            "{r} at {now}% (before the run: {before}%)"
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -103,7 +105,11 @@ pub fn take_over(
     let providers = match built {
         Ok(p) => p,
         Err(missing) => {
-            writeln!(io.err, "rollgate: cannot take run {run_id} over: {}", missing.join("; "))?;
+            writeln!(
+                io.err,
+                "rollgate: cannot take run {run_id} over: {}",
+                missing.join("; ")
+            )?;
             return Ok(exit::FAILURE);
         }
     };

@@ -117,7 +117,13 @@ pub fn status(
         };
         let until = p
             .until
-            .map(|t| format!("; nobody deciding, it does `{}` at {}", p.on_timeout, t.format("%H:%M:%S UTC")))
+            .map(|t| {
+                format!(
+                    "; nobody deciding, it does `{}` at {}",
+                    p.on_timeout,
+                    t.format("%H:%M:%S UTC")
+                )
+            })
             .unwrap_or_default();
         writeln!(
             io.out,
@@ -143,8 +149,8 @@ pub fn status(
     }
     let off = r.routers_off();
     for (name, before, last) in r.routers() {
-        let left = r.outcome().is_some_and(|o| o != "promoted")
-            && off.iter().any(|(n, ..)| *n == name);
+        let left =
+            r.outcome().is_some_and(|o| o != "promoted") && off.iter().any(|(n, ..)| *n == name);
         writeln!(
             io.out,
             "  router {name}: {}% before the run, last set to {}{}",

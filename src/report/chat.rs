@@ -160,8 +160,10 @@ impl Chat {
                 ctx["how"] = json!(match (cli, *can_continue) {
                     (true, true) => "`rollgate continue` or `rollgate rollback` where it runs",
                     (true, false) => "`rollgate rollback` where it runs rolls it back now",
-                    (false, true) => "comment `/rollgate continue` or `/rollgate rollback` on the pull request",
-                    (false, false) => "comment `/rollgate rollback` on the pull request to roll back now",
+                    (false, true) =>
+                        "comment `/rollgate continue` or `/rollgate rollback` on the pull request",
+                    (false, false) =>
+                        "comment `/rollgate rollback` on the pull request to roll back now",
                 });
                 let then = match on_timeout {
                     crate::plan::pause::PauseTimeout::Rollback => "rolls back",

@@ -37,7 +37,8 @@ impl Shared {
             }
         };
         let timed_out = decision == Decision::TimedOut;
-        let go_on = decision == Decision::Approved || (timed_out && on_timeout == PauseTimeout::Continue);
+        let go_on =
+            decision == Decision::Approved || (timed_out && on_timeout == PauseTimeout::Continue);
         self.emit(Event::PauseDecided {
             step: step.to_string(),
             then: if go_on {

@@ -5,9 +5,9 @@ use super::events::{Decision, Event, Outcome, Reason};
 use super::observe::{Group, Seen};
 use super::retry::Persistence;
 use super::{End, Shared};
-use crate::providers::traffic::RouterState;
 use crate::expr::eval::Status;
 use crate::graph::{Route, StepKind};
+use crate::providers::traffic::RouterState;
 
 impl Shared {
     /// Rolls back for `reason`; the outcome is rolled back, aborted when an approval-gated

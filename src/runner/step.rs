@@ -234,10 +234,7 @@ impl Shared {
         if let Some(pass) = pass_score {
             let marginal = min_score.unwrap_or(0.0);
             let Some(score) = health_score(last, weight) else {
-                return End::Pause(because(
-                    format!("no check had a verdict at {id}"),
-                    None,
-                ));
+                return End::Pause(because(format!("no check had a verdict at {id}"), None));
             };
             let failing: Vec<&str> = last
                 .iter()
@@ -256,7 +253,9 @@ impl Shared {
                 ))
             } else if score < pass {
                 End::Pause(because(
-                    format!("health score {score:.2} is marginal, below pass {pass}{which} at {id}"),
+                    format!(
+                        "health score {score:.2} is marginal, below pass {pass}{which} at {id}"
+                    ),
                     None,
                 ))
             } else {

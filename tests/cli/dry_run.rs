@@ -422,10 +422,9 @@ fn mann_whitney_judges_each_window_and_reports_its_statistic() {
         .unwrap()
         .contains("health score 0.80 is marginal, below pass 0.95 (failing: cpu)"));
     let finished = of(&ev, "run-finished")[0];
-    assert!(finished["reason"]["message"]
-        .as_str()
-        .unwrap()
-        .ends_with("(failing: cpu) at canary-25.evaluate; paused, and nobody continued it within 30m"));
+    assert!(finished["reason"]["message"].as_str().unwrap().ends_with(
+        "(failing: cpu) at canary-25.evaluate; paused, and nobody continued it within 30m"
+    ));
     let judged: Vec<&Value> = of(&ev, "check-evaluated")
         .into_iter()
         .filter(|e| e["method"] == "mann-whitney" && e["check"] == "cpu")

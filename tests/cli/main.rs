@@ -4,6 +4,7 @@
 mod bad_plans;
 mod decisions;
 mod dry_run;
+mod endings;
 mod github;
 mod github_api;
 mod graphs;
