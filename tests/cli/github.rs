@@ -139,10 +139,10 @@ fn secrets_are_masked_and_never_written_to_the_journal() {
         &[("ROLLGATE_TEST_KEY", "s3cr3t-v4lue")],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    // Prometheus is not there: the check is inconclusive and the run pauses (aborted).
+    // Prometheus is not there: the run is refused before any weight moves.
     assert_eq!(
         out.status.code(),
-        Some(4),
+        Some(1),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -154,10 +154,10 @@ fn secrets_are_masked_and_never_written_to_the_journal() {
     );
     let outputs = read(dir.path().join("output"));
     assert!(
-        outputs.starts_with("outcome=aborted\nrun-id=2"),
+        outputs.starts_with("outcome=failed\nrun-id=2"),
         "{outputs}"
     );
-    assert!(outputs.contains("final-weight=100\n"), "{outputs}");
+    assert!(outputs.contains("final-weight=0\n"), "{outputs}");
     for entry in crate::support::walk(&state) {
         assert!(
             !read(entry.clone()).contains("s3cr3t-v4lue"),
