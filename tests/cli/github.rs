@@ -153,10 +153,7 @@ fn secrets_are_masked_and_never_written_to_the_journal() {
         "only in the mask: {stdout}"
     );
     let outputs = read(dir.path().join("output"));
-    assert!(
-        outputs.starts_with("outcome=failed\nrun-id=2"),
-        "{outputs}"
-    );
+    assert!(outputs.starts_with("outcome=failed\nrun-id=2"), "{outputs}");
     assert!(outputs.contains("final-weight=0\n"), "{outputs}");
     for entry in crate::support::walk(&state) {
         assert!(
