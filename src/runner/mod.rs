@@ -422,31 +422,25 @@ pub async fn resume(
     if go_on {
         return forward(shared).await;
     }
-    let ended = match how {
+    let (outcome, reason) = match how {
+        // Reading each router back and restoring those off their captured state is the
+        // whole of it.
         TakeOver::PutBack(why) => {
             let reason = Reason::says(why);
             shared.emit(Event::RollbackStarted {
                 reason: reason.clone(),
                 gradual: false,
             });
-            let routers: Vec<String> = from.routers.iter().map(|r| r.0.clone()).collect();
-            let mut failed = None;
-            for router in routers {
-                if let Err(r) = shared.restore(&router).await {
-                    failed.get_or_insert(Reason {
-                        router: Some(router),
-                        message: format!("{}; {}", reason.message, r.message),
-                        ..reason.clone()
-                    });
-                }
-            }
+            let ended = shared
+                .ensure_restored((Outcome::RolledBack, Some(reason)))
+                .await;
             shared.emit(Event::RollbackFinished { verified: None });
-            match failed {
-                Some(r) => (Outcome::RouterFailed, Some(r)),
-                None => (Outcome::RolledBack, Some(reason)),
-            }
+            ended
         }
-        TakeOver::RollBack(why) => shared.rollback(Reason::says(why), false).await,
+        TakeOver::RollBack(why) => {
+            let ended = shared.rollback(Reason::says(why), false).await;
+            shared.ensure_restored(ended).await
+        }
         TakeOver::AsPlanned => {
             let where_ = from
                 .died_at
@@ -459,10 +453,10 @@ pub async fn resume(
                     "the run stopped{where_} without finishing; resumed to roll it back"
                 ))
             };
-            shared.rollback(reason, false).await
+            let ended = shared.rollback(reason, false).await;
+            shared.ensure_restored(ended).await
         }
     };
-    let (outcome, reason) = shared.ensure_restored(ended).await;
     shared.emit(Event::RunFinished { outcome, reason });
     outcome
 }

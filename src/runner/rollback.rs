@@ -10,9 +10,9 @@ use crate::graph::{Route, StepKind};
 use crate::providers::traffic::RouterState;
 
 impl Shared {
-    /// Rolls back for `reason`; the outcome is rolled back, aborted when an approval-gated
-    /// rollback is refused, or router-failed when a router could not be put back (said loudly:
-    /// the canary may still take traffic).
+    /// Rolls back for `reason`; the outcome is rolled back, or router-failed when a router
+    /// could not be put back (said loudly: the canary may still take traffic). A refused
+    /// approval of the rollback only delays it (a hold, see [`Shared::pause`]).
     pub(super) async fn rollback(
         &self,
         reason: Reason,
