@@ -92,7 +92,7 @@ fn condition(t: &Trigger) -> String {
     }
 }
 
-/// Watches every trigger each `interval` until the receiver is gone or one fires.
+/// Watches every trigger each `interval` until the receiver is gone or a rollback fires.
 pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<Fired>) {
     let triggers = &shared.plan.triggers;
     let mut since: Vec<Option<Duration>> = vec![None; triggers.len()];
@@ -101,6 +101,11 @@ pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<
         shared.clock.sleep(interval).await;
         let now = shared.clock.elapsed();
         for (i, t) in triggers.iter().enumerate() {
+            // A pause trigger does not fire again while the run holds; the others watch on.
+            if t.then == TriggerAction::Pause && *shared.hold.borrow() {
+                since[i] = None;
+                continue;
+            }
             let (hit, value, baseline) = breached(&shared, t, &mut failures[i]).await;
             if !hit {
                 since[i] = None;
@@ -141,7 +146,12 @@ pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<
                     reason,
                 })
                 .await;
-            return;
+            // A rollback ends the run; after a pause the watch goes on, and the trigger must
+            // hold for its whole `for` again before it fires again.
+            if t.then == TriggerAction::Rollback {
+                return;
+            }
+            since[i] = None;
         }
     }
 }

@@ -474,3 +474,33 @@ fn a_rehearsal_records_the_messages_the_plan_would_send_to_chat() {
     );
     assert!(told.iter().all(|e| e["to"] == serde_json::json!(["chat"])));
 }
+
+#[test]
+fn while_a_trigger_holds_the_run_the_other_triggers_still_roll_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: held\nproviders:\n  edge: { kind: traffic-command, set: 'true' }\n  prom: { kind: prometheus, url: 'http://127.0.0.1:9090' }\ninterval: 1m\nchecks:\n  errors: { source: prom, canary: errors, max: 90% }\ntriggers:\n  - { check: errors, above: 5%, then: pause }\n  - { check: errors, above: 20%, then: rollback }\npause: { timeout: 1h }\nstrategy:\n  canary: { weights: [25, 100], observe: 10m }\n",
+    )
+    .unwrap();
+    let fixture = dir.path().join("f.yaml");
+    std::fs::write(
+        &fixture,
+        "start: 2026-03-01T12:00:00Z\nqueries:\n  errors:\n    steps: [[0s, 0.01], [3m, 0.1], [10m, 0.3]]\n",
+    )
+    .unwrap();
+    let (code, ev) = dry_run(plan.to_str().unwrap(), fixture.to_str().unwrap(), &[]);
+    assert_eq!(code, 3, "{ev:#?}");
+    assert_eq!(of(&ev, "paused").len(), 1, "the pause fires once");
+    let fired: Vec<&Value> = of(&ev, "trigger-fired");
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    let finished = of(&ev, "run-finished")[0];
+    let why = finished["reason"]["message"].as_str().unwrap();
+    assert!(why.starts_with("trigger: errors 30%, above 20%"), "{why}");
+    assert!(
+        finished["t"].as_f64().unwrap() < 3600.0,
+        "rolled back by the trigger, not by the pause's hour"
+    );
+    assert_eq!(weights(&ev), [25, 0], "held at 25% until the rollback");
+}
