@@ -29,7 +29,7 @@ fn default_template(e: NotifyEvent) -> &'static str {
         NotifyEvent::Started => "Rollout of {{plan}} started.",
         NotifyEvent::PhasePromoted => "{{router}} now sends {{weight}} to the canary.",
         NotifyEvent::GateWaiting => "{{step}} waits for approval by {{approvers}}.",
-        NotifyEvent::Paused => "Paused at {{step}}: {{reason}}. Every router holds where it is; {{how}}. Nobody deciding, it {{after}}.",
+        NotifyEvent::Paused => "Paused at {{step}}: {{reason}}. Every router holds where it is: {{how}}. Nobody deciding, it {{after}}.",
         NotifyEvent::RolledBack => "Rolled back: {{reason}}{{#if check}}\ncheck {{check}}: canary {{canary}}, baseline {{baseline}}{{/if}}",
         NotifyEvent::Promoted => "{{plan}} was promoted: the canary takes all traffic.",
         NotifyEvent::Aborted => "Aborted, routers put back: {{reason}}",
@@ -156,23 +156,9 @@ impl Chat {
                 ctx["step"] = json!(step);
                 ctx["reason"] = json!(reason.message);
                 ctx["check"] = json!(reason.check);
-                let cli = via == crate::plan::gate::CLI_APPROVALS;
-                ctx["how"] = json!(match (cli, *can_continue) {
-                    (true, true) => "`rollgate continue` or `rollgate rollback` where it runs",
-                    (true, false) => "`rollgate rollback` where it runs rolls it back now",
-                    (false, true) =>
-                        "comment `/rollgate continue` or `/rollgate rollback` on the pull request",
-                    (false, false) =>
-                        "comment `/rollgate rollback` on the pull request to roll back now",
-                });
-                let then = match on_timeout {
-                    crate::plan::pause::PauseTimeout::Rollback => "rolls back",
-                    crate::plan::pause::PauseTimeout::Continue => "continues",
-                };
-                ctx["after"] = json!(format!(
-                    "{then} after {}",
-                    humantime::format_duration(std::time::Duration::from_secs_f64(timeout.round()))
-                ));
+                let w = super::pause::words(via, *can_continue, *on_timeout, *timeout);
+                ctx["how"] = json!(w.how);
+                ctx["after"] = json!(w.after);
                 (NotifyEvent::Paused, None)
             }
             Event::RunFinished { outcome, reason } => {

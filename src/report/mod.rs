@@ -7,6 +7,7 @@ pub mod expectation;
 pub mod json;
 pub mod markdown;
 pub mod outbound;
+pub mod pause;
 pub mod pr_comment;
 pub mod summary;
 pub mod terminal;

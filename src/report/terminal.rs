@@ -167,18 +167,7 @@ pub fn line(e: &Stamped) -> Option<String> {
             can_continue,
             ..
         } => {
-            let how = match (via.as_str(), *can_continue) {
-                (crate::plan::gate::CLI_APPROVALS, true) => {
-                    "`rollgate continue` or `rollgate rollback`"
-                }
-                (crate::plan::gate::CLI_APPROVALS, false) => "`rollgate rollback`",
-                (_, true) => "`/rollgate continue` or `/rollgate rollback` on the pull request",
-                (_, false) => "`/rollgate rollback` on the pull request",
-            };
-            let after = match on_timeout {
-                PauseTimeout::Rollback => "rolls back",
-                PauseTimeout::Continue => "continues",
-            };
+            let w = super::pause::words(via, *can_continue, *on_timeout, *timeout);
             // The reason names the step when a check paused it.
             let at = if reason.message.contains(step.as_str()) {
                 String::new()
@@ -186,9 +175,8 @@ pub fn line(e: &Stamped) -> Option<String> {
                 format!(" at {step}")
             };
             format!(
-                "PAUSED{at}: {}; every router holds where it is. Decide with {how}; nobody deciding, it {after} in {}",
-                reason.message,
-                humantime::format_duration(std::time::Duration::from_secs_f64(*timeout))
+                "PAUSED{at}: {}; every router holds where it is: {}. Nobody deciding, it {}",
+                reason.message, w.how, w.after
             )
         }
         Event::PauseDecided {

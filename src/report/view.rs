@@ -244,28 +244,13 @@ impl RunView {
                     can_continue,
                     ..
                 } => {
-                    let from_pr = via != crate::plan::gate::CLI_APPROVALS;
-                    let how = match (from_pr, *can_continue) {
-                        (true, true) => "comment `/rollgate continue` or `/rollgate rollback` on this pull request",
-                        (true, false) => "it cannot continue (its rollback was refused): comment `/rollgate rollback` on this pull request to roll back now",
-                        (false, true) => "run `rollgate continue` or `rollgate rollback` where the rollout runs",
-                        (false, false) => "it cannot continue (its rollback was refused): run `rollgate rollback` where the rollout runs to roll back now",
-                    };
-                    let then = match on_timeout {
-                        crate::plan::pause::PauseTimeout::Rollback => "rolls back",
-                        crate::plan::pause::PauseTimeout::Continue => "continues",
-                    };
+                    let w = super::pause::words(via, *can_continue, *on_timeout, *timeout);
                     view.status = "Paused".into();
                     view.paused = Some(PausedView {
                         step: step.clone(),
                         reason: reason.message.clone(),
-                        how: how.into(),
-                        after: format!(
-                            "{then} after {}",
-                            humantime::format_duration(std::time::Duration::from_secs_f64(
-                                timeout.round()
-                            ))
-                        ),
+                        how: w.how.into(),
+                        after: w.after,
                     });
                 }
                 Event::PauseDecided { .. } => {
