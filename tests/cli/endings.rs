@@ -4,10 +4,9 @@
 //! promotion), so a test walks several endings one after the other.
 
 use crate::rig::{Options, Rig};
+use crate::support::Events;
 use serde_json::Value;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 const BEFORE: (u32, u32) = (100, 0);
@@ -47,85 +46,40 @@ const SLOW: &str = "strategy:\n  canary: { weights: [25, 100], observe: 5s }\n";
 /// `rollgate run` of `plan` in the rig's directory, its JSON events collected as they come.
 struct Running {
     child: Child,
-    /// Where its stderr goes.
-    stderr: std::path::PathBuf,
-    events: Arc<Mutex<Vec<Value>>>,
-    reader: std::thread::JoinHandle<()>,
+    events: Events,
 }
 
 impl Running {
     fn start(rig: &Rig, name: &str, plan: &str) -> Running {
-        let path = rig.dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&path, plan).unwrap();
-        let stderr_path = rig.dir.path().join(format!("{name}.stderr"));
-        let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-            .args([
-                "run",
-                &format!("{name}.yaml"),
-                "--json",
-                "--state-dir",
-                "state",
-            ])
-            .current_dir(rig.dir.path())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let (out, sink) = (child.stdout.take().unwrap(), events.clone());
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).unwrap());
-            }
-        });
-        Running {
-            child,
-            stderr: stderr_path,
-            events,
-            reader,
-        }
+        std::fs::write(rig.dir.path().join(format!("{name}.yaml")), plan).unwrap();
+        let (child, events) = Events::spawn(
+            Command::new(env!("CARGO_BIN_EXE_rollgate"))
+                .args(["run", &format!("{name}.yaml"), "--json"])
+                .args(["--state-dir", "state"])
+                .current_dir(rig.dir.path()),
+        );
+        Running { child, events }
     }
 
-    /// The first event of `kind` that `matches`; fails, saying what the run did, if the run
-    /// ends or a minute passes without one.
-    fn wait(&mut self, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let start = std::time::Instant::now();
-        loop {
-            let events = self.events.lock().unwrap().clone();
-            if let Some(e) = events.iter().find(|e| e["event"] == kind && matches(e)) {
-                return e.clone();
-            }
-            let over = self.child.try_wait().unwrap().is_some();
-            assert!(
-                !over && start.elapsed() < Duration::from_secs(60),
-                "no `{kind}` event; the run did: {events:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    /// The next event of `kind` that `matches`.
+    fn wait(&self, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        self.events.wait_where(kind, matches)
     }
 
     fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        crate::support::signal(&self.child, signal);
     }
 
     /// Exit code, the events, and HAProxy's weights read the moment the process is gone.
     fn end(mut self, rig: &Rig) -> (i32, Vec<Value>, (u32, u32)) {
         let code = self.child.wait().unwrap().code().expect("exited");
         let split = rig.split();
-        self.reader.join().unwrap();
-        let events = self.events.lock().unwrap().clone();
+        let text = self.events.text.clone();
+        let events = self.events.finish();
         assert!(
             events.iter().any(|e| e["event"] == "run-finished"),
             "the run did not finish (exit {code}): {}",
-            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+            text.lock().unwrap()
         );
         (code, events, split)
     }
@@ -197,7 +151,7 @@ fn checks_triggers_and_gates_end_with_haproxy_put_back() {
     reset(&rig);
 
     // A check's failure.
-    let mut run = Running::start(&rig, "check", &plan(&rig, &url, ok, PHASES));
+    let run = Running::start(&rig, "check", &plan(&rig, &url, ok, PHASES));
     run.wait("weight-shifted", at_25);
     rig.canary.inject_errors(0.5);
     let ev = ended("check", run.end(&rig), 3, BEFORE);
@@ -206,7 +160,7 @@ fn checks_triggers_and_gates_end_with_haproxy_put_back() {
 
     // A trigger, while the check alone would not fail.
     let trigger = "triggers:\n  - { check: error-rate, above: 20%, for: 1s }\n";
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "trigger",
         &plan(&rig, &url, LENIENT, &format!("{trigger}{SLOW}")),
@@ -224,7 +178,7 @@ fn checks_triggers_and_gates_end_with_haproxy_put_back() {
         format!("phases:\n  - {{ name: canary-25, weight: 25, observe: 1s, gate: {{ approvers: [alice], timeout: {timeout}, on-timeout: {then} }} }}\n  - {{ name: full, weight: 100, observe: 1s }}\n")
     };
     // A gate's rejection.
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "rejected",
         &plan(&rig, &url, ok, &gated("30s", "rollback")),
@@ -260,7 +214,7 @@ fn checks_triggers_and_gates_end_with_haproxy_put_back() {
 
     // SIGINT and SIGTERM.
     for signal in ["-INT", "-TERM"] {
-        let mut run = Running::start(&rig, "signalled", &plan(&rig, &url, ok, PHASES));
+        let run = Running::start(&rig, "signalled", &plan(&rig, &url, ok, PHASES));
         run.wait("weight-shifted", at_25);
         run.signal(signal);
         let ev = ended(signal, run.end(&rig), 3, BEFORE);
@@ -277,7 +231,7 @@ fn pauses_hold_the_canary_until_a_decision_and_never_end_with_it_serving() {
 
     // Nobody decides: the pause times out and rolls back.
     let pause = "pause: { timeout: 2s }\n";
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "unanswered",
         &plan(&rig, &url, starved, &format!("{pause}{PHASES}")),
@@ -303,7 +257,7 @@ fn pauses_hold_the_canary_until_a_decision_and_never_end_with_it_serving() {
 
     // `rollgate status` says it is paused; `rollgate continue` lets it go on to promotion.
     let pause = "pause: { timeout: 1m, approvers: [alice] }\n";
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "continued",
         &plan(&rig, &url, starved, &format!("{pause}{PHASES}")),
@@ -337,7 +291,7 @@ fn pauses_hold_the_canary_until_a_decision_and_never_end_with_it_serving() {
     reset(&rig);
 
     // `rollgate rollback` while paused rolls back at once.
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "rolled",
         &plan(&rig, &url, starved, &format!("{pause}{PHASES}")),
@@ -352,7 +306,7 @@ fn pauses_hold_the_canary_until_a_decision_and_never_end_with_it_serving() {
 
     // A trigger's pause holds the next shift until someone decides.
     let trigger = "triggers:\n  - { check: error-rate, above: 20%, for: 1s, then: pause }\n";
-    let mut run = Running::start(
+    let run = Running::start(
         &rig,
         "trigger-pause",
         &plan(
@@ -385,7 +339,7 @@ fn a_metric_source_down_ends_as_each_on_no_data_says_and_never_off_the_captured_
         ("pass", 0, PROMOTED),
     ] {
         let check = format!("    max: 2%\n    on-no-data: {policy}\n    failure-limit: 2");
-        let mut run = Running::start(&rig, policy, &plan(&rig, &url, &check, phases));
+        let run = Running::start(&rig, policy, &plan(&rig, &url, &check, phases));
         run.wait("weight-shifted", at_25);
         rig.stop_prometheus();
         ended(policy, run.end(&rig), code, split);
@@ -425,19 +379,16 @@ fn rollback_of_a_run_that_is_not_running_puts_haproxy_back_from_anywhere() {
     let rig = Rig::start(Options::default());
     let url = rig.prometheus_url.clone();
     let ok = CHECKED;
-    let id = |ev: &[Value]| -> String {
+    // The newest run's id (ids start with their start time).
+    let latest = || -> String {
         let runs = std::fs::read_dir(rig.dir.path().join("state/runs")).unwrap();
-        let mut ids: Vec<String> = runs
-            .map(|e| e.unwrap().file_name().to_string_lossy().into())
-            .collect();
-        ids.sort();
-        assert!(!ev.is_empty());
-        ids.pop().unwrap()
+        let ids = runs.map(|e| e.unwrap().file_name().to_string_lossy().into_owned());
+        ids.max().unwrap()
     };
     // A promoted run is put back only when asked with --promoted.
     let run = Running::start(&rig, "promoted", &plan(&rig, &url, ok, PHASES));
-    let ev = ended("promoted", run.end(&rig), 0, PROMOTED);
-    let promoted = id(&ev);
+    ended("promoted", run.end(&rig), 0, PROMOTED);
+    let promoted = latest();
     let (code, _, err) = rollgate(&rig, &["rollback", &promoted]);
     assert_eq!(code, 1);
     assert!(err.contains("--promoted"), "{err}");
@@ -451,13 +402,13 @@ fn rollback_of_a_run_that_is_not_running_puts_haproxy_back_from_anywhere() {
 
     // A run killed mid-phase (SIGKILL: nothing of it runs) is taken over from another
     // directory, by the plan's absolute path, and rolled back.
-    let mut run = Running::start(&rig, "killed", &plan(&rig, &url, ok, PHASES));
+    let run = Running::start(&rig, "killed", &plan(&rig, &url, ok, PHASES));
     run.wait("weight-shifted", at_25);
     run.signal("-KILL");
     let mut child = run.child;
     child.wait().unwrap();
     assert_eq!(rig.split(), AT_25, "SIGKILL leaves the canary serving");
-    let killed = id(&[Value::Null]);
+    let killed = latest();
     let elsewhere = tempfile::tempdir().unwrap();
     let state = rig.dir.path().join("state");
     let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))

@@ -135,12 +135,7 @@ impl Rollout {
     }
 
     fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {signal}");
+        crate::support::signal(&self.child, signal);
     }
 
     fn finish(mut self) -> Ended {

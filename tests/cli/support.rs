@@ -102,6 +102,8 @@ impl Drop for Daemon {
 pub struct Events {
     rx: std::sync::mpsc::Receiver<serde_json::Value>,
     pub text: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Every event so far, waited for or not.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Events {
@@ -119,13 +121,16 @@ impl Events {
     fn of(child: &mut std::process::Child) -> Events {
         use std::io::BufRead;
         let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let t = text.clone();
+        let (t, all) = (text.clone(), seen.clone());
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
                 t.lock().unwrap().push_str(&line);
-                let _ = tx.send(serde_json::from_str(&line).unwrap());
+                let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+                all.lock().unwrap().push(e.clone());
+                let _ = tx.send(e);
             }
         });
         let t = text.clone();
@@ -134,19 +139,51 @@ impl Events {
                 t.lock().unwrap().push_str(&line);
             }
         });
-        Events { rx, text }
+        Events { rx, text, seen }
     }
 
-    /// The next event of `kind`, skipping others; fails after 30 s without one.
-    pub fn wait_for(&self, kind: &str) -> serde_json::Value {
+    /// The next event of `kind` that `matches`, skipping others; fails, with what the run
+    /// wrote, when it ends or 30 s pass without one.
+    pub fn wait_where(
+        &self,
+        kind: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         loop {
             let e = self
                 .rx
                 .recv_timeout(std::time::Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no `{kind}` event"));
-            if e["event"] == kind {
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no `{kind}` event; the run wrote: {}",
+                        self.text.lock().unwrap()
+                    )
+                });
+            if e["event"] == kind && matches(&e) {
                 return e;
             }
         }
     }
+
+    /// Every event, once the process has closed its output.
+    pub fn finish(self) -> Vec<serde_json::Value> {
+        while self.rx.recv().is_ok() {}
+        let all = self.seen.lock().unwrap().clone();
+        all
+    }
+
+    /// The next event of `kind`, skipping others; fails after 30 s without one.
+    pub fn wait_for(&self, kind: &str) -> serde_json::Value {
+        self.wait_where(kind, |_| true)
+    }
+}
+
+/// Sends `signal` (`-TERM`, `-INT`, `-KILL`) to a process with `kill`.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal}");
 }
