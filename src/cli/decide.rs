@@ -186,12 +186,11 @@ fn put_back(
             io,
         );
     };
-    let off = r.routers_off();
     if outcome == "promoted" && !promoted {
         writeln!(io.err, "rollgate: run {id} was promoted: its routers are where the rollout put them; `rollgate rollback {id} --promoted` puts them back as they were before it")?;
         return Ok(exit::FAILURE);
     }
-    if outcome != "promoted" && off.is_empty() {
+    if outcome != "promoted" && r.left_off().is_none() {
         writeln!(
             io.out,
             "run {id} ended {outcome} with every router at its state before the run; nothing to put back"

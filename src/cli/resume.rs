@@ -44,20 +44,10 @@ pub fn take_over(
     };
     match (record.outcome(), &then) {
         (Some(outcome), Then::Resume | Then::RollBack(_)) => {
-            let off = record.routers_off();
-            let hint = if off.is_empty() || outcome == "promoted" {
-                String::new()
-            } else {
-                format!(
-                    "; it left {}: `rollgate rollback {run_id}` puts it back",
-                    off.iter()
-                        .map(|(r, before, now)| format!(
-                            "{r} at {now}% (before the run: {before}%)"
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
+            let hint = record
+                .left_off()
+                .map(|off| format!("; it left {off}: `rollgate rollback {run_id}` puts it back"))
+                .unwrap_or_default();
             writeln!(
                 io.out,
                 "run {run_id} already finished: {outcome}; nothing to resume{hint}"

@@ -8,19 +8,13 @@ use std::path::Path;
 /// (paused, when it is), or stopped without finishing (and where).
 fn state(r: &Record) -> String {
     match r.outcome() {
-        Some(o) if o != "promoted" && !r.routers_off().is_empty() => {
-            let off: Vec<String> = r
-                .routers_off()
-                .iter()
-                .map(|(name, before, now)| format!("{name} at {now}% (before the run: {before}%)"))
-                .collect();
-            format!(
-                "{o}, and it LEFT {} off its state before the run: `rollgate rollback {}` puts it back",
-                off.join(", "),
+        Some(o) => match r.left_off() {
+            Some(off) => format!(
+                "{o}, and it LEFT {off} off its state before the run: `rollgate rollback {}` puts it back",
                 r.header.run_id
-            )
-        }
-        Some(o) => o.to_string(),
+            ),
+            None => o.to_string(),
+        },
         None if journal::alive(r.header.pid) => match r.waiting_gate().and_then(|g| g.paused) {
             Some(_) => "paused".into(),
             None => "running".into(),
@@ -147,10 +141,9 @@ pub fn status(
             g.approvers.join(", ")
         )?;
     }
-    let off = r.routers_off();
+    let off = r.left_off().map(|_| r.routers_off()).unwrap_or_default();
     for (name, before, last) in r.routers() {
-        let left =
-            r.outcome().is_some_and(|o| o != "promoted") && off.iter().any(|(n, ..)| *n == name);
+        let left = off.iter().any(|(n, ..)| *n == name);
         writeln!(
             io.out,
             "  router {name}: {}% before the run, last set to {}{}",

@@ -219,6 +219,20 @@ impl Record {
             .collect()
     }
 
+    /// For a run that ended without being promoted, the routers it left off their state
+    /// before the run, for people: "edge at 25% (before the run: 0%)".
+    pub fn left_off(&self) -> Option<String> {
+        if self.outcome().is_none_or(|o| o == "promoted") {
+            return None;
+        }
+        let off: Vec<String> = self
+            .routers_off()
+            .iter()
+            .map(|(name, before, now)| format!("{name} at {now}% (before the run: {before}%)"))
+            .collect();
+        (!off.is_empty()).then(|| off.join(", "))
+    }
+
     /// Where the plan the run ran is: its absolute path when the journal has it.
     pub fn plan_file(&self) -> &str {
         self.header
