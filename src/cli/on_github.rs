@@ -18,6 +18,8 @@ pub struct Connected {
     pub pr: Option<u64>,
     /// In the plan's `notify.to`: keeps the PR comment and the deployment.
     pub reports: bool,
+    /// The commit its deployment is of; none when GitHub could not say (no deployment then).
+    pub commit: Option<String>,
 }
 
 /// Finds each used `github` provider's pull request: the event's, else one containing the
@@ -53,11 +55,26 @@ pub async fn connect(
                 None
             }
         };
+        let commit = if reports {
+            match link.commit().await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    warnings.push(format!(
+                        "cannot find the head commit of PR #{}: {e}; `{name}` makes no deployment",
+                        pr.unwrap_or_default()
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         out.push(Connected {
             name: name.clone(),
             link: link.clone(),
             pr,
             reports,
+            commit,
         });
     }
     Ok((out, warnings))
@@ -114,12 +131,12 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
                     )));
             }
         }
-        if c.reports {
+        if let (true, Some(sha)) = (c.reports, &c.commit) {
             s.outbound
                 .push(Box::new(crate::report::deployment::Deployment::start(
                     client,
                     crate::report::deployment::Of {
-                        sha: ctx.sha.clone(),
+                        sha: sha.clone(),
                         environment,
                         plan: run.plan.name.clone(),
                         run_id: run.run_id.to_string(),

@@ -67,6 +67,31 @@ pub struct Comment {
 #[derive(Clone, Debug, Deserialize)]
 pub struct User {
     pub login: String,
+    /// `User` or `Bot` (an app's installation, as the job's token is).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Who the token is, as GitHub says: a user (a personal token) or an app's bot (the job's
+/// `GITHUB_TOKEN` is `github-actions[bot]`; an app's installation token, `<app>[bot]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Identity {
+    pub login: String,
+    pub bot: bool,
+}
+
+impl Identity {
+    /// Whether `user` (a comment's author, from the REST API) is this identity. GraphQL names
+    /// a bot without the `[bot]` that REST gives it; where REST says the kind, it must agree,
+    /// so a person whose login is an app's name is not taken for the app.
+    pub fn is(&self, user: &User) -> bool {
+        let plain = |l: &str| l.strip_suffix("[bot]").unwrap_or(l).to_lowercase();
+        let kind_agrees = user
+            .kind
+            .as_deref()
+            .is_none_or(|k| (k == "Bot") == self.bot);
+        plain(&user.login) == plain(&self.login) && kind_agrees
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,6 +114,11 @@ struct Status {
 pub struct Client {
     octo: octocrab::Octocrab,
     repo: String,
+    /// GraphQL is asked directly: octocrab would put it under a GitHub Enterprise server's
+    /// `/api/v3`, where it is not.
+    http: reqwest::Client,
+    graphql_url: String,
+    token: String,
 }
 
 impl Client {
@@ -98,6 +128,7 @@ impl Client {
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        let graphql = http.clone();
         let octo = octocrab::Octocrab::builder()
             .base_uri(ctx.api_url.as_str())
             .map_err(|_| format!("GITHUB_API_URL `{}` is not a URL", ctx.api_url))?
@@ -113,7 +144,60 @@ impl Client {
         Ok(Client {
             octo,
             repo: format!("/repos/{}/{}", ctx.owner, ctx.repo),
+            http: graphql,
+            graphql_url: ctx.graphql_url.clone(),
+            token: token.to_string(),
         })
+    }
+
+    /// Who the token is. GraphQL's `viewer` answers for personal tokens and app installation
+    /// tokens alike (REST's `GET /user` refuses the latter).
+    pub async fn identity(&self) -> Result<Identity, Error> {
+        let unreachable = |e: reqwest::Error| Error {
+            status: None,
+            message: format!("the GitHub API could not be reached: {}", e.without_url()),
+        };
+        let resp = self
+            .http
+            .post(&self.graphql_url)
+            .bearer_auth(&self.token)
+            .header("user-agent", "rollgate")
+            .json(&json!({ "query": "query { viewer { login __typename } }" }))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.map_err(unreachable)?;
+        let viewer = &body["data"]["viewer"];
+        match viewer["login"].as_str() {
+            Some(login) if status == 200 => Ok(Identity {
+                login: login.to_string(),
+                bot: viewer["__typename"] == "Bot",
+            }),
+            _ => Err(Error {
+                status: Some(status),
+                message: body["message"]
+                    .as_str()
+                    .or(body["errors"][0]["message"].as_str())
+                    .unwrap_or("no viewer in GraphQL's answer")
+                    .to_string(),
+            }),
+        }
+    }
+
+    /// The head commit of pull request `pr`, as it is now.
+    pub async fn pull_head(&self, pr: u64) -> Result<String, Error> {
+        let pull: Value = self
+            .octo
+            .get(format!("{}/pulls/{pr}", self.repo), None::<&()>)
+            .await?;
+        pull["head"]["sha"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error {
+                status: None,
+                message: format!("pull request #{pr} has no head commit in GitHub's answer"),
+            })
     }
 
     /// The pull requests that contain `sha`, open ones first.
@@ -316,6 +400,33 @@ fn truncate(s: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{Identity, User};
+
+    #[test]
+    fn the_tokens_identity_matches_its_own_comments_only() {
+        let user = |login: &str, kind: Option<&str>| User {
+            login: login.into(),
+            kind: kind.map(str::to_string),
+        };
+        let bot = Identity {
+            login: "github-actions".into(),
+            bot: true,
+        };
+        assert!(bot.is(&user("github-actions[bot]", Some("Bot"))));
+        assert!(bot.is(&user("GitHub-Actions[bot]", None)));
+        assert!(
+            !bot.is(&user("github-actions", Some("User"))),
+            "a person named like the app"
+        );
+        assert!(!bot.is(&user("mallory", Some("User"))));
+        let person = Identity {
+            login: "alice".into(),
+            bot: false,
+        };
+        assert!(person.is(&user("alice", Some("User"))));
+        assert!(!person.is(&user("alice[bot]", Some("Bot"))));
+    }
+
     #[test]
     fn descriptions_fit_githubs_limit() {
         assert_eq!(super::truncate("short", 140), "short");

@@ -9,10 +9,17 @@ use std::collections::BTreeMap;
 pub struct Context {
     /// `GITHUB_API_URL`: `https://api.github.com`, or a GitHub Enterprise server's API.
     pub api_url: String,
+    /// `GITHUB_GRAPHQL_URL`, else the GraphQL endpoint beside `api_url` (`/api/graphql` on a
+    /// GitHub Enterprise server, whose REST API is under `/api/v3`).
+    pub graphql_url: String,
     pub owner: String,
     pub repo: String,
     /// The commit being deployed: the pull request's head for PR events, else `GITHUB_SHA`.
+    /// A comment on a pull request carries no head: see `head_from_event`.
     pub sha: String,
+    /// Whether `sha` is the head the event's pull request names; when the event names a PR
+    /// but not its head (`issue_comment`), the head is asked of GitHub.
+    pub head_from_event: bool,
     /// The pull request named by the event payload, if it names one.
     pub pr: Option<u64>,
     /// The job's log page, for deployment statuses.
@@ -51,13 +58,24 @@ pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Context, String> {
             .unwrap_or_default();
         format!("{server}/{owner}/{repo}/actions/runs/{id}{attempt}")
     });
+    let api_url = get("GITHUB_API_URL")
+        .unwrap_or("https://api.github.com")
+        .trim_end_matches('/')
+        .to_string();
+    let graphql_url = match get("GITHUB_GRAPHQL_URL") {
+        Some(url) => url.to_string(),
+        None => match api_url.strip_suffix("/api/v3") {
+            Some(server) => format!("{server}/api/graphql"),
+            None => format!("{api_url}/graphql"),
+        },
+    };
     Ok(Context {
-        api_url: get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .to_string(),
+        api_url,
+        graphql_url,
         owner: owner.to_string(),
         repo: repo.to_string(),
         sha,
+        head_from_event: head.is_some(),
         pr: pr_of(&event),
         log_url,
     })
@@ -111,6 +129,28 @@ mod tests {
             Some("https://github.com/acme/shop/actions/runs/77/attempts/2")
         );
         assert_eq!(c.api_url, "https://api.github.com");
+        assert_eq!(c.graphql_url, "https://api.github.com/graphql");
+        assert!(c.head_from_event);
+    }
+
+    #[test]
+    fn a_comment_on_a_pr_names_no_head_and_an_enterprise_server_has_graphql_beside_v3() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, r#"{"issue": {"number": 7, "pull_request": {}}}"#).unwrap();
+        let c = from_vars(&vars(&[
+            ("GITHUB_REPOSITORY", "acme/shop"),
+            ("GITHUB_SHA", "main111"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3/"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (c.pr, c.sha.as_str(), c.head_from_event),
+            (Some(7), "main111", false)
+        );
+        assert_eq!(c.api_url, "https://ghe.example/api/v3");
+        assert_eq!(c.graphql_url, "https://ghe.example/api/graphql");
     }
 
     #[test]

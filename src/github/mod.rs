@@ -34,6 +34,18 @@ impl Link {
     }
 }
 
+impl Link {
+    /// The commit the run deploys: the event's pull-request head; for a comment on a pull
+    /// request (whose payload names no head), the PR's head as GitHub has it; else
+    /// `GITHUB_SHA`.
+    pub async fn commit(&self) -> Result<String, client::Error> {
+        match (self.context.pr, self.context.head_from_event) {
+            (Some(pr), false) => self.client.pull_head(pr).await,
+            _ => Ok(self.context.sha.clone()),
+        }
+    }
+}
+
 /// Comments are read this often unless the provider says otherwise: 360 requests an hour,
 /// well inside the 1,000 an hour a workflow's token may make.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(10);

@@ -1,5 +1,6 @@
 //! The pull-request comment of a real run: one per plan and environment, found again by its
-//! hidden marker and edited in place as the rollout moves. Edits are coalesced (the newest
+//! hidden marker among the comments rollgate's own token wrote, and edited in place as the
+//! rollout moves. Edits are coalesced (the newest
 //! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
 
 use super::outbound::{Outbound, Teller};
@@ -86,14 +87,19 @@ impl Sticky {
         let id = match self.id {
             Some(id) => id,
             None => {
+                // Only a comment rollgate's own token wrote counts: anyone who can comment
+                // can plant the marker. When GitHub cannot say who the token is, no earlier
+                // comment is trusted and a new one is posted.
+                let me = self.client.identity().await.ok();
                 let all = self.client.comments(self.pr, None).await?;
                 let found = all
                     .iter()
                     .rev()
                     .find(|c| {
-                        c.body
-                            .as_deref()
-                            .is_some_and(|b| b.starts_with(&self.marker))
+                        me.as_ref().is_some_and(|me| me.is(&c.user))
+                            && c.body
+                                .as_deref()
+                                .is_some_and(|b| b.starts_with(&self.marker))
                     })
                     .map(|c| c.id);
                 self.id = Some(found);

@@ -46,6 +46,8 @@ struct State {
     teams: BTreeMap<String, Vec<String>>,
     /// The open pull requests containing each commit.
     pulls: BTreeMap<String, Vec<u64>>,
+    /// Each pull request's head commit.
+    heads: BTreeMap<u64, String>,
     /// Deployments as GitHub lists them, oldest first, each with its `statuses` (oldest first).
     deployments: Vec<Value>,
     next_id: u64,
@@ -117,12 +119,37 @@ impl State {
                     .collect();
                 (200, json!(if page == 1 { all } else { vec![] }))
             }
+            // GraphQL, where a GitHub Enterprise server has it (beside `/api/v3`, not under it);
+            // a job token's viewer is the Actions app's bot, named without REST's `[bot]`.
+            ("POST", ["graphql"] | ["api", "graphql"]) => match body["query"].as_str() {
+                Some(q) if q.contains("viewer") && q.contains("login") => (
+                    200,
+                    json!({ "data": { "viewer": { "login": "github-actions", "__typename": "Bot" } } }),
+                ),
+                _ => (
+                    200,
+                    json!({ "errors": [{ "message": "A query attribute must be specified and must be a string." }] }),
+                ),
+            },
+            ("GET", ["repos", "acme", "shop", "pulls", n]) => {
+                match n
+                    .parse()
+                    .ok()
+                    .and_then(|n: u64| self.heads.get(&n).map(|h| (n, h)))
+                {
+                    Some((n, head)) => (
+                        200,
+                        json!({ "number": n, "state": "open", "head": { "sha": head, "ref": "feature" } }),
+                    ),
+                    None => error(404, "Not Found"),
+                }
+            }
             ("POST", ["repos", "acme", "shop", "issues", "7", "comments"]) => {
                 self.next_id += 1;
                 let c = json!({
                     "id": self.next_id,
                     "body": body["body"],
-                    "user": { "login": "github-actions[bot]" },
+                    "user": { "login": BOT, "type": "Bot" },
                     "created_at": now(),
                 });
                 self.comments.push(c.clone());
@@ -267,17 +294,17 @@ impl GitHub {
     fn comment(&self, user: &str, body: &str) {
         let mut st = self.state.lock().unwrap();
         st.next_id += 1;
-        let c = json!({ "id": st.next_id, "body": body, "user": { "login": user }, "created_at": now() });
+        let c = json!({ "id": st.next_id, "body": body, "user": { "login": user, "type": "User" }, "created_at": now() });
         st.comments.push(c);
     }
 
-    /// The current text of the comment that begins with `marker`.
+    /// The current text of rollgate's comment (the job token's) that begins with `marker`.
     fn sticky(&self, marker: &str) -> (u64, String) {
         let st = self.state.lock().unwrap();
         let c = st
             .comments
             .iter()
-            .find(|c| c["body"].as_str().unwrap().starts_with(marker))
+            .find(|c| c["user"]["login"] == BOT && c["body"].as_str().unwrap().starts_with(marker))
             .expect("the comment");
         (
             c["id"].as_u64().unwrap(),
@@ -352,6 +379,7 @@ impl Rig {
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_EVENT_PATH")
             .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_GRAPHQL_URL")
             .env("GITHUB_API_URL", &gh.url)
             .env("GITHUB_SERVER_URL", "https://github.example")
             .env("GITHUB_REPOSITORY", "acme/shop")
@@ -612,6 +640,9 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
     token_kept(&gh, &rx.text.lock().unwrap(), &journal);
 }
 
+/// The job token's login in REST answers.
+const BOT: &str = "github-actions[bot]";
+
 const WATCHED: &str = r#"name: shop canary
 providers:
   router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }
@@ -631,12 +662,28 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
     let marker = "<!-- rollgate:shop canary:staging -->";
     let gh = GitHub::start(State {
         permissions: [("dave".to_string(), "write".to_string())].into(),
-        comments: vec![json!({
-            "id": 555,
-            "body": format!("{marker}\nan earlier run's comment"),
-            "user": { "login": "github-actions[bot]" },
-            "created_at": "2026-01-01T00:00:00Z",
-        })],
+        comments: vec![
+            json!({
+                "id": 555,
+                "body": format!("{marker}\nan earlier run's comment"),
+                "user": { "login": BOT, "type": "Bot" },
+                "created_at": "2026-01-01T00:00:00Z",
+            }),
+            // Newer, with the marker planted by someone else: never rollgate's comment.
+            json!({
+                "id": 556,
+                "body": format!("{marker}\nplanted by mallory"),
+                "user": { "login": "mallory", "type": "User" },
+                "created_at": "2026-01-02T00:00:00Z",
+            }),
+            // A person whose login is the app's name is not the app's bot either.
+            json!({
+                "id": 557,
+                "body": format!("{marker}\nplanted by a user named github-actions"),
+                "user": { "login": "github-actions", "type": "User" },
+                "created_at": "2026-01-03T00:00:00Z",
+            }),
+        ],
         limited_edits: 1,
         ..State::default()
     });
@@ -677,6 +724,22 @@ fn a_rollback_asked_for_on_the_pr_edits_the_earlier_comment_through_a_rate_limit
     );
     let (id, last) = gh.sticky(marker);
     assert_eq!(id, 555);
+    for planted in [556, 557] {
+        assert!(
+            gh.requests(
+                "PATCH",
+                &format!("/repos/acme/shop/issues/comments/{planted}")
+            )
+            .is_empty(),
+            "a planted marker ({planted}) is not rollgate's comment"
+        );
+    }
+    let asked = gh.requests("POST", "/graphql");
+    assert_eq!(asked.len(), 1, "who the token is, asked once");
+    assert!(asked[0].json()["query"]
+        .as_str()
+        .unwrap()
+        .contains("viewer"));
     assert!(last.contains("**Rolled back**"), "{last}");
     assert!(
         last.contains("rollback requested by dave on PR #7"),
@@ -750,6 +813,7 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr_on_github_enterprise
         .env("GITHUB_OUTPUT", dir.path().join("output"))
         .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
         .env("GITHUB_API_URL", format!("{}{ENTERPRISE}", gh.url))
+        .env_remove("GITHUB_GRAPHQL_URL")
         .env("GITHUB_REPOSITORY", "acme/shop")
         .env("GITHUB_SHA", "merge789")
         .env("GITHUB_EVENT_PATH", &event)
@@ -770,7 +834,14 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr_on_github_enterprise
         err.contains("rollgate: the rehearsal's comment is on PR #7 (`gh`)"),
         "{err}"
     );
-    assert!(gh.seen().iter().all(|s| s.url.starts_with("/api/v3/")));
+    // REST under `/api/v3`; GraphQL (who the token is) beside it, where GitHub Enterprise has it.
+    let (graphql, rest): (Vec<Seen>, Vec<Seen>) =
+        gh.seen().into_iter().partition(|s| s.url == "/api/graphql");
+    assert_eq!(graphql.len(), 1);
+    assert!(
+        rest.iter().all(|s| s.url.starts_with("/api/v3/")),
+        "{rest:#?}"
+    );
     let posts = gh.requests("POST", "/repos/acme/shop/issues/7/comments");
     assert_eq!(posts.len(), 1);
     let body = posts[0].json()["body"].as_str().unwrap().to_string();
@@ -845,4 +916,61 @@ fn a_resumed_run_carries_on_with_its_deployment_and_comment() {
     );
     let (_, last) = gh.sticky(marker);
     assert!(last.contains("**Rolled back**"), "{last}");
+}
+
+/// A run started by a comment on PR #7 (an `issue_comment` event, whose payload names the PR
+/// but not its head): the deployment is of the PR's head, not of `GITHUB_SHA` (the default
+/// branch's), and a marker someone else planted is left alone: rollgate posts its own.
+#[test]
+fn on_a_comment_the_deployment_is_of_the_prs_head_and_a_planted_marker_is_left_alone() {
+    let marker = "<!-- rollgate:shop canary:staging -->";
+    let gh = GitHub::start(State {
+        heads: [(7, "head789".to_string())].into(),
+        comments: vec![json!({
+            "id": 556,
+            "body": format!("{marker}\nplanted by mallory"),
+            "user": { "login": "mallory", "type": "User" },
+            "created_at": "2026-01-02T00:00:00Z",
+        })],
+        ..State::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"action": "created", "issue": {"number": 7, "pull_request": {"url": "https://api.github.com/repos/acme/shop/pulls/7"}}, "comment": {"id": 1, "body": "/deploy", "user": {"login": "carol"}}}"#,
+    )
+    .unwrap();
+    let rig = Rig::new(&WATCHED.replace("observe: 60s", "observe: 200ms"));
+    let out = rig
+        .command(&gh, &[("GITHUB_EVENT_PATH", event.to_str().unwrap())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(gh.requests("GET", "/repos/acme/shop/pulls/7").len(), 1);
+    let d = gh.requests("POST", "/repos/acme/shop/deployments")[0].json();
+    assert_eq!(d["ref"], "head789", "not GITHUB_SHA (abc123)");
+    assert!(
+        gh.requests("PATCH", "/repos/acme/shop/issues/comments/556")
+            .is_empty(),
+        "the planted marker is not edited"
+    );
+    assert_eq!(
+        gh.requests("POST", "/repos/acme/shop/issues/7/comments")
+            .len(),
+        1,
+        "rollgate posts its own comment"
+    );
+    let (id, last) = gh.sticky(marker);
+    assert_ne!(id, 556);
+    assert!(last.contains("**Promoted**"), "{last}");
+    assert_eq!(
+        gh.state.lock().unwrap().comments[0]["body"],
+        format!("{marker}\nplanted by mallory")
+    );
 }
