@@ -44,20 +44,35 @@ pub fn in_unit(q: Quantity, unit: Unit) -> f64 {
 pub fn show(v: f64, unit: Unit) -> String {
     // Measured values to 3 significant digits (15.6%, not 15.555556%); the exact value is in
     // the events.
+    show_to(v, unit, 3)
+}
+
+/// `v` as it is held against `bound`: with the digits that tell them apart, so a value just
+/// past a bound never reads as the bound itself ("10.04% > critical 10%", not "10% > critical
+/// 10%").
+pub fn show_apart(v: f64, bound: f64, unit: Unit) -> String {
+    let bound = show(bound, unit);
+    (3..=12)
+        .map(|digits| show_to(v, unit, digits))
+        .find(|shown| *shown != bound)
+        .unwrap_or_else(|| show_to(v, unit, 15))
+}
+
+fn show_to(v: f64, unit: Unit, digits: i32) -> String {
     let q = match unit {
-        Unit::Ratio => Quantity::Percent(significant(v * 100.0) / 100.0),
-        Unit::Seconds => Quantity::Seconds(significant(v)),
-        Unit::Milliseconds => Quantity::Seconds(significant(v) / 1000.0),
-        Unit::Number => Quantity::Number(significant(v)),
+        Unit::Ratio => Quantity::Percent(significant(v * 100.0, digits) / 100.0),
+        Unit::Seconds => Quantity::Seconds(significant(v, digits)),
+        Unit::Milliseconds => Quantity::Seconds(significant(v, digits) / 1000.0),
+        Unit::Number => Quantity::Number(significant(v, digits)),
     };
     q.to_string()
 }
 
-fn significant(v: f64) -> f64 {
+fn significant(v: f64, digits: i32) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }
-    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    let scale = 10f64.powi(digits - 1 - v.abs().log10().floor() as i32);
     (v * scale).round() / scale
 }
 
@@ -170,6 +185,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
         };
     };
     let s = |x: f64| show(x, unit);
+    let apart = |x: f64, bound: f64| show_apart(x, bound, unit);
     // Too few requests say nothing yet, not even about a critical bound: one error in three
     // requests at 1% traffic is no reason to roll back.
     if let (Some(min), Some(n)) = (c.min_samples, seen.samples) {
@@ -200,7 +216,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
             let op = if upper { ">" } else { "<" };
             return Judged {
                 verdict: Verdict::Critical,
-                why: Some(format!("{} {op} critical {}", s(v), s(bound))),
+                why: Some(format!("{} {op} critical {}", apart(v, bound), s(bound))),
             };
         }
     }
@@ -208,7 +224,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
         if v > m {
             return Judged {
                 verdict: Verdict::Fail,
-                why: Some(format!("{} > max {}", s(v), s(m))),
+                why: Some(format!("{} > max {}", apart(v, m), s(m))),
             };
         }
     }
@@ -216,7 +232,7 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
         if v < m {
             return Judged {
                 verdict: Verdict::Fail,
-                why: Some(format!("{} < min {}", s(v), s(m))),
+                why: Some(format!("{} < min {}", apart(v, m), s(m))),
             };
         }
     }
@@ -281,6 +297,16 @@ mod tests {
             (j.verdict, j.why.as_deref()),
             (Verdict::Critical, Some("3% > critical 2%"))
         );
+    }
+
+    #[test]
+    fn a_value_just_past_its_bound_shows_the_digits_that_make_it_so() {
+        let c = check("{ source: p, canary: q, max: 5%, critical: 10% }");
+        let j = judge(&c, Unit::Ratio, seen(0.10036, None));
+        assert_eq!(j.why.as_deref(), Some("10.04% > critical 10%"));
+        let j = judge(&c, Unit::Ratio, seen(0.0500001, None));
+        assert_eq!(j.why.as_deref(), Some("5.00001% > max 5%"));
+        assert_eq!(show_apart(0.25, 0.1, Unit::Ratio), "25%");
     }
 
     #[test]

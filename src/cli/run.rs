@@ -497,7 +497,19 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;
     if outcome == runner::events::Outcome::RouterFailed {
-        writeln!(io.err, "rollgate: a router failed (see above); the run was rolled back as far as the routers allowed. Check the router before running again.")?;
+        // A router that refused the first shift left nothing to roll back.
+        let moved = journal::read(root, &run_id)
+            .map(|r| r.events.iter().any(|e| e["event"] == "weight-shifted"))
+            .unwrap_or(true);
+        let then = if moved {
+            "the run was rolled back as far as the routers allowed"
+        } else {
+            "nothing had moved"
+        };
+        writeln!(
+            io.err,
+            "rollgate: a router failed (see above); {then}. Check the router before running again."
+        )?;
     }
     Ok(outcome.exit_code())
 }

@@ -4,7 +4,7 @@
 use super::events::{Event, Reason, Verdict};
 use super::observe::{health_score, show};
 use super::Shared;
-use crate::analysis::threshold::{baseline_limit, in_unit, judge};
+use crate::analysis::threshold::{baseline_limit, in_unit, judge, show_apart};
 use crate::plan::check::Unit;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::{Trigger, TriggerAction, HEALTH_SCORE};
@@ -127,7 +127,12 @@ pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<
                     if t.check == HEALTH_SCORE {
                         format!("{v:.2}")
                     } else {
-                        show(&shared, &t.check, v)
+                        // Against an absolute bound, with the digits that tell them apart.
+                        let unit = shared.plan.checks[&t.check].unit();
+                        match t.above.or(t.below) {
+                            Some(b) => show_apart(v, in_unit(b, unit), unit),
+                            None => show(&shared, &t.check, v),
+                        }
                     }
                 })
                 .unwrap_or_else(|| "no data".into());

@@ -201,7 +201,10 @@ fn a_router_that_refuses_ends_the_run_loudly_with_its_own_code() {
         stdout.contains("backend `app` has no server `ghost`"),
         "{stdout}"
     );
-    assert!(stderr.contains("a router failed (see above)"), "{stderr}");
+    assert!(
+        stderr.contains("a router failed (see above); nothing had moved."),
+        "the first shift was refused: {stderr}"
+    );
     let now = rt().block_on(router(&proxy.socket).state()).unwrap();
     assert_eq!(
         (now.servers["stable"], now.servers["canary"]),
