@@ -2,9 +2,10 @@
 //! rehearsed in virtual time: the wall time of one dry-run (median of 21), then 1,000 dry-runs
 //! at once in one process, with the wall time and peak RSS.
 
+use rollgate::event::Outcome;
 use rollgate::fixture;
 use rollgate::providers::approvals::ApprovePolicy;
-use rollgate::runner::{self, events::Outcome, prepare::prepare};
+use rollgate::runner::{self, prepare::prepare};
 use rollgate::validate::validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -7,8 +7,10 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod clock;
 pub mod compile;
 pub mod diagnostics;
+pub mod event;
 pub mod expr;
 pub mod fixture;
 pub mod github;

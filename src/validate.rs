@@ -4,7 +4,7 @@ use crate::diagnostics::{self, Diagnostic};
 use crate::plan::document::Document;
 use crate::plan::load;
 use crate::plan::step::Action;
-use crate::plan::{schema, typed, Plan};
+use crate::plan::{schema_errors, typed, Plan};
 use crate::semantic::{self, StepOrder};
 use serde_json::Value;
 
@@ -33,7 +33,7 @@ pub fn validate(path: &str, source: &str) -> Result<Validated, Vec<Diagnostic>> 
     // The schema check and the document scan only read the document, so they run on a second
     // core while this one types it; schema diagnostics still come first when there are any.
     let (schema_diags, found, typed) = std::thread::scope(|s| {
-        let other = s.spawn(|| (schema::validate(&doc), semantic::scan(&doc)));
+        let other = s.spawn(|| (schema_errors::validate(&doc), semantic::scan(&doc)));
         let typed = typed_stage(&doc);
         let (schema_diags, found) = other
             .join()

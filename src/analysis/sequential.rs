@@ -18,6 +18,8 @@
 //! in bursts vary more than Poisson): a quasi-likelihood correction from earlier intervals.
 //! `cargo bench --bench decisions` measures what these choices cost and buy.
 
+use crate::event::Evidence;
+
 /// Alternatives, as multiples of the null ratio ρ0, and their prior weights: most mass where a
 /// regression worth catching lies (1.5× to 3×), some on small and on large ones.
 const ALTERNATIVES: [(f64, f64); 6] = [
@@ -77,31 +79,6 @@ pub struct RateRatioTest {
     pub canary_total: f64,
     pub baseline_events: f64,
     pub baseline_total: f64,
-}
-
-/// Where the test stands.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Evidence {
-    /// The e-value: the mixture likelihood ratio against "ratio ≤ null ratio".
-    pub e_value: f64,
-    /// 1/alpha: the e-value that decides.
-    pub bound: f64,
-    /// The canary's rate over its baseline's, over all intervals so far.
-    pub ratio: Option<f64>,
-    /// Both rates over all intervals so far.
-    pub canary_rate: Option<f64>,
-    pub baseline_rate: Option<f64>,
-    /// The ratio the canary may have: 1 + the tolerance.
-    pub null_ratio: f64,
-    /// The dispersion the last interval was discounted by.
-    pub dispersion: f64,
-}
-
-impl Evidence {
-    /// Whether the evidence decides: the canary is worse than the tolerance allows.
-    pub fn regressed(&self) -> bool {
-        self.e_value >= self.bound
-    }
 }
 
 impl RateRatioTest {

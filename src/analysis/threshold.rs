@@ -1,10 +1,12 @@
 //! Threshold verdicts: one evaluation of one check, explained.
 
 use crate::analysis::burn_rate::Burning;
-use crate::analysis::sequential::{Counts, Evidence};
-use crate::plan::check::{Check, Method, OnNoData, Unit};
+use crate::analysis::sequential::Counts;
+use crate::event::Evidence;
+use crate::event::Method;
+use crate::event::Verdict;
+use crate::plan::check::{Check, OnNoData, Unit};
 use crate::plan::Quantity;
-use crate::runner::events::Verdict;
 
 /// What one evaluation saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -1,13 +1,14 @@
 //! `rollgate run PLAN`: a real rollout, in wall time, journaled; SIGINT/SIGTERM roll it back.
 
 use super::{exit, on_github, validated, Io};
+use crate::clock::Clock;
 use crate::compile::compile;
+use crate::event::{Mode, Stamped};
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, lock, Header, Journal};
 use crate::providers::notifiers::Notifier;
 use crate::report::outbound::{Delivered, Deliveries, Outbound};
-use crate::runner::events::{Mode, Stamped};
-use crate::runner::{self, clock::Clock, prepare::real_contexts, Setup};
+use crate::runner::{self, prepare::real_contexts, Setup};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -87,12 +88,12 @@ pub(super) fn connect(
 /// SIGINT/SIGTERM or a rollback asked for (`rollgate rollback`, `/rollgate rollback` on the
 /// PR), journaled, its events printed as they come, reported to chat and GitHub as it goes.
 /// In a GitHub Actions job, the step's outputs and the job summary are written at the end.
-pub(super) fn in_real_time<Fut: std::future::Future<Output = runner::events::Outcome>>(
+pub(super) fn in_real_time<Fut: std::future::Future<Output = crate::event::Outcome>>(
     r: RealRun,
     json: bool,
     io: &mut Io<'_>,
     go: impl FnOnce(Setup, tokio::sync::mpsc::UnboundedSender<Stamped>) -> Fut,
-) -> std::io::Result<runner::events::Outcome> {
+) -> std::io::Result<crate::event::Outcome> {
     let plan = r.plan.clone();
     let run_id = r.run_id.clone();
     let run_dir = r.run_dir.clone();
@@ -175,7 +176,7 @@ struct Notifying {
 impl Outbound for Notifying {
     fn on(&mut self, e: &Stamped) {
         let (m, to) = match (&e.event, self.chat.as_mut()) {
-            (runner::events::Event::NotificationAsked { step, to, message }, _) => (
+            (crate::event::Event::NotificationAsked { step, to, message }, _) => (
                 crate::report::chat::step_message(&self.plan, step, message),
                 to.clone(),
             ),
@@ -213,7 +214,7 @@ impl Recorder {
         let e = Stamped {
             t: (now - self.started_at).num_milliseconds() as f64 / 1000.0,
             at: now,
-            event: runner::events::Event::NotificationSent {
+            event: crate::event::Event::NotificationSent {
                 to,
                 about,
                 attempts: result.as_ref().ok().copied(),
@@ -242,14 +243,14 @@ const LAST_MESSAGES: std::time::Duration = std::time::Duration::from_secs(30);
 /// status line under the events shows where the run is, redrawn every second. Reporters that
 /// talk to services see each event and deliver in the background; the last deliveries get a
 /// little time after the run ends.
-fn drive<F: std::future::Future<Output = runner::events::Outcome>>(
+fn drive<F: std::future::Future<Output = crate::event::Outcome>>(
     rt: &tokio::runtime::Runtime,
     run: F,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Stamped>,
     json: bool,
     io: &mut Io<'_>,
     reporting: Reporting,
-) -> (runner::events::Outcome, Vec<Stamped>) {
+) -> (crate::event::Outcome, Vec<Stamped>) {
     let Reporting {
         mut outbound,
         mut delivered,
@@ -496,7 +497,7 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
         github,
     };
     let outcome = in_real_time(run, a.json, io, runner::run)?;
-    if outcome == runner::events::Outcome::RouterFailed {
+    if outcome == crate::event::Outcome::RouterFailed {
         // A router that refused the first shift left nothing to roll back.
         let moved = journal::read(root, &run_id)
             .map(|r| r.events.iter().any(|e| e["event"] == "weight-shifted"))

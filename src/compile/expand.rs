@@ -1,7 +1,8 @@
 //! Phases and single steps → typed graph steps.
 
 use super::node;
-use crate::graph::{Node, Role, Route, StepKind};
+use crate::event::Route;
+use crate::graph::{Node, Role, StepKind};
 use crate::plan::rollouts::{default_router, Rollout};
 use crate::plan::step::{Action, Step};
 use crate::plan::{Duration, Plan};

@@ -1,7 +1,8 @@
 //! The rollback path: one chain, entered from every rollout step that can fail.
 
 use super::{expand, node, Builder};
-use crate::graph::{Edge, Group, Role, Route, StepKind};
+use crate::event::Route;
+use crate::graph::{Edge, Group, Role, StepKind};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::Plan;

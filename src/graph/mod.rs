@@ -10,34 +10,12 @@ mod mermaid;
 pub use dot::to_dot;
 pub use mermaid::to_mermaid;
 
+use crate::event::Route;
 use crate::plan::gate::Gate;
 use crate::plan::trigger::Trigger;
 use crate::plan::Duration;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
-
-/// How a shift routes traffic to the canary.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
-pub enum Route {
-    /// A weighted split: the canary's percent of requests.
-    Weight { percent: u8 },
-    /// A copy of this percent of requests goes to the canary; its answers are dropped.
-    Mirror { percent: u8 },
-    /// Requests with this header value go to the canary.
-    HeaderMatch { header: String, value: String },
-}
-
-impl std::fmt::Display for Route {
-    /// `25%`, `mirror 100%`, `x-canary: yes`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Route::Weight { percent } => write!(f, "{percent}%"),
-            Route::Mirror { percent } => write!(f, "mirror {percent}%"),
-            Route::HeaderMatch { header, value } => write!(f, "{header}: {value}"),
-        }
-    }
-}
 
 /// What a step does.
 #[derive(Clone, Debug, PartialEq, Serialize)]

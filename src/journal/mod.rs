@@ -6,8 +6,8 @@
 
 pub mod lock;
 
-use crate::providers::traffic::RouterState;
-use crate::runner::events::Stamped;
+use crate::event::RouterState;
+use crate::event::Stamped;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -365,7 +365,7 @@ pub fn rollback_policy_allows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::events::{Event, Mode};
+    use crate::event::{Event, Mode};
 
     fn header(id: &str) -> Header {
         Header {

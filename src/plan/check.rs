@@ -1,6 +1,7 @@
 //! Checks: a query per group (canary, baseline) and what counts as healthy.
 
 use super::units::{Duration, Quantity};
+use crate::event::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -123,20 +124,6 @@ impl Series {
             Series::Counts(c) => vec![&c.events, &c.total],
         }
     }
-}
-
-/// How a check compares the canary with the baseline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Each evaluation's value against `max-increase`/`max-decrease` of the baseline's value, as is.
-    Threshold,
-    /// Counts only: an anytime-valid sequential test on the ratio of the canary's event rate to the baseline's, over the whole rollout; checked every interval, it still rolls back a canary within tolerance with at most the `false-rollbacks` chance.
-    Sequential,
-    /// Counts only: a two-proportion z-test on each observation window's counts, at the window's end. Fixed-horizon: it holds `false-rollbacks` for one look per window, and many windows add up.
-    ZTest,
-    /// Values only: Mann-Whitney U on the window's per-interval canary and baseline values, at the window's end (Kayenta's judge): High or Low when significant at `false-rollbacks` and beyond `max-increase`/`max-decrease`.
-    MannWhitney,
 }
 
 /// An SLO whose error budget a count check's canary must not burn too fast.

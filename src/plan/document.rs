@@ -4,7 +4,11 @@
 use crate::diagnostics::Span;
 use serde_json::Value;
 
-/// A [`Span`] in 16 bytes instead of 32: files are at most [`MAX_BYTES`](super::load::MAX_BYTES), so every position
+/// The largest plan file loaded: larger than any hand-written or generated plan we know of (a
+/// 10,000-step plan is ~1 MB).
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// A [`Span`] in 16 bytes instead of 32: files are at most [`MAX_BYTES`], so every position
 /// fits in a `u32`, and a large plan has hundreds of thousands of spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PackedSpan {

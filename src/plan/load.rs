@@ -5,14 +5,12 @@
 //! input (deep nesting, alias bombs, duplicate keys, binary data) ends in a diagnostic, not a
 //! stack overflow or an exhausted memory.
 
-use super::document::{Document, PackedSpan, SpanNode};
+use super::document::{Document, PackedSpan, SpanNode, MAX_BYTES};
 use crate::diagnostics::{Code, Diagnostic, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 
-/// Larger than any hand-written or generated plan we know of (a 10,000-step plan is ~1 MB).
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// Plans nest a handful of levels; 64 leaves room for generated plans and stops nesting bombs.
 pub const MAX_DEPTH: usize = 64;
 /// Nodes after alias expansion; bounds what an alias bomb can make us allocate.

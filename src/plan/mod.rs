@@ -13,7 +13,7 @@ pub mod provider;
 pub mod rollback;
 pub mod rollouts;
 pub mod schema;
-mod schema_errors;
+pub mod schema_errors;
 pub mod step;
 pub mod strategy;
 pub mod trigger;

@@ -6,6 +6,7 @@
 
 use super::gate::{Gate, GateTimeout, CLI_APPROVALS};
 use super::units::Duration;
+use crate::event::PauseTimeout;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -52,17 +53,6 @@ fn anyone() -> Vec<String> {
 
 fn default_timeout() -> Duration {
     Duration::from_secs(DEFAULT_TIMEOUT_SECS)
-}
-
-/// What a pause's timeout means.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum PauseTimeout {
-    /// Roll back: put every router back as it was before the run.
-    #[default]
-    Rollback,
-    /// Carry on as if someone had said continue.
-    Continue,
 }
 
 impl Pause {

@@ -1,11 +1,8 @@
 //! The plan's JSON Schema: generated from the Rust types (the one source of truth), checked
-//! against the committed `schemas/rollout.schema.json` by a test, and used to validate plans
-//! with errors mapped back to source positions.
+//! against the committed `schemas/rollout.schema.json` by a test; [`super::schema_errors::validate`]
+//! validates plans with it and maps errors back to source positions.
 
-use super::document::Document;
 use super::Plan;
-use crate::diagnostics::Diagnostic;
-use jsonschema::Validator;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -72,21 +69,6 @@ impl schemars::transform::Transform for NoNull {
             }
         }
     }
-}
-
-fn validator() -> &'static Validator {
-    static V: OnceLock<Validator> = OnceLock::new();
-    V.get_or_init(|| jsonschema::draft202012::new(schema()).expect("generated schema compiles"))
-}
-
-/// Every schema violation in the document, as positioned diagnostics.
-pub fn validate(doc: &Document) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for err in validator().iter_errors(&doc.value) {
-        super::schema_errors::map_error(doc, &err, &mut out);
-    }
-    out.dedup();
-    out
 }
 
 /// A schema node with its `$ref` followed to the definition it names.

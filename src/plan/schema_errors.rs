@@ -1,5 +1,6 @@
 //! jsonschema's errors → positioned diagnostics that say what to write instead: the key a typo
-//! meant, the unit a duration lacks, the branch of a tagged form the user meant.
+//! meant, the unit a duration lacks, the branch of a tagged form the user meant. [`validate`]
+//! checks a document against [`schema`](super::schema::schema) and maps what it finds.
 
 use super::document::{pointer_segments, Document};
 use super::schema::{resolve, schema};
@@ -7,8 +8,24 @@ use super::step::ID_PATTERN;
 use super::units::{DURATION_PATTERN, QUANTITY_PATTERN};
 use crate::diagnostics::{did_you_mean, suggest, Code, Diagnostic};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::ValidationError;
+use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
+use std::sync::OnceLock;
+
+fn validator() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| jsonschema::draft202012::new(schema()).expect("generated schema compiles"))
+}
+
+/// Every schema violation in the document, as positioned diagnostics.
+pub fn validate(doc: &Document) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for err in validator().iter_errors(&doc.value) {
+        map_error(doc, &err, &mut out);
+    }
+    out.dedup();
+    out
+}
 
 /// `phases[0].gate` for messages.
 fn display_path(path: &[String]) -> String {
@@ -441,7 +458,7 @@ fn pick_branch<'e>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::schema::validate;
+    use super::validate;
     use super::*;
     use crate::plan::load::load;
 

@@ -4,10 +4,10 @@
 //! the background (a slow or failing chat never holds up the rollout), and a dry-run records
 //! what it would send.
 
+use crate::event::{Event, Outcome, Stamped};
 use crate::plan::notify::{Notify, NotifyEvent};
 use crate::plan::Plan;
 use crate::providers::notifiers::Message;
-use crate::runner::events::{Event, Outcome, Stamped};
 use handlebars::Handlebars;
 use serde_json::{json, Value};
 

@@ -5,8 +5,8 @@
 //! carries on with the same deployment.
 
 use super::outbound::{Outbound, Teller};
+use crate::event::{Event, Outcome, Reason, Stamped};
 use crate::github::client::Client;
-use crate::runner::events::{Event, Outcome, Reason, Stamped};
 use serde_json::json;
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 //! regression test of the plan. What a run did is read from its events as JSON, so a live
 //! run's journal (see `rollgate record`) and a dry-run are judged by the same words.
 
+use crate::event::Stamped;
 use crate::fixture::Expect;
-use crate::runner::events::Stamped;
 use serde_json::Value;
 
 /// How a run ended, where, and by which check, as an `expect` states it.

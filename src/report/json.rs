@@ -1,6 +1,6 @@
-//! `--json`: one event per line, as [`crate::runner::events::Stamped`] serializes it.
+//! `--json`: one event per line, as [`crate::event::Stamped`] serializes it.
 
-use crate::runner::events::Stamped;
+use crate::event::Stamped;
 
 pub fn line(e: &Stamped) -> String {
     serde_json::to_string(e).expect("events serialize")

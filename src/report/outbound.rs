@@ -3,7 +3,7 @@
 //! so a slow or failing service never holds the rollout up; each delivery comes back as a
 //! [`Delivered`], which the run journals as a `notification-sent` event.
 
-use crate::runner::events::Stamped;
+use crate::event::Stamped;
 
 /// A delivery's result: to whom, about what, and the attempts it took or why it failed.
 pub type Delivered = (String, String, Result<u32, String>);

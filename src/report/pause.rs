@@ -2,8 +2,8 @@
 //! summary, chat): how to decide it, where the run's decisions come from, and what happens
 //! when nobody does.
 
+use crate::event::PauseTimeout;
 use crate::plan::gate::CLI_APPROVALS;
-use crate::plan::pause::PauseTimeout;
 
 /// How a pause is decided and what nobody deciding means.
 #[derive(Debug, PartialEq, Eq)]

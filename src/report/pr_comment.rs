@@ -4,9 +4,9 @@
 //! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
 
 use super::outbound::{Outbound, Teller};
+use crate::event::{Event, Stamped};
 use crate::github::client::Client;
 use crate::plan::Plan;
-use crate::runner::events::{Event, Stamped};
 use std::sync::Arc;
 use std::time::Duration;
 

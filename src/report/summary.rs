@@ -3,7 +3,7 @@
 
 use super::terminal::clock;
 use super::view::sparkline;
-use crate::runner::events::{Event, Stamped, Verdict};
+use crate::event::{Event, Stamped, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -1,8 +1,8 @@
 //! Plain lines for a person (and for logs): what moved, what was decided, and every check
 //! evaluation that did not pass.
 
-use crate::plan::pause::PauseTimeout;
-use crate::runner::events::{Event, Mode, Outcome, Stamped, Verdict};
+use crate::event::PauseTimeout;
+use crate::event::{Event, Mode, Outcome, Stamped, Verdict};
 
 /// `12m30s` from seconds.
 pub fn clock(t: f64) -> String {

@@ -3,9 +3,9 @@
 //! job summary and the pull-request comment render this through handlebars templates.
 
 use crate::analysis::threshold::{explain, show};
+use crate::event::{Event, Outcome, Stamped, Verdict};
 use crate::plan::check::Unit;
 use crate::plan::Plan;
-use crate::runner::events::{Event, Outcome, Stamped, Verdict};
 use serde::Serialize;
 
 #[derive(Debug, Default, Serialize)]
@@ -160,7 +160,7 @@ impl RunView {
             view.elapsed = super::terminal::clock(e.t);
             match &e.event {
                 Event::RunStarted { mode, .. } => {
-                    view.dry_run = *mode == crate::runner::events::Mode::DryRun
+                    view.dry_run = *mode == crate::event::Mode::DryRun
                 }
                 Event::StepStarted { step, .. } => view.step = step.clone(),
                 Event::WeightShifted { router, from, to } => {
@@ -171,7 +171,7 @@ impl RunView {
                         to: to.to_string(),
                     });
                     let percent = match to {
-                        crate::graph::Route::Weight { percent } => *percent,
+                        crate::event::Route::Weight { percent } => *percent,
                         _ => *from,
                     };
                     match weights.iter_mut().find(|w| &w.0 == router) {
@@ -228,7 +228,7 @@ impl RunView {
                 Event::GateDecided { step, decision, by } => {
                     if let Some(g) = view.gates.iter_mut().rev().find(|g| &g.step == step) {
                         g.state = match decision {
-                            crate::runner::events::Decision::TimedOut => "timed out".into(),
+                            crate::event::Decision::TimedOut => "timed out".into(),
                             d => format!("{d:?}").to_lowercase(),
                         };
                         g.by = by.clone().unwrap_or_default();

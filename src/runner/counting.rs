@@ -4,7 +4,8 @@
 //! (requests since the first reading) and, with a baseline, the sequential test.
 
 use crate::analysis::burn_rate::{BurnRate, Burning, Window};
-use crate::analysis::sequential::{Counts, Evidence, RateRatioTest};
+use crate::analysis::sequential::{Counts, RateRatioTest};
+use crate::event::Evidence;
 use std::time::Duration;
 
 /// One reading of a count check's counters: canary's (events, total) and the baseline's.

@@ -1,12 +1,10 @@
 //! The runner: executes a compiled plan's graph on tokio, in wall time (`run`) or virtual time
-//! (`dry-run`), through the same code. It talks to providers and emits [`events::Event`]s; it
+//! (`dry-run`), through the same code. It talks to providers and emits [`Event`]s; it
 //! never prints. Groups (user steps, or the plan's rollout) run as soon as the groups they need
 //! succeed, so independent waves run side by side; triggers, `max-duration` and cancellation
 //! race them, and any failure leads into the rollback path.
 
-pub mod clock;
 mod counting;
-pub mod events;
 mod observe;
 mod pause;
 mod preflight;
@@ -16,7 +14,10 @@ mod rollback;
 mod step;
 mod triggers;
 
+use crate::clock::Clock;
 use crate::compile::expand::DEFAULT_INTERVAL;
+use crate::event::RouterState;
+use crate::event::{Event, Mode, Outcome, Reason, Stamped};
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
 use crate::journal::Journal;
@@ -24,10 +25,7 @@ use crate::plan::check::{Counts, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::{Plan, ResumePolicy};
-use crate::providers::traffic::RouterState;
 use crate::providers::Providers;
-use clock::Clock;
-use events::{Event, Mode, Outcome, Reason, Stamped};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde_json::Value;

@@ -2,12 +2,14 @@
 //! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
 
 use super::counting::{Counting, Reading};
-use super::events::{Evaluation, Event, Mode, Reason, Verdict};
 use super::Shared;
 use crate::analysis::burn_rate::{Window, DEFAULT_WINDOWS};
-use crate::analysis::sequential::{Counts, RateRatioTest};
+use crate::analysis::sequential::RateRatioTest;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
-use crate::plan::check::{Method, OnNoData, Series, Unit};
+use crate::analysis::window::{judge_window, WindowSamples};
+use crate::event::Method;
+use crate::event::{Evaluation, Event, Mode, Reason, Verdict};
+use crate::plan::check::{OnNoData, Series};
 use crate::plan::Quantity;
 use crate::providers::metrics::MetricsError;
 use std::collections::BTreeMap;
@@ -214,7 +216,7 @@ impl Shared {
         let mut last: BTreeMap<String, Judged> = BTreeMap::new();
         let mut failures: BTreeMap<&str, u32> = BTreeMap::new();
         let mut with_data: BTreeMap<&str, f64> = BTreeMap::new();
-        let mut windows: BTreeMap<String, WindowData> = BTreeMap::new();
+        let mut windows: BTreeMap<String, WindowSamples> = BTreeMap::new();
         let mut round = 1u32;
         loop {
             self.clock.sleep_until(start + interval * round).await;
@@ -229,14 +231,11 @@ impl Shared {
                 if seen.samples.is_none() && check.samples.is_none() {
                     seen.samples = with_data.get(name.as_str()).copied();
                 }
-                let data = windows.entry(name.clone()).or_default();
-                if let (Some(c), Some(b)) = (seen.canary, seen.baseline) {
-                    data.canary.push(c);
-                    data.baseline.push(b);
-                }
-                if let Some(n) = seen.counts {
-                    data.counts += n;
-                }
+                windows.entry(name.clone()).or_default().add(
+                    seen.canary,
+                    seen.baseline,
+                    seen.counts,
+                );
                 let judged = judge(check, unit, seen);
                 self.emit(Event::CheckEvaluated(Evaluation {
                     step: step.to_string(),
@@ -249,9 +248,9 @@ impl Shared {
                     window: interval.as_secs_f64(),
                     samples: seen.samples,
                     method: if check.sequential() {
-                        "sequential"
+                        Method::Sequential
                     } else {
-                        "threshold"
+                        Method::Threshold
                     },
                     evidence: seen.evidence,
                     statistic: None,
@@ -309,16 +308,6 @@ impl Shared {
     }
 }
 
-/// What an observation window gathered for a check, for methods that judge it at its end.
-#[derive(Default)]
-pub(super) struct WindowData {
-    /// Per evaluation with both values: the canary's and the baseline's.
-    canary: Vec<f64>,
-    baseline: Vec<f64>,
-    /// The window's counts, summed.
-    counts: Counts,
-}
-
 impl Shared {
     /// At a window's end, the verdict of a check whose method judges windows (`z-test`,
     /// `mann-whitney`), emitted as an evaluation; `None` for other checks.
@@ -326,151 +315,30 @@ impl Shared {
         &self,
         step: &str,
         name: &str,
-        windows: &BTreeMap<String, WindowData>,
+        windows: &BTreeMap<String, WindowSamples>,
         interval: Duration,
     ) -> Option<Judged> {
         let check = &self.plan.checks[name];
-        let method = check.method?;
-        let data = windows.get(name)?;
-        let unit = check.unit();
-        let s = |v: f64| show(self, name, v);
-        let alpha = check.level();
-        let relative = |q: Option<Quantity>| match q {
-            Some(Quantity::Percent(p)) => p,
-            _ => 0.0,
-        };
-        let (verdict, why, statistic, p_value, value, baseline) = match method {
-            Method::MannWhitney => {
-                use crate::analysis::mann_whitney::{classify, median, Class};
-                let tolerance = relative(check.max_increase.or(check.max_decrease));
-                let (class, r) = classify(&data.canary, &data.baseline, tolerance, alpha);
-                let (mc, mb) = (
-                    (!data.canary.is_empty()).then(|| median(&data.canary)),
-                    (!data.baseline.is_empty()).then(|| median(&data.baseline)),
-                );
-                // Which side is bad: the one a tolerance is stated for; with none, either.
-                let bad_high = check.max_increase.is_some() || check.max_decrease.is_none();
-                let bad_low = check.max_decrease.is_some() || check.max_increase.is_none();
-                let medians = match (mc, mb) {
-                    (Some(c), Some(b)) => format!("median {} vs baseline {}", s(c), s(b)),
-                    _ => String::new(),
-                };
-                let stats = r
-                    .map(|r| {
-                        format!(
-                            "U = {}, p = {}",
-                            r.u,
-                            threshold::show(r.p_two_sided, Unit::Number)
-                        )
-                    })
-                    .unwrap_or_default();
-                let (verdict, why) = match class {
-                    Class::High if bad_high => (
-                        Verdict::Fail,
-                        format!("Mann-Whitney: High, {medians} ({stats} < {alpha})"),
-                    ),
-                    Class::Low if bad_low => (
-                        Verdict::Fail,
-                        format!("Mann-Whitney: Low, {medians} ({stats} < {alpha})"),
-                    ),
-                    Class::NoData => {
-                        let verdict = match check.on_no_data {
-                            OnNoData::Pass => Verdict::Pass,
-                            OnNoData::Fail => Verdict::Fail,
-                            OnNoData::Inconclusive | OnNoData::Hold => Verdict::Inconclusive,
-                        };
-                        (
-                            verdict,
-                            format!(
-                                "Mann-Whitney: fewer than {} values per group in the window",
-                                crate::analysis::mann_whitney::MIN_VALUES
-                            ),
-                        )
-                    }
-                    _ => (
-                        Verdict::Pass,
-                        format!("Mann-Whitney: Pass, {medians} ({stats})"),
-                    ),
-                };
-                (
-                    verdict,
-                    why,
-                    r.map(|r| r.u),
-                    r.map(|r| r.p_two_sided),
-                    mc,
-                    mb,
-                )
-            }
-            Method::ZTest => {
-                let Counts {
-                    canary_events: x,
-                    canary_total: n,
-                    baseline_events: y,
-                    baseline_total: m,
-                } = data.counts;
-                // An absolute margin as written, or a relative one of the baseline's rate.
-                let margin = match check.max_increase {
-                    Some(Quantity::Points(pp)) => pp,
-                    q if m > 0.0 => relative(q) * y / m,
-                    _ => 0.0,
-                };
-                let rate = |e: f64, t: f64| (t > 0.0).then(|| e / t);
-                match crate::analysis::z_test::test(x, n, y, m, margin) {
-                    Some((z, p)) => {
-                        let show_rate = |r: Option<f64>| {
-                            r.map(|r| threshold::show(r, unit)).unwrap_or_default()
-                        };
-                        let what = format!(
-                            "z-test over the window: {} vs baseline {} (z = {z:.2}, p = {})",
-                            show_rate(rate(x, n)),
-                            show_rate(rate(y, m)),
-                            threshold::show(p, Unit::Number)
-                        );
-                        let verdict = if p < alpha {
-                            Verdict::Fail
-                        } else {
-                            Verdict::Pass
-                        };
-                        let why = if p < alpha {
-                            format!("{what} < {alpha}")
-                        } else {
-                            what
-                        };
-                        (verdict, why, Some(z), Some(p), rate(x, n), rate(y, m))
-                    }
-                    None => (
-                        Verdict::Inconclusive,
-                        "z-test: no traffic in the window".into(),
-                        None,
-                        None,
-                        None,
-                        None,
-                    ),
-                }
-            }
-            Method::Threshold | Method::Sequential => return None,
-        };
+        let window = windows.get(name)?;
+        let judged = judge_window(check, window)?;
         self.emit(Event::CheckEvaluated(Evaluation {
             step: step.to_string(),
             check: name.to_string(),
-            value,
-            baseline,
+            value: judged.canary,
+            baseline: judged.baseline,
             threshold: describe(check),
-            verdict,
-            why: Some(why.clone()),
-            window: interval.as_secs_f64() * data.canary.len().max(1) as f64,
-            samples: Some(data.counts.canary_total).filter(|n| *n > 0.0),
-            method: match method {
-                Method::MannWhitney => "mann-whitney",
-                _ => "z-test",
-            },
+            verdict: judged.verdict,
+            why: Some(judged.why.clone()),
+            window: interval.as_secs_f64() * window.canary.len().max(1) as f64,
+            samples: Some(window.counts.canary_total).filter(|n| *n > 0.0),
+            method: judged.method,
             evidence: None,
-            statistic,
-            p_value,
+            statistic: judged.statistic,
+            p_value: judged.p_value,
         }));
         Some(Judged {
-            verdict,
-            why: Some(why),
+            verdict: judged.verdict,
+            why: Some(judged.why),
         })
     }
 }

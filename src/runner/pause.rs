@@ -3,9 +3,10 @@
 //! lets the rollout go on; a rollback asked for, a rejection, or nobody deciding in time (with
 //! the default `on-timeout: rollback`) rolls it back. A pause never ends a run by itself.
 
-use super::events::{Decision, Event, Reason};
 use super::{End, Shared};
-use crate::plan::pause::{PauseTimeout, PAUSE};
+use crate::event::PauseTimeout;
+use crate::event::{Decision, Event, Reason};
+use crate::plan::pause::PAUSE;
 
 impl Shared {
     /// Holds at `step` for `reason` until a decision. With `can_continue` false (a refused

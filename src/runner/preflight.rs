@@ -2,8 +2,8 @@
 //! that cannot be reached, or answers an error (a bad query, a refused token), refuses the run
 //! while nothing has moved. No data is fine: the canary has no traffic yet.
 
-use super::events::Reason;
 use super::Shared;
+use crate::event::Reason;
 use std::collections::BTreeSet;
 
 impl Shared {

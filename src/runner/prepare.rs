@@ -1,11 +1,11 @@
 //! Everything a dry-run needs before it starts: contexts for expressions, the check that the
 //! fixture answers every query, and the providers; shared by the CLI and the benchmark.
 
-use super::clock::Clock;
-use super::events::Mode;
 use super::{resolve_queries, Setup};
+use crate::clock::Clock;
 use crate::compile::compile;
 use crate::diagnostics::{Code, Diagnostic};
+use crate::event::Mode;
 use crate::fixture::{Fixture, Scripted};
 use crate::plan::input::InputType;
 use crate::plan::{Plan, Scalar};

@@ -2,8 +2,8 @@
 //! A forward shift gives up after a few quick attempts (the run then rolls back); putting a
 //! router back keeps trying much longer, since giving up there leaves the canary serving.
 
-use super::events::Event;
 use super::Shared;
+use crate::event::Event;
 use crate::providers::traffic::TrafficError;
 use std::future::Future;
 use std::time::Duration;

@@ -1,13 +1,14 @@
 //! The rollback path: take traffic off the canary (at once, or step by step, each step held
 //! and watched), put the routers back as they were, run the rollback hook, verify, notify.
 
-use super::events::{Decision, Event, Outcome, Reason};
 use super::observe::{Group, Seen};
 use super::retry::Persistence;
 use super::{End, Shared};
+use crate::event::Route;
+use crate::event::RouterState;
+use crate::event::{Decision, Event, Outcome, Reason};
 use crate::expr::eval::Status;
-use crate::graph::{Route, StepKind};
-use crate::providers::traffic::RouterState;
+use crate::graph::StepKind;
 
 impl Shared {
     /// Rolls back for `reason`; the outcome is rolled back, or router-failed when a router
@@ -76,7 +77,7 @@ impl Shared {
                             why = self.stopped() => {
                                 self.emit(Event::PauseDecided {
                                     step: id.into(),
-                                    then: crate::plan::pause::PauseTimeout::Rollback,
+                                    then: crate::event::PauseTimeout::Rollback,
                                     by: why.strip_prefix(super::REQUESTED).map(str::to_string),
                                     timed_out: false,
                                 });
@@ -103,7 +104,7 @@ impl Shared {
                         {
                             self.emit(Event::StepFinished {
                                 step: id.into(),
-                                status: super::events::StepStatus::Failed,
+                                status: crate::event::StepStatus::Failed,
                                 reason: Some(r.message),
                             });
                             gradual = false;
@@ -155,7 +156,7 @@ impl Shared {
                         unrestored.push(format!("{router} ({})", r.message));
                         self.emit(Event::StepFinished {
                             step: id.into(),
-                            status: super::events::StepStatus::Failed,
+                            status: crate::event::StepStatus::Failed,
                             reason: Some(r.message),
                         });
                     }

@@ -1,12 +1,13 @@
 //! Executing one group's steps in order, and each step by its kind.
 
-use super::events::{Decision, Event, Reason, StepStatus, Verdict};
 use super::observe::{health_score, Group, Seen};
 use super::retry::Persistence;
 use super::{End, Shared};
 use crate::analysis::threshold::Judged;
+use crate::event::Route;
+use crate::event::{Decision, Event, Reason, StepStatus, Verdict};
 use crate::expr::eval::Status;
-use crate::graph::{Route, StepKind};
+use crate::graph::StepKind;
 use crate::plan::gate::GateTimeout;
 use std::collections::BTreeMap;
 
@@ -204,8 +205,8 @@ impl Shared {
                 let (step, to) = (id.to_string(), to.clone());
                 let message = self.interpolate(message, Status::default());
                 self.emit(match self.mode {
-                    super::events::Mode::Run => Event::NotificationAsked { step, to, message },
-                    super::events::Mode::DryRun => Event::NotificationSkipped { step, to, message },
+                    crate::event::Mode::Run => Event::NotificationAsked { step, to, message },
+                    crate::event::Mode::DryRun => Event::NotificationSkipped { step, to, message },
                 });
                 End::Ok
             }

@@ -1,10 +1,10 @@
 //! Triggers: conditions watched for the whole run, between and during steps, that fire a
 //! rollback (or a pause) once they have held for their `for:` window.
 
-use super::events::{Event, Reason, Verdict};
 use super::observe::{health_score, show};
 use super::Shared;
 use crate::analysis::threshold::{baseline_limit, in_unit, judge, show_apart};
+use crate::event::{Event, Reason, Verdict};
 use crate::plan::check::Unit;
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::{Trigger, TriggerAction, HEALTH_SCORE};

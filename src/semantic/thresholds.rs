@@ -3,7 +3,8 @@
 
 use super::{path, Ctx};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::check::{Check, Method, Series, Unit};
+use crate::event::Method;
+use crate::plan::check::{Check, Series, Unit};
 use crate::plan::trigger::{TriggerAction, HEALTH_SCORE};
 use crate::plan::Quantity;
 
@@ -62,12 +63,6 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
             return;
         }
     }
-    let method = |m: Method| match m {
-        Method::Threshold => "threshold",
-        Method::Sequential => "sequential",
-        Method::ZTest => "z-test",
-        Method::MannWhitney => "mann-whitney",
-    };
     if let Some(m @ (Method::Sequential | Method::ZTest | Method::MannWhitney)) = c.method {
         let wants_counts = m != Method::MannWhitney;
         if counts(&c.canary) != wants_counts {
@@ -81,7 +76,7 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
                     Code::MethodMismatch,
                     format!(
                         "`method: {}` weighs {weighs}, and check `{name}` has {has}",
-                        method(m)
+                        m
                     ),
                 )
                 .at(ctx.span(&here("method")))
@@ -89,7 +84,7 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
             );
         } else if c.baseline.is_none() {
             out.push(
-                Diagnostic::error(Code::MissingBaseline, format!("`method: {}` compares check `{name}` with its baseline, and it has no `baseline`", method(m)))
+                Diagnostic::error(Code::MissingBaseline, format!("`method: {}` compares check `{name}` with its baseline, and it has no `baseline`", m))
                     .at(ctx.key_span(&here("method")))
                     .help("add `baseline:` with the stable version's data, in the same form as `canary`"),
             );

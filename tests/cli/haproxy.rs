@@ -2,7 +2,7 @@
 //! an admin socket: the `haproxy` router captures, shifts, confirms and restores its weights,
 //! through the library and through `rollgate run`.
 
-use rollgate::graph::Route;
+use rollgate::event::Route;
 use rollgate::plan::provider::{Haproxy as Spec, Servers};
 use rollgate::providers::traffic::{Haproxy, TrafficRouter};
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ fn rollgate_run_drives_haproxy_and_rolls_back_to_the_weights_before() {
         (100, 0, 256)
     );
     // Back to the original weights by hand, then a run whose canary fails.
-    rt().block_on(r.restore(&rollgate::providers::traffic::RouterState {
+    rt().block_on(r.restore(&rollgate::event::RouterState {
         canary_weight: 0,
         servers: [("stable".to_string(), 100), ("canary".to_string(), 0)].into(),
     }))

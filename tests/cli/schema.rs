@@ -87,7 +87,7 @@ fn readme_fixture_example_loads() {
 #[test]
 fn readme_documents_every_event() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let source = std::fs::read_to_string(root().join("src/runner/events.rs")).unwrap();
+    let source = std::fs::read_to_string(root().join("src/event/mod.rs")).unwrap();
     let body = source
         .split("pub enum Event {")
         .nth(1)

@@ -4,9 +4,9 @@
 //! it up front). Each decision is used once: a later gate needs its own.
 
 use super::Approvals;
+use crate::clock::Clock;
+use crate::event::Decision;
 use crate::plan::Gate;
-use crate::runner::clock::Clock;
-use crate::runner::events::Decision;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -5,12 +5,12 @@
 //! comment was ignored. Only comments posted while the gate waits count.
 
 use super::Approvals;
+use crate::clock::Clock;
+use crate::event::Decision;
 use crate::github::client::Error;
 use crate::github::commands::{Commands, Verb};
 use crate::plan::pause::PAUSE;
 use crate::plan::Gate;
-use crate::runner::clock::Clock;
-use crate::runner::events::Decision;
 use async_trait::async_trait;
 use std::sync::Arc;
 

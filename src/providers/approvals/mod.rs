@@ -8,9 +8,9 @@ pub use cli::Cli;
 pub use github::Github;
 pub use scripted::{ApprovePolicy, Scripted};
 
+use crate::clock::Clock;
+use crate::event::Decision;
 use crate::plan::Gate;
-use crate::runner::clock::Clock;
-use crate::runner::events::Decision;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! Gate decisions for a dry-run: scripted by the fixture's events, else by `--approve`.
 
 use super::Approvals;
+use crate::clock::Clock;
+use crate::event::Decision;
 use crate::fixture::{Scripted as Event, TimedEvent};
 use crate::plan::pause::PAUSE;
 use crate::plan::Gate;
-use crate::runner::clock::Clock;
-use crate::runner::events::Decision;
 use async_trait::async_trait;
 
 /// What happens at a gate the fixture does not decide.

@@ -1,8 +1,9 @@
 //! A router driven by the user's programs: the escape hatch to any router or cloud CLI.
 //! `set` runs with the target routing in its environment; `get` prints the canary's weight.
 
-use super::{RouterState, TrafficError, TrafficRouter};
-use crate::graph::Route;
+use super::{TrafficError, TrafficRouter};
+use crate::event::Route;
+use crate::event::RouterState;
 use crate::plan::provider::TrafficCommand;
 use crate::providers::shell;
 use async_trait::async_trait;

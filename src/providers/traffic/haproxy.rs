@@ -5,8 +5,9 @@
 //! transient failure (the runner retries it with backoff); a shift is confirmed by reading the
 //! weights back.
 
-use super::{RouterState, TrafficError, TrafficRouter};
-use crate::graph::Route;
+use super::{TrafficError, TrafficRouter};
+use crate::event::Route;
+use crate::event::RouterState;
 use crate::plan::provider::{Haproxy as Spec, Servers};
 use async_trait::async_trait;
 use std::collections::BTreeMap;

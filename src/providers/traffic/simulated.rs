@@ -1,8 +1,9 @@
 //! A router that only remembers: what a dry-run shifts instead of a real router. It starts
 //! with all traffic on stable and records every routing it is given.
 
-use super::{RouterState, TrafficError, TrafficRouter};
-use crate::graph::Route;
+use super::{TrafficError, TrafficRouter};
+use crate::event::Route;
+use crate::event::RouterState;
 use async_trait::async_trait;
 use std::sync::Mutex;
 

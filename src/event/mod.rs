@@ -1,9 +1,32 @@
-//! What the runner tells the world. It emits these and nothing else; reporters (terminal,
-//! JSON lines, and later the journal, PR comment and chat) consume them. The JSON form, one
-//! object per line with an `event` tag, is stable: fields are added, never renamed or removed.
+//! The ground floor: what the runner tells the world and the parts every layer shares
+//! (verdicts, decisions, outcomes, routes, a router's state). The runner emits events and
+//! nothing else; reporters (terminal, JSON lines, journal, PR comment, chat) consume them.
+//! Nothing here imports anything from the crate: runner, providers, analysis, journal and
+//! reporters all import from here. The JSON form, one object per line with an `event` tag, is
+//! stable: fields are added, never renamed or removed.
 
-use crate::analysis::sequential::Evidence;
-use crate::graph::Route;
+mod decision;
+mod evaluation;
+mod evidence;
+mod method;
+mod outcome;
+mod pause_timeout;
+mod reason;
+mod route;
+mod router_state;
+mod verdict;
+
+pub use decision::Decision;
+pub use evaluation::Evaluation;
+pub use evidence::Evidence;
+pub use method::Method;
+pub use outcome::Outcome;
+pub use pause_timeout::PauseTimeout;
+pub use reason::Reason;
+pub use route::Route;
+pub use router_state::RouterState;
+pub use verdict::Verdict;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -33,129 +56,6 @@ pub enum StepStatus {
     Succeeded,
     Failed,
     Skipped,
-}
-
-/// A check's verdict on one evaluation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// Past the critical bound: roll back at once.
-    Critical,
-    /// Not enough to judge: no data, or fewer samples than `min-samples`.
-    Inconclusive,
-}
-
-/// How a gate was decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    Approved,
-    Rejected,
-    TimedOut,
-}
-
-/// How a run ended; the process exits with [`Outcome::exit_code`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Promoted,
-    RolledBack,
-    Aborted,
-    Failed,
-    /// A router refused a shift even after its retries; the run rolled back as far as the
-    /// routers allowed. Said loudly, with its own exit code: never a silent half-shift.
-    RouterFailed,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Outcome::Promoted => 0,
-            Outcome::RolledBack => 3,
-            Outcome::Aborted => 4,
-            Outcome::Failed => 1,
-            Outcome::RouterFailed => 5,
-        }
-    }
-}
-
-/// Why a rollback, an abort or a pause happened, in the plan's own terms.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Reason {
-    /// One sentence: "error-rate 8.2% > 1% (critical 2%) at canary-25".
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    /// The baseline's value at that moment, when the check has a baseline query.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<String>,
-    /// Seconds between evaluations (or the trigger's `for:` window).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
-    /// The router that refused, when a router failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub router: Option<String>,
-    /// The sequential test's evidence, when it decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Box<Evidence>>,
-}
-
-impl Reason {
-    pub fn says(message: impl Into<String>) -> Reason {
-        Reason {
-            message: message.into(),
-            check: None,
-            value: None,
-            baseline: None,
-            threshold: None,
-            window: None,
-            step: None,
-            router: None,
-            evidence: None,
-        }
-    }
-}
-
-/// One check evaluation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Evaluation {
-    pub step: String,
-    pub check: String,
-    /// The canary's value, when there was one.
-    pub value: Option<f64>,
-    /// The baseline's value, when the check has a baseline query and it answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
-    /// What the value was held against, as the plan wrote it: "max 1%, critical 2%".
-    pub threshold: String,
-    pub verdict: Verdict,
-    /// Why, for anything but a pass: "no data", "120 samples < 200", "8.2% > 1%".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-    /// Seconds between evaluations.
-    pub window: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub samples: Option<f64>,
-    /// How the canary was compared with its baseline: `threshold`, `sequential`, or at a
-    /// window's end `mann-whitney` or `z-test`.
-    pub method: &'static str,
-    /// For `sequential`: the e-value against "within tolerance" and the bound that decides
-    /// (1/`false-rollbacks`), the ratio of the rates so far, both rates and the tolerance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Evidence>,
-    /// For `mann-whitney` and `z-test`, judged at a window's end: U or z, and its p-value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub statistic: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p_value: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -237,7 +137,7 @@ pub enum Event {
     RouterCaptured {
         router: String,
         #[serde(flatten)]
-        state: crate::providers::traffic::RouterState,
+        state: RouterState,
     },
     /// A message a dry-run would send (a notify step's, or the plan's `notify`); it only
     /// records it.
@@ -277,7 +177,7 @@ pub enum Event {
         step: String,
         reason: Reason,
         timeout: f64,
-        on_timeout: crate::plan::pause::PauseTimeout,
+        on_timeout: PauseTimeout,
         /// Where the decision comes from: `cli`, or a `github` provider's name (PR comments).
         via: String,
         approvers: Vec<String>,
@@ -288,7 +188,7 @@ pub enum Event {
     /// timed out).
     PauseDecided {
         step: String,
-        then: crate::plan::pause::PauseTimeout,
+        then: PauseTimeout,
         by: Option<String>,
         timed_out: bool,
     },

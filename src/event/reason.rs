@@ -1,0 +1,45 @@
+use super::Evidence;
+use serde::Serialize;
+
+/// Why a rollback, an abort or a pause happened, in the plan's own terms.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reason {
+    /// One sentence: "error-rate 8.2% > 1% (critical 2%) at canary-25".
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The baseline's value at that moment, when the check has a baseline query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    /// Seconds between evaluations (or the trigger's `for:` window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The router that refused, when a router failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    /// The sequential test's evidence, when it decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Box<Evidence>>,
+}
+
+impl Reason {
+    pub fn says(message: impl Into<String>) -> Reason {
+        Reason {
+            message: message.into(),
+            check: None,
+            value: None,
+            baseline: None,
+            threshold: None,
+            window: None,
+            step: None,
+            router: None,
+            evidence: None,
+        }
+    }
+}
