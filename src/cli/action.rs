@@ -1,16 +1,23 @@
-//! `rollgate action`: what `action.yml` calls. It reads the step's inputs from the
-//! environment the action sets (`ROLLGATE_PLAN`, `ROLLGATE_MODE`, `ROLLGATE_FIXTURE`,
-//! `ROLLGATE_INPUTS` one NAME=VALUE per line, `ROLLGATE_ENVIRONMENT`) and runs `run` or
-//! `dry-run`, so the action's YAML holds no logic.
+//! `rollgate action`: what `action.yml` calls. It reads the step's inputs from the environment
+//! the action sets and runs `run` or `dry-run`, so the action's YAML holds no logic.
 
-use super::{dry_run, exit, run as real, Io};
+use super::{dry_run, run as real, Exit, Failure, Io};
 
-pub fn run(io: &mut Io<'_>) -> std::io::Result<i32> {
+/// Run `run` or `dry-run` with a GitHub Action step's inputs (what `action.yml` calls)
+///
+/// The inputs are read from ROLLGATE_PLAN, ROLLGATE_MODE (`run` or `dry-run`),
+/// ROLLGATE_FIXTURE, ROLLGATE_INPUTS (one NAME=VALUE per line) and ROLLGATE_ENVIRONMENT.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ROLLGATE_PLAN=plan.yaml rollgate action\n  ROLLGATE_PLAN=plan.yaml ROLLGATE_MODE=dry-run ROLLGATE_FIXTURE=f.yaml rollgate action\n\nExit codes: those of `run` or `dry-run`; 2 when an input is missing or wrong."
+)]
+pub struct Args {}
+
+pub fn run(io: &mut Io<'_>) -> Exit {
     let var = |k: &str| std::env::var(k).unwrap_or_default();
     let plan = var("ROLLGATE_PLAN");
     if plan.trim().is_empty() {
-        writeln!(io.err, "rollgate: the action's `plan` input is empty; give the plan's path, e.g. `plan: rollouts/checkout.yaml`")?;
-        return Ok(exit::INVALID);
+        return Err(Failure::usage("the action's `plan` input is empty; give the plan's path, e.g. `plan: rollouts/checkout.yaml`"));
     }
     let inputs: Vec<String> = var("ROLLGATE_INPUTS")
         .lines()
@@ -20,43 +27,40 @@ pub fn run(io: &mut Io<'_>) -> std::io::Result<i32> {
         .collect();
     let environment = Some(var("ROLLGATE_ENVIRONMENT"))
         .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| super::DEFAULT_ENVIRONMENT.into());
+        .unwrap_or_else(|| crate::github::DEFAULT_ENVIRONMENT.into());
     match var("ROLLGATE_MODE").as_str() {
         "" | "run" => real::run(
             real::Args {
-                plan: &plan,
-                inputs: &inputs,
+                plan,
+                inputs,
                 json: false,
-                state_dir: crate::journal::DEFAULT_DIR,
-                environment: &environment,
+                state_dir: crate::journal::DEFAULT_DIR.into(),
+                environment,
             },
             io,
         ),
         "dry-run" => {
             let fixture = var("ROLLGATE_FIXTURE");
             if fixture.trim().is_empty() {
-                writeln!(io.err, "rollgate: `mode: dry-run` replays a fixture; give the action's `fixture` input")?;
-                return Ok(exit::INVALID);
+                return Err(Failure::usage(
+                    "`mode: dry-run` replays a fixture; give the action's `fixture` input",
+                ));
             }
             dry_run::run(
                 dry_run::Args {
-                    plan: &plan,
-                    fixture: &fixture,
+                    plan,
+                    fixture,
                     approve: None,
-                    inputs: &inputs,
+                    inputs,
                     json: false,
                     github_preview: None,
-                    environment: &environment,
+                    environment,
                 },
                 io,
             )
         }
-        other => {
-            writeln!(
-                io.err,
-                "rollgate: the action's `mode` is `run` or `dry-run`, not `{other}`"
-            )?;
-            Ok(exit::INVALID)
-        }
+        other => Err(Failure::usage(format!(
+            "the action's `mode` is `run` or `dry-run`, not `{other}`"
+        ))),
     }
 }

@@ -1,106 +1,108 @@
 //! `rollgate dry-run PLAN --fixture FILE`: rehearse a plan against recorded metrics in virtual time.
 
-use super::{exit, report, validated, Io};
+use super::{validated, Exit, Failure, Io};
 use crate::diagnostics::render_human;
-use crate::fixture;
 use crate::providers::approvals::ApprovePolicy;
-use crate::runner::{self, prepare};
+use crate::report::actions::Actions;
+use crate::runner::prepare;
 use std::sync::Arc;
 
-pub struct Args<'a> {
-    pub plan: &'a str,
-    pub fixture: &'a str,
-    pub approve: Option<ApprovePolicy>,
-    pub inputs: &'a [String],
+/// Rehearse a plan against recorded metrics, in virtual time
+///
+/// Routers are simulated and commands and messages only recorded; the fixture's answers and
+/// scripted events (approvals, cancellations, outages) are replayed, so a two-hour plan takes a
+/// moment.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rollgate dry-run workflows/haproxy-canary.yaml --fixture fixtures/metrics/haproxy-canary/healthy.yaml\n  rollgate dry-run plan.yaml --fixture f.yaml --approve none --json\n  rollgate dry-run plan.yaml --fixture f.yaml --github-preview preview/\n\nExit codes: 0 promoted, 3 rolled back, 4 aborted, 5 a router refused, 2 invalid plan or fixture, 1 other failure (the fixture's `expect` not met)."
+)]
+pub struct Args {
+    /// The plan file.
+    pub plan: String,
+    /// The metrics (and scripted events) to replay.
+    #[arg(long)]
+    pub fixture: String,
+    /// What happens at gates the fixture's events do not decide: approve at once, or let them
+    /// time out [default: the fixture's `approve`, else all].
+    #[arg(long, value_enum)]
+    pub approve: Option<Approve>,
+    /// A plan input, NAME=VALUE; repeat for several.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// One JSON event per line instead of the report.
+    #[arg(long)]
     pub json: bool,
-    /// Write what a GitHub job would get (outputs, summary, PR comment) into this directory.
-    pub github_preview: Option<&'a str>,
-    /// The environment the PR comment is for.
-    pub environment: &'a str,
+    /// Write what a GitHub Actions job would produce into DIR: the step's outputs, the job
+    /// summary and the pull-request comment.
+    #[arg(long, value_name = "DIR")]
+    pub github_preview: Option<String>,
+    /// The environment the pull-request comment is for (one comment per plan and environment).
+    #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
+    pub environment: String,
 }
 
-pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
-    let Some(v) = validated(a.plan, io)? else {
-        return Ok(exit::INVALID);
-    };
-    let fx_source = match std::fs::read_to_string(a.fixture) {
-        Ok(s) => s,
-        Err(e) => {
-            writeln!(
-                io.err,
-                "{}: error[io]: cannot read the fixture: {e}",
-                a.fixture
-            )?;
-            return Ok(exit::INVALID);
-        }
-    };
-    let fx = match fixture::parse(a.fixture, &fx_source) {
-        Ok(f) => Arc::new(f),
-        Err(diags) => {
-            write!(io.err, "{}", render_human(a.fixture, &fx_source, &diags))?;
-            return Ok(exit::INVALID);
-        }
-    };
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Approve {
+    All,
+    None,
+}
+
+pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
+    let v = validated(&a.plan)?;
+    let fx_source = std::fs::read_to_string(&a.fixture).map_err(|e| {
+        let fixture = &a.fixture;
+        Failure::text(
+            super::exit::INVALID,
+            format!("{fixture}: error[io]: cannot read the fixture: {e}\n"),
+        )
+    })?;
+    let fx = crate::fixture::parse(&a.fixture, &fx_source).map_err(|diags| {
+        let shown = render_human(&a.fixture, &fx_source, &diags);
+        Failure::text(super::exit::INVALID, shown)
+    })?;
+    let fx = Arc::new(fx);
     let source = v.doc.source.clone();
     let plan = v.plan.clone();
-    let prepared = match prepare::prepare(v, fx.clone(), a.inputs, a.approve) {
-        Ok(p) => p,
-        Err(prepare::NotReady::Inputs(e)) => {
-            writeln!(io.err, "rollgate: {e}")?;
-            return Ok(exit::INVALID);
-        }
-        Err(prepare::NotReady::Queries(missing)) => {
-            report(a.plan, &source, &missing, io)?;
-            return Ok(exit::INVALID);
-        }
-    };
-    // A paused clock: time jumps to the next timer whenever every task waits.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // The clock is made inside the runtime (see `Prepared::setup`).
-    let outcome = rt.block_on(async move { runner::run(prepared.setup(), tx).await });
-    let mut events = Vec::new();
-    // What the plan's `notify` would send, recorded beside the event that calls for it.
-    let mut chat = crate::report::chat::Chat::new(&plan);
+    let approve = a.approve.map(|a| match a {
+        Approve::All => ApprovePolicy::All,
+        Approve::None => ApprovePolicy::None,
+    });
+    let prepared = prepare::prepare(v, fx.clone(), &a.inputs, approve).map_err(|e| match e {
+        prepare::NotReady::Inputs(e) => Failure::usage(e),
+        prepare::NotReady::Queries(missing) => Failure::invalid(&a.plan, &source, missing),
+    })?;
+    let (outcome, events) = crate::rehearsal::rehearse(prepared, &plan)?;
     let mut lines = crate::report::terminal::Lines::default();
-    while let Ok(e) = rx.try_recv() {
-        let message = chat.as_mut().and_then(|c| c.rehearse(&e));
-        for e in std::iter::once(e).chain(message) {
-            if a.json {
-                writeln!(io.out, "{}", crate::report::json::line(&e))?;
-            } else if let Some(l) = lines.line(&e) {
-                writeln!(io.out, "{l}")?;
-            }
-            events.push(e);
+    for e in &events {
+        if a.json {
+            writeln!(io.out, "{}", crate::report::json::line(e))?;
+        } else if let Some(l) = lines.line(e) {
+            writeln!(io.out, "{l}")?;
         }
     }
     if !a.json {
         write!(io.out, "{}", crate::report::summary::render(&events))?;
     }
     let view = crate::report::view::RunView::of(&plan, &events);
-    if let Some(actions) = crate::report::actions::Actions::from_env() {
-        crate::report::actions::write(&actions, &view, "dry-run")?;
-        // A plan reporting to GitHub gets its rehearsal's comment on the PR; that needs the
-        // real secrets (the token), which a rehearsal otherwise does not read.
-        if plan.github_notified().next().is_some() {
-            match prepare::real_contexts(&plan, a.inputs, &source) {
-                Ok(ctx) => super::on_github::post_preview(&plan, &ctx, a.environment, &view, io)?,
-                Err(e) => writeln!(
-                    io.err,
-                    "rollgate: the rehearsal's PR comment is not posted: {e}"
-                )?,
-            }
+    if let Some(actions) = Actions::from_env() {
+        let said = crate::rehearsal::report_to_actions(
+            &actions,
+            &plan,
+            &a.inputs,
+            &source,
+            &a.environment,
+            &view,
+        )?;
+        for s in said {
+            writeln!(io.err, "rollgate: {s}")?;
         }
     }
-    if let Some(dir) = a.github_preview {
+    if let Some(dir) = &a.github_preview {
         crate::report::actions::preview(
             std::path::Path::new(dir),
             &view,
             "dry-run",
-            a.environment,
+            &a.environment,
             plan.uses_github(),
         )?;
         writeln!(
@@ -113,12 +115,11 @@ pub fn run(a: Args<'_>, io: &mut Io<'_>) -> std::io::Result<i32> {
             Ok(got) if !a.json => writeln!(io.out, "as the fixture expects: {got}")?,
             Ok(_) => {}
             Err(differs) => {
-                writeln!(
-                    io.err,
-                    "{}: the plan did not do what the fixture expects: {differs}",
-                    a.fixture
-                )?;
-                return Ok(exit::FAILURE);
+                let fixture = &a.fixture;
+                return Err(Failure::text(
+                    super::exit::FAILURE,
+                    format!("{fixture}: the plan did not do what the fixture expects: {differs}\n"),
+                ));
             }
         }
     }

@@ -1,13 +1,37 @@
 //! `rollgate validate PLAN...`
 
-use super::{exit, report, DiagFormat, Io};
+use super::{exit, report, Exit, Io};
 use crate::diagnostics::{self, Severity};
 use crate::validate::validate_file;
 
-pub fn run(plans: &[String], format: DiagFormat, io: &mut Io<'_>) -> std::io::Result<i32> {
+/// Check plans and report every problem at its file, line and column
+///
+/// Checks the YAML, the schema, references between steps, checks and providers, units and
+/// `${{ }}` expressions.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rollgate validate workflows/*.yaml\n  rollgate validate plan.yaml --format json\n\nExit codes: 0 every plan valid, 2 one is not."
+)]
+pub struct Args {
+    /// Plan files.
+    #[arg(required = true)]
+    pub plans: Vec<String>,
+    /// `human`: path:line:col with the source line; `json`: a list for editors and CI.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
+    let format = a.format;
     let mut json = Vec::new();
     let mut invalid = 0;
-    for path in plans {
+    for path in &a.plans {
         let (diags, source, summary) = match validate_file(path) {
             Ok(v) => {
                 let summary = format!(
@@ -22,7 +46,7 @@ pub fn run(plans: &[String], format: DiagFormat, io: &mut Io<'_>) -> std::io::Re
             invalid += 1;
         }
         match format {
-            DiagFormat::Human => {
+            Format::Human => {
                 report(path, &source, &diags, io)?;
                 match &summary {
                     Some(s) => writeln!(io.out, "{s}")?,
@@ -36,10 +60,10 @@ pub fn run(plans: &[String], format: DiagFormat, io: &mut Io<'_>) -> std::io::Re
                     }
                 }
             }
-            DiagFormat::Json => json.extend(diagnostics::to_json(path, &diags)),
+            Format::Json => json.extend(diagnostics::to_json(path, &diags)),
         }
     }
-    if let DiagFormat::Json = format {
+    if let Format::Json = format {
         writeln!(
             io.out,
             "{}",

@@ -22,7 +22,7 @@ pub use evidence::Evidence;
 pub use method::Method;
 pub use outcome::Outcome;
 pub use pause_timeout::PauseTimeout;
-pub use reason::Reason;
+pub use reason::{stopped_from_outside, Reason, CANCELLED, REQUESTED};
 pub use route::Route;
 pub use router_state::RouterState;
 pub use verdict::Verdict;

@@ -1,6 +1,18 @@
 use super::Evidence;
 use serde::Serialize;
 
+/// Why a cancelled run rolls back (`rollgate record` looks for it).
+pub const CANCELLED: &str = "the run was cancelled";
+
+/// The start of the reason when someone asked for the rollback.
+pub const REQUESTED: &str = "rollback requested by ";
+
+/// Whether a rollback's reason says the run was stopped from outside (a signal, a request),
+/// rather than by what it observed.
+pub fn stopped_from_outside(reason: &str) -> bool {
+    reason == CANCELLED || reason.starts_with(REQUESTED)
+}
+
 /// Why a rollback, an abort or a pause happened, in the plan's own terms.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reason {

@@ -8,6 +8,10 @@ pub mod context;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The deployment environment (of a deployment and a PR comment) of a run or a preview that
+/// names none.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
+
 /// A plan's `github` provider, ready for a real run.
 pub struct Link {
     pub client: Arc<client::Client>,

@@ -5,6 +5,9 @@
 
 use super::markdown;
 use super::view::RunView;
+use super::Reporter;
+use crate::event::Stamped;
+use crate::plan::Plan;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +73,36 @@ pub fn write(actions: &Actions, view: &RunView, run_id: &str) -> std::io::Result
         append(p, &(summary + "\n"))?;
     }
     Ok(())
+}
+
+/// The reporter of a run that is a step of an Actions job: when it ends, the step's outputs
+/// and the job summary.
+pub struct StepReport {
+    actions: Actions,
+    plan: Plan,
+    run_id: String,
+}
+
+impl StepReport {
+    pub fn new(actions: Actions, plan: &Plan, run_id: &str) -> StepReport {
+        StepReport {
+            actions,
+            plan: plan.clone(),
+            run_id: run_id.to_string(),
+        }
+    }
+}
+
+impl Reporter for StepReport {
+    fn on(&mut self, _: &Stamped) {}
+
+    fn finish(&mut self, events: &[Stamped]) -> std::io::Result<()> {
+        write(
+            &self.actions,
+            &RunView::of(&self.plan, events),
+            &self.run_id,
+        )
+    }
 }
 
 /// Writes what a job would get into `dir`: `outputs.txt`, `summary.md`, `pr-comment.md`.

@@ -4,7 +4,8 @@
 //! status links to the job's log. The deployment's payload names the run, so a resumed run
 //! carries on with the same deployment.
 
-use super::outbound::{Outbound, Teller};
+use super::delivery::Teller;
+use super::Reporter;
 use crate::event::{Event, Outcome, Reason, Stamped};
 use crate::github::client::Client;
 use serde_json::json;
@@ -33,7 +34,7 @@ impl Deployment {
     }
 }
 
-impl Outbound for Deployment {
+impl Reporter for Deployment {
     fn on(&mut self, e: &Stamped) {
         if let Event::RunFinished { outcome, reason } = &e.event {
             if let Some(tx) = self.finished.take() {

@@ -1,14 +1,20 @@
-//! Reporters: consumers of the runner's events. The runner never prints; these do.
+//! Reporters: consumers of the runner's events, each a [`Reporter`]. The runner never prints;
+//! these do.
 
 pub mod actions;
 pub mod chat;
+pub mod console;
+pub mod delivery;
 pub mod deployment;
 pub mod expectation;
 pub mod json;
 pub mod markdown;
-pub mod outbound;
 pub mod pause;
 pub mod pr_comment;
+mod reporter;
+pub mod status;
 pub mod summary;
 pub mod terminal;
 pub mod view;
+
+pub use reporter::Reporter;

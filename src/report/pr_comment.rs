@@ -3,7 +3,8 @@
 //! rollout moves. Edits are coalesced (the newest
 //! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
 
-use super::outbound::{Outbound, Teller};
+use super::delivery::Teller;
+use super::Reporter;
 use crate::event::{Event, Stamped};
 use crate::github::client::Client;
 use crate::plan::Plan;
@@ -42,7 +43,7 @@ impl PrComment {
     }
 }
 
-impl Outbound for PrComment {
+impl Reporter for PrComment {
     fn on(&mut self, e: &Stamped) {
         // Metric answers change nothing the comment shows.
         if matches!(e.event, Event::Queried { .. }) {

@@ -25,6 +25,20 @@ pub fn outcome_words(o: Outcome) -> &'static str {
     }
 }
 
+/// What a person is told after a router failed, from the run's events: whether anything had
+/// moved, and what to do.
+pub fn router_failed_words(events: &[Stamped]) -> String {
+    let moved = events
+        .iter()
+        .any(|e| matches!(e.event, Event::WeightShifted { .. }));
+    let then = if moved {
+        "the run was rolled back as far as the routers allowed"
+    } else {
+        "nothing had moved"
+    };
+    format!("a router failed (see above); {then}. Check the router before running again.")
+}
+
 /// Turns a run's events into lines, one event at a time. It remembers which metric sources
 /// are down, so an outage is said once when it starts and once when it ends (every failed
 /// answer stays in the journal).

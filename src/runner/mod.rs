@@ -87,18 +87,6 @@ pub struct Setup {
 /// someone asking (`rollgate rollback RUN`).
 pub type Cancellation = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
-/// Why a cancelled run rolls back (`rollgate record` looks for it).
-pub const CANCELLED: &str = "the run was cancelled";
-
-/// The start of the reason when someone asked for the rollback.
-pub const REQUESTED: &str = "rollback requested by ";
-
-/// Whether a rollback's reason says the run was stopped from outside (a signal, a request),
-/// rather than by what it observed.
-pub fn stopped_from_outside(reason: &str) -> bool {
-    reason == CANCELLED || reason.starts_with(REQUESTED)
-}
-
 /// A cancellation that never comes.
 pub fn never() -> Cancellation {
     Box::pin(std::future::pending())

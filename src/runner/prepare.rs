@@ -38,7 +38,7 @@ impl Prepared {
                 let c = clock.clone();
                 Box::pin(async move {
                     c.sleep_until(at).await;
-                    super::CANCELLED.to_string()
+                    crate::event::CANCELLED.to_string()
                 })
             }
             None => super::never(),

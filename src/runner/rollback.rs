@@ -38,7 +38,7 @@ impl Shared {
             match &node.kind {
                 // Someone asked for this rollback (a signal, `rollgate rollback`): nobody need
                 // approve it again.
-                StepKind::Gate { .. } if super::stopped_from_outside(&reason.message) => {}
+                StepKind::Gate { .. } if crate::event::stopped_from_outside(&reason.message) => {}
                 StepKind::Gate { gate } => {
                     self.emit(Event::GateWaiting {
                         step: id.into(),
@@ -78,7 +78,7 @@ impl Shared {
                                 self.emit(Event::PauseDecided {
                                     step: id.into(),
                                     then: crate::event::PauseTimeout::Rollback,
-                                    by: why.strip_prefix(super::REQUESTED).map(str::to_string),
+                                    by: why.strip_prefix(crate::event::REQUESTED).map(str::to_string),
                                     timed_out: false,
                                 });
                             }

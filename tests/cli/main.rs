@@ -9,6 +9,7 @@ mod github;
 mod github_api;
 mod graphs;
 mod haproxy;
+mod help;
 mod hostile;
 mod notify;
 mod prometheus;

@@ -1,12 +1,13 @@
 //! A real run's GitHub side: before the run, the pull request each used `github` provider
 //! reports on; while it runs, the PR comment, the deployment, and the watcher of `/rollgate`
-//! commands that decides its gates and can roll it back.
+//! commands that decides its gates and can roll it back; and a rehearsal's PR comment.
 
 use crate::github::commands::Commands;
 use crate::github::Link;
 use crate::plan::Plan;
 use crate::providers::approvals::{Approvals, Github};
-use crate::report::outbound::{Deliveries, Outbound, Teller};
+use crate::report::delivery::{Deliveries, Teller};
+use crate::report::Reporter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -83,7 +84,7 @@ pub async fn connect(
 /// What the GitHub side adds to a running run.
 #[derive(Default)]
 pub struct Started {
-    pub outbound: Vec<Box<dyn Outbound>>,
+    pub reporters: Vec<Box<dyn Reporter>>,
     /// Approval sources by provider name.
     pub approvals: BTreeMap<String, Arc<dyn Approvals>>,
     /// Each PR's commands, whose rollback requests cancel the run.
@@ -121,7 +122,7 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
                 .insert(c.name.clone(), Arc::new(Github::new(commands.clone())));
             s.commands.push(commands);
             if c.reports {
-                s.outbound
+                s.reporters
                     .push(Box::new(crate::report::pr_comment::PrComment::start(
                         client.clone(),
                         pr,
@@ -132,7 +133,7 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
             }
         }
         if let (true, Some(sha)) = (c.reports, &c.commit) {
-            s.outbound
+            s.reporters
                 .push(Box::new(crate::report::deployment::Deployment::start(
                     client,
                     crate::report::deployment::Of {
@@ -150,31 +151,24 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
 }
 
 /// A rehearsal in an Actions job: its PR comment (the preview, marked as a dry-run) goes on the
-/// pull request, where the real run's comment will later replace it. Whatever fails is said
-/// and does not change the rehearsal's outcome.
-pub fn post_preview(
+/// pull request, where the real run's comment will later replace it. Returns what happened,
+/// one line per `github` provider; a failure is said and does not change the rehearsal.
+pub async fn post_preview(
     plan: &Plan,
     contexts: &serde_json::Value,
     environment: &str,
     view: &crate::report::view::RunView,
-    io: &mut super::Io<'_>,
-) -> std::io::Result<()> {
-    let (rt, built) = super::run::built_in(|| crate::providers::github_reporters(plan, contexts))?;
-    let links = match built {
+) -> Vec<String> {
+    let links = match crate::providers::github_reporters(plan, contexts) {
         Ok(links) => links,
-        Err(e) => {
-            writeln!(
-                io.err,
-                "rollgate: the rehearsal's PR comment is not posted: {e}"
-            )?;
-            return Ok(());
-        }
+        Err(e) => return vec![format!("the rehearsal's PR comment is not posted: {e}")],
     };
+    let mut said = Vec::new();
     for (name, link) in links {
         let environment = link.environment.clone().unwrap_or(environment.to_string());
         let body = crate::report::markdown::pr_comment(view, &environment, true);
         let marker = crate::report::markdown::marker(&plan.name, &environment);
-        let posted = rt.block_on(async {
+        let posted = async {
             let pr = match link.pull_request().await {
                 Ok(Some(pr)) => pr,
                 Ok(None) => {
@@ -188,17 +182,11 @@ pub fn post_preview(
                 .await
                 .map(|_| pr)
                 .map_err(|e| e.to_string())
+        };
+        said.push(match posted.await {
+            Ok(pr) => format!("the rehearsal's comment is on PR #{pr} (`{name}`)"),
+            Err(e) => format!("the rehearsal's PR comment is not posted (`{name}`): {e}"),
         });
-        match posted {
-            Ok(pr) => writeln!(
-                io.err,
-                "rollgate: the rehearsal's comment is on PR #{pr} (`{name}`)"
-            )?,
-            Err(e) => writeln!(
-                io.err,
-                "rollgate: the rehearsal's PR comment is not posted (`{name}`): {e}"
-            )?,
-        }
     }
-    Ok(())
+    said
 }

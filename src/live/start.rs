@@ -1,0 +1,111 @@
+//! Starting a new real run: the plan validated, its inputs and secrets read, its providers
+//! built, the rollback rate limits and the concurrency group checked, GitHub connected, the
+//! journal opened.
+
+use super::{github, Error, How, LiveRun};
+use crate::compile::compile;
+use crate::expr::eval::{interpolate, Contexts};
+use crate::journal::{self, lock, Header, Journal};
+use crate::runner::prepare::real_contexts;
+use crate::validate::{validate_file, Validated};
+use chrono::Utc;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What a new run is asked to be.
+pub struct NewRun<'a> {
+    pub plan: &'a str,
+    pub inputs: &'a [String],
+    /// Where runs are journaled.
+    pub state_dir: &'a str,
+    /// The deployment environment, for `github` providers that name none.
+    pub environment: &'a str,
+}
+
+/// The plan at `path`, validated, with its contexts (inputs, secrets); before anything else,
+/// so a caller can keep the secrets' values out of its logs.
+pub fn validated(path: &str, inputs: &[String]) -> Result<(Validated, serde_json::Value), Error> {
+    let v = validate_file(path).map_err(|diagnostics| Error::Invalid {
+        path: path.to_string(),
+        source: std::fs::read_to_string(path).unwrap_or_default(),
+        diagnostics,
+    })?;
+    let contexts = real_contexts(&v.plan, inputs, &v.doc.source).map_err(Error::Usage)?;
+    Ok((v, contexts))
+}
+
+/// Starts a new run of `v` (from [`validated`]). Inside the runtime it will run in: the
+/// providers start tasks when built.
+pub async fn start(
+    asked: &NewRun<'_>,
+    v: Validated,
+    contexts: serde_json::Value,
+) -> Result<LiveRun, Error> {
+    let graph = compile(&v);
+    let providers = crate::providers::for_run(&v.plan, &graph, &contexts).map_err(|missing| {
+        let plan = asked.plan;
+        let list: String = missing.iter().map(|m| format!("\n  - {m}")).collect();
+        Error::Usage(format!("`rollgate run` cannot run {plan} yet:{list}\n  = help: rehearse it with `rollgate dry-run {plan} --fixture FILE`"))
+    })?;
+    let root = Path::new(asked.state_dir);
+    let started = Utc::now();
+    // rollback.max-per-hour and cool-down, from the journals of this plan's earlier runs.
+    let rb = &v.plan.rollback;
+    journal::rollback_policy_allows(
+        root,
+        &v.plan.name,
+        rb.max_per_hour,
+        rb.cool_down.map(|d| d.0),
+        started,
+    )
+    .map_err(Error::Failed)?;
+    let mut warnings = providers.notes.clone();
+    let (github, said) = github::connect(&v.plan, &graph, &providers.github)
+        .await
+        .map_err(Error::Failed)?;
+    warnings.extend(said);
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    let group = v
+        .plan
+        .concurrency
+        .as_ref()
+        .map(|c| interpolate(c.group(), &Contexts::plain(&contexts)));
+    let lock = match &group {
+        Some(g) => Some(lock::acquire(root, g, &run_id).map_err(Error::Failed)?),
+        None => None,
+    };
+    let header = Header {
+        run_id: run_id.clone(),
+        plan: asked.plan.to_string(),
+        plan_file: std::fs::canonicalize(asked.plan)
+            .ok()
+            .map(|p| p.display().to_string()),
+        plan_sha256: journal::sha256(&v.doc.source),
+        inputs: asked.inputs.to_vec(),
+        started_at: started,
+        pid: std::process::id(),
+        concurrency: group,
+        environment: Some(asked.environment.to_string()),
+    };
+    let journal = Arc::new(Journal::create(root, &header)?);
+    Ok(LiveRun {
+        plan: v.plan,
+        graph,
+        providers,
+        contexts,
+        started_at: started,
+        already: std::time::Duration::ZERO,
+        journal,
+        run_dir: root.join("runs").join(&run_id),
+        run_id,
+        environment: asked.environment.to_string(),
+        github,
+        warnings,
+        how: How::New,
+        _lock: lock,
+    })
+}

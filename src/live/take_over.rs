@@ -1,0 +1,121 @@
+//! Taking over a run that stopped without finishing (killed, crashed, the machine went away):
+//! put its routers back as they were before its first shift, or carry it on when its plan says
+//! `resume: continue`. A rollback asked of a run that is not running takes it over the same way.
+
+use super::{github, Error, How, LiveRun};
+use crate::compile::compile;
+use crate::journal::{self, lock, Journal};
+use crate::runner::{prepare::real_contexts, Journaled, TakeOver};
+use crate::validate::validate;
+use chrono::Utc;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What taking over a run does.
+pub enum Then {
+    /// As the plan's `resume` says (a run that stopped without finishing).
+    Resume,
+    /// Roll back a run that stopped without finishing, for this reason.
+    RollBack(String),
+    /// Put back the routers of a run that ended, for this reason.
+    PutBack(String),
+}
+
+/// A run to take over, or why there is nothing to do.
+pub enum Resumable {
+    Live(Box<LiveRun>),
+    /// It already finished: what to tell the user.
+    Finished(String),
+}
+
+/// Takes run `run_id` under `state_dir` over. Inside the runtime it will run in.
+pub async fn take_over(run_id: &str, state_dir: &str, then: Then) -> Result<Resumable, Error> {
+    let root = Path::new(state_dir);
+    let record = journal::read(root, run_id).map_err(|e| {
+        Error::Usage(format!(
+            "no run `{run_id}` under {state_dir}/runs ({e}); `rollgate history` lists the runs"
+        ))
+    })?;
+    match (record.outcome(), &then) {
+        (Some(outcome), Then::Resume | Then::RollBack(_)) => {
+            let hint = record
+                .left_off()
+                .map(|off| format!("; it left {off}: `rollgate rollback {run_id}` puts it back"))
+                .unwrap_or_default();
+            return Ok(Resumable::Finished(format!(
+                "run {run_id} already finished: {outcome}; nothing to resume{hint}"
+            )));
+        }
+        (None, _) if journal::alive(record.header.pid) => {
+            return Err(Error::Failed(format!("run {run_id} is still running (pid {}); stop it with SIGTERM or `rollgate rollback {run_id}`, which roll it back", record.header.pid)));
+        }
+        _ => {}
+    }
+    let plan_path = record.plan_file().to_string();
+    let sha = &record.header.plan_sha256;
+    let source = std::fs::read_to_string(&plan_path).map_err(|e| {
+        Error::Failed(format!("cannot read {plan_path}, the plan run {run_id} ran: {e}; put the plan back there (SHA-256 {sha}) to take the run over"))
+    })?;
+    if journal::sha256(&source) != *sha {
+        return Err(Error::Failed(format!("{plan_path} changed since run {run_id} started; restore the plan it ran (SHA-256 {sha}) to take the run over")));
+    }
+    let v = validate(&plan_path, &source).map_err(|_| {
+        Error::Failed(format!("{plan_path} no longer validates with this rollgate; take run {run_id} over with the version that started it"))
+    })?;
+    let contexts =
+        real_contexts(&v.plan, &record.header.inputs, &v.doc.source).map_err(Error::Failed)?;
+    let graph = compile(&v);
+    let providers = crate::providers::for_run(&v.plan, &graph, &contexts).map_err(|missing| {
+        Error::Failed(format!(
+            "cannot take run {run_id} over: {}",
+            missing.join("; ")
+        ))
+    })?;
+    let lock = match &record.header.concurrency {
+        Some(g) => Some(lock::take_over(root, g, run_id).map_err(Error::Failed)?),
+        None => None,
+    };
+    let journal = Arc::new(Journal::reopen(root, run_id)?);
+    let from = Journaled {
+        routers: record.routers(),
+        died_at: record.last_step().map(str::to_string),
+        done_steps: record.done_steps(),
+        rolling_back: record.rolling_back(),
+    };
+    // The resumed run keeps the original's time: `max-duration` counts from its start.
+    let already = (Utc::now() - record.header.started_at)
+        .to_std()
+        .unwrap_or_default();
+    let mut warnings = providers.notes.clone();
+    let (github, said) = github::connect(&v.plan, &graph, &providers.github)
+        .await
+        .map_err(Error::Failed)?;
+    warnings.extend(said);
+    Ok(Resumable::Live(Box::new(LiveRun {
+        github,
+        environment: record
+            .header
+            .environment
+            .clone()
+            .unwrap_or_else(|| crate::github::DEFAULT_ENVIRONMENT.into()),
+        plan: v.plan,
+        graph,
+        providers,
+        contexts,
+        started_at: record.header.started_at,
+        already,
+        journal,
+        run_id: run_id.to_string(),
+        run_dir: root.join("runs").join(run_id),
+        warnings,
+        how: How::TakenOver {
+            from,
+            then: match then {
+                Then::Resume => TakeOver::AsPlanned,
+                Then::RollBack(why) => TakeOver::RollBack(why),
+                Then::PutBack(why) => TakeOver::PutBack(why),
+            },
+        },
+        _lock: lock,
+    })))
+}
