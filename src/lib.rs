@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod cli;
 pub mod clock;
 pub mod compile;
+pub mod delivery;
 pub mod diagnostics;
 pub mod event;
 pub mod expr;

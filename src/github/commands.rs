@@ -5,7 +5,7 @@
 //! gate's (or a pause's) approval source to take them; a rollback cancels the run at once.
 
 use super::client::{Client, Comment};
-use crate::report::delivery::Teller;
+use crate::delivery::Teller;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,12 +1,12 @@
 //! The chat reporter of a real run: each message the plan's `notify` calls for goes to its
 //! chat targets, and a notify step's to the step's; each delivery in its own task, reported
-//! back as a [`Delivered`](crate::report::delivery::Delivered).
+//! back as a [`Delivered`](crate::delivery::Delivered).
 
+use crate::delivery::Deliveries;
 use crate::event::{Event, Stamped};
 use crate::plan::Plan;
 use crate::providers::notifiers::{Notifier, Transport};
 use crate::report::chat::{step_message, Chat};
-use crate::report::delivery::Deliveries;
 use crate::report::Reporter;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,8 +5,8 @@
 
 use super::recorder::Recorder;
 use super::{Driven, LAST_MESSAGES};
+use crate::delivery::Delivered;
 use crate::event::{Outcome, Stamped};
-use crate::report::delivery::Delivered;
 use crate::report::Reporter;
 use std::future::Future;
 use tokio::sync::mpsc::UnboundedReceiver;

@@ -2,11 +2,11 @@
 //! reports on; while it runs, the PR comment, the deployment, and the watcher of `/rollgate`
 //! commands that decides its gates and can roll it back; and a rehearsal's PR comment.
 
+use crate::delivery::{Deliveries, Teller};
 use crate::github::commands::Commands;
 use crate::github::Link;
 use crate::plan::Plan;
 use crate::providers::approvals::{Approvals, Github};
-use crate::report::delivery::{Deliveries, Teller};
 use crate::report::Reporter;
 use std::collections::BTreeMap;
 use std::sync::Arc;

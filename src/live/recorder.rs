@@ -1,9 +1,9 @@
 //! Deliveries come back from the reporters that talk to services; the recorder turns each into
 //! a journaled `notification-sent` event.
 
+use crate::delivery::Delivered;
 use crate::event::{Event, Stamped};
 use crate::journal::Journal;
-use crate::report::delivery::Delivered;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! The plan's JSON Schema: generated from the Rust types (the one source of truth), checked
-//! against the committed `schemas/rollout.schema.json` by a test; [`super::schema_errors::validate`]
+//! against the committed `schemas/rollout.schema.json` by a test; `schema_errors::validate`
 //! validates plans with it and maps errors back to source positions.
 
 use super::Plan;

@@ -4,8 +4,8 @@
 //! status links to the job's log. The deployment's payload names the run, so a resumed run
 //! carries on with the same deployment.
 
-use super::delivery::Teller;
 use super::Reporter;
+use crate::delivery::Teller;
 use crate::event::{Event, Outcome, Reason, Stamped};
 use crate::github::client::Client;
 use serde_json::json;

@@ -4,7 +4,6 @@
 pub mod actions;
 pub mod chat;
 pub mod console;
-pub mod delivery;
 pub mod deployment;
 pub mod expectation;
 pub mod json;

@@ -3,8 +3,8 @@
 //! rollout moves. Edits are coalesced (the newest
 //! text wins) and spaced, so a busy run does not trip GitHub's limits on content writes.
 
-use super::delivery::Teller;
 use super::Reporter;
+use crate::delivery::Teller;
 use crate::event::{Event, Stamped};
 use crate::github::client::Client;
 use crate::plan::Plan;
