@@ -1,7 +1,6 @@
 //! `rollgate dry-run PLAN --fixture FILE`: rehearse a plan against recorded metrics in virtual time.
 
-use super::{validated, Exit, Failure, Io};
-use crate::diagnostics::render_human;
+use super::{exit, validated, Exit, Failure, Io};
 use crate::providers::approvals::ApprovePolicy;
 use crate::report::actions::Actions;
 use crate::runner::prepare;
@@ -49,17 +48,7 @@ pub enum Approve {
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let v = validated(&a.plan)?;
-    let fx_source = std::fs::read_to_string(&a.fixture).map_err(|e| {
-        let fixture = &a.fixture;
-        Failure::text(
-            super::exit::INVALID,
-            format!("{fixture}: error[io]: cannot read the fixture: {e}\n"),
-        )
-    })?;
-    let fx = crate::fixture::parse(&a.fixture, &fx_source).map_err(|diags| {
-        let shown = render_human(&a.fixture, &fx_source, &diags);
-        Failure::text(super::exit::INVALID, shown)
-    })?;
+    let fx = crate::fixture::read(&a.fixture).map_err(|t| Failure::text(exit::INVALID, t))?;
     let fx = Arc::new(fx);
     let source = v.doc.source.clone();
     let plan = v.plan.clone();
@@ -72,16 +61,12 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         prepare::NotReady::Queries(missing) => Failure::invalid(&a.plan, &source, missing),
     })?;
     let (outcome, events) = crate::rehearsal::rehearse(prepared, &plan)?;
-    let mut lines = crate::report::terminal::Lines::default();
-    for e in &events {
-        if a.json {
+    if a.json {
+        for e in &events {
             writeln!(io.out, "{}", crate::report::json::line(e))?;
-        } else if let Some(l) = lines.line(e) {
-            writeln!(io.out, "{l}")?;
         }
-    }
-    if !a.json {
-        write!(io.out, "{}", crate::report::summary::render(&events))?;
+    } else {
+        write!(io.out, "{}", crate::report::summary::rehearsal(&events))?;
     }
     let view = crate::report::view::RunView::of(&plan, &events);
     if let Some(actions) = Actions::from_env() {
@@ -117,7 +102,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
             Err(differs) => {
                 let fixture = &a.fixture;
                 return Err(Failure::text(
-                    super::exit::FAILURE,
+                    exit::FAILURE,
                     format!("{fixture}: the plan did not do what the fixture expects: {differs}\n"),
                 ));
             }

@@ -2,7 +2,7 @@
 //! range of Prometheus (`PLAN --from --to`), saved as a fixture that `dry-run` replays.
 
 use super::{exit, runtime, validated, Exit, Failure, Io};
-use crate::fixture::record::{self, moment, Recording};
+use crate::fixture::record::{self, Recording};
 use crate::journal;
 use crate::runner::prepare::real_contexts;
 use chrono::Utc;
@@ -85,20 +85,8 @@ fn past(plan: &str, a: &Args) -> Result<Result<Recording, String>, Failure> {
         return Err(Failure::usage("recording a plan's past needs `--from` and `--to`, e.g. `--from now-1h --to now`; a run's own answers: `--run RUN`"));
     };
     let v = validated(plan)?;
-    let now = Utc::now();
-    let range = (
-        moment(from, now).map_err(Failure::usage)?,
-        moment(to, now).map_err(Failure::usage)?,
-    );
-    let step = match a.step.as_deref().map(str::parse::<crate::plan::Duration>) {
-        None => v
-            .plan
-            .interval
-            .map(|d| d.0)
-            .unwrap_or(std::time::Duration::from_secs(60)),
-        Some(Ok(d)) => d.0,
-        Some(Err(e)) => return Err(Failure::usage(format!("`--step`: {e}"))),
-    };
+    let (range, step) =
+        record::range(from, to, a.step.as_deref(), &v.plan, Utc::now()).map_err(Failure::usage)?;
     let ctx = real_contexts(&v.plan, &a.inputs, &v.doc.source).map_err(Failure::usage)?;
     Ok(runtime()?.block_on(record::from_prometheus(
         &v.plan, plan, &ctx, &a.inputs, range, step,

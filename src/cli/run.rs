@@ -38,11 +38,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let (v, contexts) = live::validated(&a.plan, &a.inputs)?;
     // In a GitHub Actions job, the secrets' values are masked in the log before anything runs.
     if Actions::from_env().is_some() {
-        if let Some(secrets) = contexts["secrets"].as_object() {
-            for value in secrets.values().filter_map(|v| v.as_str()) {
-                write!(io.out, "{}", crate::report::actions::mask(value))?;
-            }
-        }
+        write!(io.out, "{}", crate::report::actions::masks(&contexts))?;
     }
     let asked = NewRun {
         plan: &a.plan,

@@ -128,6 +128,15 @@ pub fn preview(
     Ok(())
 }
 
+/// The commands that keep every secret's value (the `secrets` context) out of the job's log.
+pub fn masks(contexts: &serde_json::Value) -> String {
+    let secrets = contexts["secrets"]
+        .as_object()
+        .into_iter()
+        .flat_map(|s| s.values());
+    secrets.filter_map(|v| v.as_str()).map(mask).collect()
+}
+
 /// The command that keeps `value` out of the job's log from now on.
 pub fn mask(value: &str) -> String {
     // One command per line of a multi-line secret.

@@ -7,6 +7,19 @@ use crate::event::{Event, Stamped, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// A rehearsal as a person reads it: a line per event that matters, then the summary.
+pub fn rehearsal(events: &[Stamped]) -> String {
+    let mut lines = super::terminal::Lines::default();
+    let mut out: String = events
+        .iter()
+        .filter_map(|e| lines.line(e))
+        .map(|l| l + "\n")
+        .collect();
+    out += &render(events);
+    out
+}
+
+/// The summary after a run's lines: each check's values, the weights, the outcome and why.
 pub fn render(events: &[Stamped]) -> String {
     let mut out = String::from("\n── summary ──\n");
     let end = events.last().map(|e| e.t).unwrap_or_default();
