@@ -67,3 +67,56 @@ pub fn pr_comment(view: &RunView, environment: &str, pr_commands: bool) -> Strin
         .expect("the comment template renders every view")
         .replacen(&escape(&c.marker), &c.marker, 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_runs;
+
+    fn view(events: &[crate::event::Stamped]) -> RunView {
+        RunView::of(&sample_runs::plan(), events)
+    }
+
+    #[test]
+    fn job_summary_of_a_rollback_by_the_sequential_test() {
+        let v = view(&sample_runs::rolled_back_by_the_sequential_test());
+        insta::assert_snapshot!(summary(&v));
+    }
+
+    #[test]
+    fn job_summary_of_a_gate_that_timed_out() {
+        insta::assert_snapshot!(summary(&view(&sample_runs::gate_timed_out())));
+    }
+
+    #[test]
+    fn pr_comment_of_a_rollback_by_the_sequential_test() {
+        let v = view(&sample_runs::rolled_back_by_the_sequential_test());
+        insta::assert_snapshot!(pr_comment(&v, "production", true));
+    }
+
+    #[test]
+    fn pr_comment_of_a_gate_that_timed_out() {
+        let v = view(&sample_runs::gate_timed_out());
+        insta::assert_snapshot!(pr_comment(&v, "production", true));
+    }
+
+    #[test]
+    fn pr_comment_of_a_promotion() {
+        insta::assert_snapshot!(pr_comment(
+            &view(&sample_runs::promoted()),
+            "production",
+            true
+        ));
+    }
+
+    #[test]
+    fn pr_comment_while_waiting_at_the_gate() {
+        let events = sample_runs::gate_timed_out();
+        let waiting: Vec<_> = events
+            .iter()
+            .take_while(|e| !matches!(e.event, crate::event::Event::GateDecided { .. }))
+            .cloned()
+            .collect();
+        insta::assert_snapshot!(pr_comment(&view(&waiting), "production", true));
+    }
+}

@@ -11,6 +11,8 @@ pub mod markdown;
 pub mod pause;
 pub mod pr_comment;
 mod reporter;
+#[cfg(test)]
+mod sample_runs;
 pub mod status;
 pub mod summary;
 pub mod terminal;

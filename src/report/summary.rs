@@ -111,3 +111,19 @@ pub fn render(events: &[Stamped]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_runs;
+
+    #[test]
+    fn a_rollback_by_the_sequential_test() {
+        insta::assert_snapshot!(render(&sample_runs::rolled_back_by_the_sequential_test()));
+    }
+
+    #[test]
+    fn a_gate_that_timed_out() {
+        insta::assert_snapshot!(render(&sample_runs::gate_timed_out()));
+    }
+}

@@ -2,7 +2,7 @@
 //! evaluation that did not pass.
 
 use crate::event::PauseTimeout;
-use crate::event::{Event, Mode, Outcome, Stamped, Verdict};
+use crate::event::{Decision, Event, Mode, Outcome, Stamped, Verdict};
 
 /// `12m30s` from seconds.
 pub fn clock(t: f64) -> String {
@@ -104,11 +104,13 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::GateWaiting {
             step, approvers, ..
         } => format!("  {step} waits for {}", approvers.join(", ")),
-        Event::GateDecided { step, decision, by } => format!(
-            "  {step}: {decision:?} by {}",
-            by.clone().unwrap_or_else(|| "nobody".into())
-        )
-        .to_lowercase(),
+        Event::GateDecided { step, decision, by } => match (decision, by) {
+            (Decision::TimedOut, _) => format!("  {step}: nobody decided in time"),
+            (Decision::Approved, Some(by)) => format!("  {step}: approved by {by}"),
+            (Decision::Rejected, Some(by)) => format!("  {step}: rejected by {by}"),
+            (Decision::Approved, None) => format!("  {step}: approved"),
+            (Decision::Rejected, None) => format!("  {step}: rejected"),
+        },
         Event::CommandSkipped { command, .. } => format!("  would run: {command}"),
         Event::CommandRan {
             command,
@@ -258,5 +260,54 @@ impl Live {
             )
         }));
         format!("▶ {}", parts.join(" · "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_runs;
+
+    fn lines(events: &[Stamped]) -> String {
+        let mut lines = Lines::default();
+        events
+            .iter()
+            .filter_map(|e| lines.line(e))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_rollback_by_the_sequential_test() {
+        insta::assert_snapshot!(lines(&sample_runs::rolled_back_by_the_sequential_test()));
+    }
+
+    #[test]
+    fn a_gate_that_timed_out() {
+        insta::assert_snapshot!(lines(&sample_runs::gate_timed_out()));
+    }
+
+    #[test]
+    fn a_promotion() {
+        insta::assert_snapshot!(lines(&sample_runs::promoted()));
+    }
+
+    #[test]
+    fn the_status_line_shows_step_weights_and_checks() {
+        let mut live = Live::default();
+        for e in sample_runs::rolled_back_by_the_sequential_test()
+            .iter()
+            .take_while(|e| !matches!(e.event, Event::RollbackStarted { .. }))
+        {
+            live.update(e);
+        }
+        insta::assert_snapshot!(live.line(1140.0));
+    }
+
+    #[test]
+    fn a_failed_router_says_whether_anything_had_moved() {
+        let moved = sample_runs::promoted();
+        assert!(router_failed_words(&moved).contains("rolled back as far as the routers allowed"));
+        assert!(router_failed_words(&moved[..3]).contains("nothing had moved"));
     }
 }
