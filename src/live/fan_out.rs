@@ -98,3 +98,125 @@ impl FanOut<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Deliveries;
+    use crate::event::Event;
+    use crate::journal::{Header, Journal};
+    use std::sync::{Arc, Mutex};
+
+    /// Writes down what it sees: each event's name, then `finish` with how many it was given.
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    fn name(e: &Stamped) -> String {
+        serde_json::to_value(e).unwrap()["event"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    impl Reporter for Seen {
+        fn on(&mut self, e: &Stamped) {
+            self.0.lock().unwrap().push(name(e));
+        }
+        fn finish(&mut self, events: &[Stamped]) -> std::io::Result<()> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("finish {}", events.len()));
+            Ok(())
+        }
+    }
+
+    /// A service: for each step that starts, a delivery made in the background.
+    struct Service(Deliveries, Arc<Mutex<Vec<String>>>);
+
+    impl Reporter for Service {
+        fn on(&mut self, e: &Stamped) {
+            self.1.lock().unwrap().push(name(e));
+            if let Event::StepStarted { step, .. } = &e.event {
+                let (done, step) = (self.0.clone(), step.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    let _ = done.send(("chat".into(), step, Ok(1)));
+                });
+            }
+        }
+    }
+
+    fn at(event: Event) -> Stamped {
+        Stamped {
+            t: 0.0,
+            at: chrono::Utc::now(),
+            event,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_event_reaches_every_reporter_and_deliveries_are_journaled_before_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = Header {
+            run_id: "r1".into(),
+            plan: "p.yaml".into(),
+            plan_file: None,
+            plan_sha256: "0".into(),
+            inputs: Vec::new(),
+            started_at: chrono::Utc::now(),
+            pid: std::process::id(),
+            concurrency: None,
+            environment: None,
+        };
+        let journal = Arc::new(Journal::create(dir.path(), &header).unwrap());
+        let (shown, served) = (Arc::default(), Arc::default());
+        let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let run = async move {
+            for step in ["a", "b"] {
+                let started = Event::StepStarted {
+                    step: step.into(),
+                    kind: "shift",
+                };
+                tx.send(at(started)).unwrap();
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Outcome::Promoted
+        };
+        let fan_out = FanOut {
+            services: vec![Box::new(Service(deliveries, Arc::clone(&served)))],
+            reporters: vec![Box::new(Seen(Arc::clone(&shown)))],
+            events: Vec::new(),
+        };
+        let recorder = Recorder {
+            journal: journal.clone(),
+            started_at: header.started_at,
+        };
+        let driven = fan_out
+            .drive(run, rx, delivered, recorder, Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(driven.outcome, Outcome::Promoted);
+        assert!(driven.warnings.is_empty(), "{:?}", driven.warnings);
+        // The service saw the runner's events; the deliveries came after the run and reached
+        // only the reporters that show the run, which were finished with all of it.
+        assert_eq!(*served.lock().unwrap(), ["step-started", "step-started"]);
+        assert_eq!(
+            *shown.lock().unwrap(),
+            [
+                "step-started",
+                "step-started",
+                "notification-sent",
+                "notification-sent",
+                "finish 4"
+            ]
+        );
+        let journaled = crate::journal::read(dir.path(), "r1").unwrap().events;
+        let sent: Vec<_> = journaled
+            .iter()
+            .filter(|e| e["event"] == "notification-sent")
+            .map(|e| e["about"].as_str().unwrap())
+            .collect();
+        assert_eq!(sent, ["a", "b"]);
+    }
+}

@@ -625,3 +625,6 @@ async fn forward(shared: Arc<Shared>) -> Outcome {
     sh.emit(Event::RunFinished { outcome, reason });
     outcome
 }
+
+#[cfg(test)]
+mod tests;

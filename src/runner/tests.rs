@@ -1,0 +1,184 @@
+//! The gate and rollback paths, driven through the library in virtual time: a plan and a
+//! fixture in, the events the runner emits out.
+
+use crate::event::{Decision, Event, Outcome, Route, Stamped};
+use crate::fixture;
+use crate::runner::{self, prepare};
+use std::sync::Arc;
+
+/// A canary at 10% then 50%, a sign-off gate, then 100%; `extra` is appended to the plan.
+fn plan(extra: &str) -> String {
+    format!(
+        r#"
+name: paths
+providers:
+  edge: {{ kind: haproxy, socket: /run/haproxy/admin.sock, backend: app, stable: stable, canary: canary }}
+  prom: {{ kind: prometheus, url: http://127.0.0.1:9090 }}
+interval: 1m
+checks:
+  error-rate: {{ source: prom, canary: 'errors{{v="canary"}}', baseline: 'errors{{v="stable"}}', max: 1%, critical: 5% }}
+phases:
+  - {{ name: canary-10, weight: 10, observe: 5m, checks: [error-rate] }}
+  - {{ name: canary-50, weight: 50, observe: 5m, checks: [error-rate] }}
+{extra}"#
+    )
+}
+
+/// Runs `plan` against a fixture whose canary's error rate follows `steps`, stable's 0.2%;
+/// `more` is appended to the fixture (scripted events, `approve`).
+fn run(plan: &str, steps: &str, more: &str) -> (Outcome, Vec<Stamped>) {
+    run_with_stable(plan, steps, HEALTHY, more)
+}
+
+fn run_with_stable(plan: &str, steps: &str, stable: &str, more: &str) -> (Outcome, Vec<Stamped>) {
+    let v = crate::validate::validate("paths.yaml", plan).unwrap_or_else(|d| panic!("{d:#?}"));
+    let fixture = format!(
+        "start: 2026-03-01T12:00:00Z\nqueries:\n  'errors{{v=\"canary\"}}':\n    steps: {steps}\n  'errors{{v=\"stable\"}}':\n    steps: {stable}\n{more}"
+    );
+    let fx = fixture::parse("f.yaml", &fixture).unwrap_or_else(|d| panic!("{d:#?}"));
+    let prepared = prepare::prepare(v, Arc::new(fx), &[], None)
+        .unwrap_or_else(|_| panic!("the fixture answers every query"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = rt.block_on(runner::run(prepared.setup(), tx));
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (outcome, events)
+}
+
+/// The weights the router was set to, in order.
+fn weights(events: &[Stamped]) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::WeightShifted {
+                to: Route::Weight { percent },
+                ..
+            } => Some(*percent),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reason(events: &[Stamped]) -> String {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RollbackStarted { reason, .. } => Some(reason.message.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+const HEALTHY: &str = "[[0s, 0.002]]";
+const GATE: &str = "  - { name: sign-off, gate: { approvers: [sre], timeout: 20m, on-timeout: ON } }\n  - { name: full, weight: 100 }\n";
+
+#[test]
+fn a_gate_nobody_decides_rolls_back_and_puts_the_router_back() {
+    let (outcome, events) = run(
+        &plan(&GATE.replace("ON", "rollback")),
+        HEALTHY,
+        "approve: none\n",
+    );
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert_eq!(weights(&events), [10, 50, 0]);
+    assert!(events.iter().any(|e| matches!(
+        &e.event,
+        Event::GateDecided {
+            decision: Decision::TimedOut,
+            by: None,
+            ..
+        }
+    )));
+    assert_eq!(reason(&events), "sign-off.gate was not approved within 20m");
+}
+
+#[test]
+fn a_gate_timeout_that_aborts_puts_the_router_back_and_ends_aborted() {
+    let (outcome, events) = run(
+        &plan(&GATE.replace("ON", "abort")),
+        HEALTHY,
+        "approve: none\n",
+    );
+    assert_eq!(outcome, Outcome::Aborted);
+    assert_eq!(outcome.exit_code(), 4);
+    assert_eq!(weights(&events).last(), Some(&0));
+}
+
+#[test]
+fn a_rejected_gate_rolls_back_naming_who_rejected() {
+    let more = "events:\n  - { at: 12m, reject: sign-off, by: bob }\n";
+    let (outcome, events) = run(&plan(&GATE.replace("ON", "rollback")), HEALTHY, more);
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert!(events.iter().any(|e| matches!(
+        &e.event,
+        Event::GateDecided { decision: Decision::Rejected, by: Some(by), .. } if by == "bob"
+    )));
+    assert_eq!(weights(&events), [10, 50, 0]);
+}
+
+#[test]
+fn an_approved_gate_goes_on_to_full() {
+    let more = "events:\n  - { at: 12m, approve: sign-off, by: alice }\n";
+    let (outcome, events) = run(&plan(&GATE.replace("ON", "rollback")), HEALTHY, more);
+    assert_eq!(outcome, Outcome::Promoted);
+    assert_eq!(weights(&events), [10, 50, 100]);
+}
+
+#[test]
+fn a_critical_value_rolls_back_at_once_naming_check_value_and_bound() {
+    let (outcome, events) = run(&plan(""), "[[0s, 0.002], [3m, 0.08]]", "");
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert_eq!(weights(&events), [10, 0]);
+    let why = reason(&events);
+    assert!(why.starts_with("error-rate 8% > critical 5%"), "{why}");
+    assert!(why.ends_with("at canary-10.observe"), "{why}");
+}
+
+#[test]
+fn a_gradual_rollback_steps_down_through_its_weights() {
+    let rollback = "rollback: { mode: gradual, weights: [25, 5, 0], every: 1m }\n";
+    let (outcome, events) = run(&plan(rollback), "[[0s, 0.002], [7m, 0.08]]", "");
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert_eq!(weights(&events), [10, 50, 25, 5, 0]);
+}
+
+#[test]
+fn a_rollback_whose_verification_fails_says_so() {
+    let rollback = "rollback: { mode: immediate, verify: { observe: 2m, checks: [error-rate] } }\n";
+    // An incident on both versions: after the rollback, stable is failing too.
+    let both = "[[0s, 0.002], [3m, 0.03]]";
+    let (outcome, events) = run_with_stable(&plan(rollback), both, both, "");
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert!(events.iter().any(|e| matches!(
+        e.event,
+        Event::RollbackFinished {
+            verified: Some(false)
+        }
+    )));
+}
+
+#[test]
+fn a_trigger_rolls_back_while_a_gate_waits() {
+    let trigger = "triggers:\n  - { check: error-rate, above: 2%, for: 2m, then: rollback }\n";
+    let extra = format!("{}{trigger}", GATE.replace("ON", "rollback"));
+    let (outcome, events) = run(
+        &plan(&extra),
+        "[[0s, 0.002], [13m, 0.03]]",
+        "approve: none\n",
+    );
+    assert_eq!(outcome, Outcome::RolledBack);
+    assert_eq!(weights(&events), [10, 50, 0]);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e.event, Event::TriggerFired { .. })));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e.event, Event::GateDecided { .. })));
+}
