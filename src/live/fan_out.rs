@@ -108,7 +108,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// Writes down what it sees: each event's name, then `finish` with how many it was given.
-    struct Seen(Arc<Mutex<Vec<String>>>);
+    struct Watcher(Arc<Mutex<Vec<String>>>);
 
     fn name(e: &Stamped) -> String {
         serde_json::to_value(e).unwrap()["event"]
@@ -117,7 +117,7 @@ mod tests {
             .to_string()
     }
 
-    impl Reporter for Seen {
+    impl Reporter for Watcher {
         fn on(&mut self, e: &Stamped) {
             self.0.lock().unwrap().push(name(e));
         }
@@ -185,7 +185,7 @@ mod tests {
         };
         let fan_out = FanOut {
             services: vec![Box::new(Service(deliveries, Arc::clone(&served)))],
-            reporters: vec![Box::new(Seen(Arc::clone(&shown)))],
+            reporters: vec![Box::new(Watcher(Arc::clone(&shown)))],
             events: Vec::new(),
         };
         let recorder = Recorder {

@@ -136,7 +136,7 @@ pub fn start(connected: &[Connected], run: &RunInfo<'_>, deliveries: &Deliveries
             s.reporters
                 .push(Box::new(crate::report::deployment::Deployment::start(
                     client,
-                    crate::report::deployment::Of {
+                    crate::report::deployment::Deployed {
                         sha: sha.clone(),
                         environment,
                         plan: run.plan.name.clone(),

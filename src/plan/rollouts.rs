@@ -32,7 +32,7 @@ pub struct Rollout {
     pub strategy: Option<(Strategy, Path)>,
 }
 
-fn p(parts: &[&str]) -> Path {
+fn key_path(parts: &[&str]) -> Path {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
@@ -89,7 +89,7 @@ fn sites(
 /// Every rollout of the plan, in order.
 pub fn rollouts(plan: &Plan, actions: &[Action]) -> Vec<Rollout> {
     let top = |plan: &Plan| sites(plan.strategy.as_ref(), &plan.phases, &Path::new());
-    let plan_router = plan.router.clone().map(|r| (r, p(&["router"])));
+    let plan_router = plan.router.clone().map(|r| (r, key_path(&["router"])));
     if plan.steps.is_empty() {
         let (phases, strategy) = top(plan);
         return vec![Rollout {
@@ -104,7 +104,7 @@ pub fn rollouts(plan: &Plan, actions: &[Action]) -> Vec<Rollout> {
         .enumerate()
         .filter_map(|(i, a)| match a {
             Action::Rollout(w) => {
-                let base = p(&["steps", &i.to_string(), "with"]);
+                let base = key_path(&["steps", &i.to_string(), "with"]);
                 let (phases, strategy) = if w.strategy.is_some() || w.phases.is_some() {
                     sites(
                         w.strategy.as_ref(),

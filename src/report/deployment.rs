@@ -15,8 +15,8 @@ pub struct Deployment {
     finished: Option<tokio::sync::oneshot::Sender<(Outcome, Option<Reason>)>>,
 }
 
-/// What the deployment is of.
-pub struct Of {
+/// What a deployment records: the commit deployed to the environment, by which plan and run.
+pub struct Deployed {
     pub sha: String,
     pub environment: String,
     pub plan: String,
@@ -27,9 +27,9 @@ pub struct Of {
 impl Deployment {
     /// Creates the deployment in the background, telling each delivery. Must be called inside
     /// the run's runtime.
-    pub fn start(client: Arc<Client>, of: Of, teller: Teller) -> Deployment {
+    pub fn start(client: Arc<Client>, deployed: Deployed, teller: Teller) -> Deployment {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(keep(client, of, rx, teller));
+        tokio::spawn(keep(client, deployed, rx, teller));
         Deployment { finished: Some(tx) }
     }
 }
@@ -58,22 +58,22 @@ fn status(outcome: Outcome, reason: Option<&Reason>) -> (&'static str, String) {
 
 async fn keep(
     client: Arc<Client>,
-    of: Of,
+    deployed: Deployed,
     finished: tokio::sync::oneshot::Receiver<(Outcome, Option<Reason>)>,
     teller: Teller,
 ) {
     let report = |about: String, result: Result<(), crate::github::client::Error>| {
         teller.tell(about, result.map(|_| 1).map_err(|e| e.to_string()));
     };
-    let log = of.log_url.as_deref();
+    let log = deployed.log_url.as_deref();
     let listed = client
-        .deployments(&of.environment)
+        .deployments(&deployed.environment)
         .await
         .unwrap_or_default();
     // A resumed run carries on with the deployment its first life made.
     let ours = listed
         .iter()
-        .find(|(_, run)| run.as_deref() == Some(of.run_id.as_str()))
+        .find(|(_, run)| run.as_deref() == Some(deployed.run_id.as_str()))
         .map(|(id, _)| *id);
     // The deployment this one replaces: the newest other whose latest status is `success`.
     let mut replaced = None;
@@ -88,22 +88,28 @@ async fn keep(
     let id = match ours {
         Some(id) => id,
         None => {
-            let description = format!("rollgate: {}", of.plan);
-            let payload = json!({ "rollgate": { "plan": of.plan, "run-id": of.run_id } });
+            let description = format!("rollgate: {}", deployed.plan);
+            let payload =
+                json!({ "rollgate": { "plan": deployed.plan, "run-id": deployed.run_id } });
             match client
-                .create_deployment(&of.sha, &of.environment, &description, payload)
+                .create_deployment(&deployed.sha, &deployed.environment, &description, payload)
                 .await
             {
                 Ok(id) => {
-                    report(format!("deployment to {}", of.environment), Ok(()));
+                    report(format!("deployment to {}", deployed.environment), Ok(()));
                     id
                 }
-                Err(e) => return report(format!("deployment to {}", of.environment), Err(e)),
+                Err(e) => return report(format!("deployment to {}", deployed.environment), Err(e)),
             }
         }
     };
     let started = client
-        .post_status(id, "in_progress", &format!("{} rolling out", of.plan), log)
+        .post_status(
+            id,
+            "in_progress",
+            &format!("{} rolling out", deployed.plan),
+            log,
+        )
         .await;
     report(format!("deployment {id}: in_progress"), started);
     let (state, text) = match finished.await {

@@ -120,8 +120,9 @@ pub fn resolve_queries(plan: &Plan, contexts: &Value) -> BTreeMap<String, Querie
         .collect()
 }
 
-/// What the running steps share.
-pub(crate) struct Shared {
+/// What the running steps share: the plan and its graph, providers, clock, the event channel,
+/// the routers' captured state, the journal, answers and counters, the hold and stop signals.
+pub(crate) struct RunContext {
     plan: Plan,
     graph: StepGraph,
     providers: Providers,
@@ -153,7 +154,7 @@ struct Routers {
     weight: BTreeMap<String, u8>,
 }
 
-impl Shared {
+impl RunContext {
     fn emit(&self, event: Event) {
         let stamped = Stamped {
             t: self.clock.elapsed().as_secs_f64(),
@@ -224,7 +225,7 @@ impl Shared {
     }
 }
 
-impl Shared {
+impl RunContext {
     /// Runs `command` (substituted from `shown`, as the plan wrote it) for a step (`run:`, the
     /// rollback hook); a dry-run only records it.
     async fn command(
@@ -277,13 +278,13 @@ pub(crate) enum End {
     Pause(Reason),
 }
 
-fn shared(
+fn run_context(
     setup: Setup,
     events: mpsc::UnboundedSender<Stamped>,
     skip: BTreeSet<String>,
-) -> Arc<Shared> {
+) -> Arc<RunContext> {
     let queries = resolve_queries(&setup.plan, &setup.contexts);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(RunContext {
         plan: setup.plan,
         graph: setup.graph,
         providers: setup.providers,
@@ -311,7 +312,7 @@ fn shared(
     shared
 }
 
-impl Shared {
+impl RunContext {
     /// Completes, with why, once the run is stopped from outside.
     async fn stopped(&self) -> String {
         let mut rx = self.stop.subscribe();
@@ -390,7 +391,7 @@ pub async fn resume(
     } else {
         BTreeSet::new()
     };
-    let shared = shared(setup, events, skip);
+    let shared = run_context(setup, events, skip);
     {
         let mut r = shared.routers.lock().expect("not poisoned");
         for (name, captured, last) in &from.routers {
@@ -449,7 +450,7 @@ pub async fn resume(
 
 /// Runs the plan to its outcome, emitting events as it goes.
 pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
-    let shared = shared(setup, events, BTreeSet::new());
+    let shared = run_context(setup, events, BTreeSet::new());
     shared.emit(Event::RunStarted {
         plan: shared.plan.name.clone(),
         mode: shared.mode,
@@ -471,7 +472,7 @@ pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcom
 /// The forward run: groups as their needs allow, raced by triggers, `max-duration` and
 /// cancellation; then the rollback path if anything failed. Whatever the ending, every router
 /// the run touched is confirmed back at its captured state unless the run was promoted.
-async fn forward(shared: Arc<Shared>) -> Outcome {
+async fn forward(shared: Arc<RunContext>) -> Outcome {
     let sh = &shared;
     let rollback_group = sh.graph.rollback.map(|n| sh.graph.graph[n].group);
     let forward: Vec<usize> = (0..sh.graph.groups.len())

@@ -2,7 +2,7 @@
 //! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
 
 use super::counting::{Counting, Reading};
-use super::Shared;
+use super::RunContext;
 use crate::analysis::burn_rate::{Window, DEFAULT_WINDOWS};
 use crate::analysis::sequential::RateRatioTest;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
@@ -33,14 +33,14 @@ pub enum Group {
 }
 
 /// How an observation ended.
-pub enum Seen {
+pub enum Observation {
     /// The window passed; each check's last verdict, for the phase's evaluation.
     Done(BTreeMap<String, Judged>),
     /// A check failed `failure-limit` times in a row, or crossed its critical bound.
     Failed(Reason),
 }
 
-impl Shared {
+impl RunContext {
     /// Queries a check's canary, baseline and sample counts now.
     pub(super) async fn look(&self, check: &str) -> Observed {
         self.look_at(check, Group::Canary).await
@@ -60,7 +60,7 @@ impl Shared {
         let Series::Value(main) = main else {
             return self.look_at_counts(check, group).await;
         };
-        match self.ask(source, main).await {
+        match self.query_metric(source, main).await {
             Ok(v) => seen.canary = v,
             Err(_) => seen.source_down = true,
         }
@@ -68,10 +68,10 @@ impl Shared {
             return seen;
         }
         if let Some(Series::Value(b)) = &q.baseline {
-            seen.baseline = self.ask(source, b).await.ok().flatten();
+            seen.baseline = self.query_metric(source, b).await.ok().flatten();
         }
         if let Some(s) = &q.samples {
-            seen.samples = self.ask(source, s).await.ok().flatten();
+            seen.samples = self.query_metric(source, s).await.ok().flatten();
         }
         seen
     }
@@ -95,8 +95,8 @@ impl Shared {
         };
         let Some(main) = main else { return seen };
         let pair = |c: crate::plan::check::Counts| async move {
-            let events = self.ask(source, &c.events).await;
-            let total = self.ask(source, &c.total).await;
+            let events = self.query_metric(source, &c.events).await;
+            let total = self.query_metric(source, &c.total).await;
             match (events, total) {
                 (Ok(Some(e)), Ok(Some(t))) => Ok(Some((e, t))),
                 (Err(e), _) | (_, Err(e)) => Err(e),
@@ -172,7 +172,11 @@ impl Shared {
     /// Asks `source` for `query` now; in a real run the answer is journaled. A check and a
     /// trigger asking the same query at the same moment get one answer: Prometheus is asked
     /// once, and a replay of the journal gives both what the run gave them.
-    pub(super) async fn ask(&self, source: &str, query: &str) -> Result<Option<f64>, MetricsError> {
+    pub(super) async fn query_metric(
+        &self,
+        source: &str,
+        query: &str,
+    ) -> Result<Option<f64>, MetricsError> {
         let slot = self
             .answers
             .lock()
@@ -211,7 +215,7 @@ impl Shared {
         interval: Duration,
         checks: &[String],
         group: Group,
-    ) -> Seen {
+    ) -> Observation {
         let start = self.clock.elapsed();
         let mut last: BTreeMap<String, Judged> = BTreeMap::new();
         let mut failures: BTreeMap<&str, u32> = BTreeMap::new();
@@ -273,7 +277,7 @@ impl Shared {
                     } else {
                         format!(" ({count} in a row)")
                     };
-                    return Seen::Failed(Reason {
+                    return Observation::Failed(Reason {
                         message: format!(
                             "{name} {}{times} at {step}",
                             judged.why.clone().unwrap_or_default()
@@ -301,14 +305,14 @@ impl Shared {
                         last.insert(name.clone(), j);
                     }
                 }
-                return Seen::Done(last);
+                return Observation::Done(last);
             }
             round += 1;
         }
     }
 }
 
-impl Shared {
+impl RunContext {
     /// At a window's end, the verdict of a check whose method judges windows (`z-test`,
     /// `mann-whitney`), emitted as an evaluation; `None` for other checks.
     fn judge_window(
@@ -365,6 +369,6 @@ pub fn health_score(
 }
 
 /// A check's value for people.
-pub fn show(shared: &Shared, check: &str, v: f64) -> String {
+pub fn show(shared: &RunContext, check: &str, v: f64) -> String {
     threshold::show(v, shared.plan.checks[check].unit())
 }

@@ -3,12 +3,12 @@
 //! lets the rollout go on; a rollback asked for, a rejection, or nobody deciding in time (with
 //! the default `on-timeout: rollback`) rolls it back. A pause never ends a run by itself.
 
-use super::{End, Shared};
+use super::{End, RunContext};
 use crate::event::PauseTimeout;
 use crate::event::{Decision, Event, Reason};
 use crate::plan::pause::PAUSE;
 
-impl Shared {
+impl RunContext {
     /// Holds at `step` for `reason` until a decision. With `can_continue` false (a refused
     /// rollback) only a rollback can follow: the hold lasts until one is asked for or the
     /// pause's timeout passes.

@@ -2,11 +2,11 @@
 //! that cannot be reached, or answers an error (a bad query, a refused token), refuses the run
 //! while nothing has moved. No data is fine: the canary has no traffic yet.
 
-use super::Shared;
+use super::RunContext;
 use crate::event::Reason;
 use std::collections::BTreeSet;
 
-impl Shared {
+impl RunContext {
     /// Asks every query of every check once; why the run cannot start, if a source failed.
     pub(super) async fn preflight(&self) -> Result<(), Reason> {
         let mut asked = BTreeSet::new();
@@ -16,7 +16,7 @@ impl Shared {
                 if !asked.insert((q.source.clone(), query.to_string())) {
                     continue;
                 }
-                if let Err(e) = self.ask(&q.source, query).await {
+                if let Err(e) = self.query_metric(&q.source, query).await {
                     failed.push((check.clone(), q.source.clone(), e.0));
                 }
             }

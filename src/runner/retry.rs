@@ -2,7 +2,7 @@
 //! A forward shift gives up after a few quick attempts (the run then rolls back); putting a
 //! router back keeps trying much longer, since giving up there leaves the canary serving.
 
-use super::Shared;
+use super::RunContext;
 use crate::event::Event;
 use crate::providers::traffic::TrafficError;
 use std::future::Future;
@@ -22,7 +22,7 @@ const MAX_DELAY: Duration = Duration::from_secs(2);
 const SHIFT_ATTEMPTS: u32 = 5;
 const RESTORE_FOR: Duration = Duration::from_secs(30);
 
-impl Shared {
+impl RunContext {
     /// Runs `op` until it succeeds, fails for good, or `persistence` is spent.
     pub(super) async fn retrying<T, F, Fut>(
         &self,

@@ -1,19 +1,19 @@
 //! The rollback path: take traffic off the canary (at once, or step by step, each step held
 //! and watched), put the routers back as they were, run the rollback hook, verify, notify.
 
-use super::observe::{Group, Seen};
+use super::observe::{Group, Observation};
 use super::retry::Persistence;
-use super::{End, Shared};
+use super::{End, RunContext};
 use crate::event::Route;
 use crate::event::RouterState;
 use crate::event::{Decision, Event, Outcome, Reason};
 use crate::expr::eval::Status;
 use crate::graph::StepKind;
 
-impl Shared {
+impl RunContext {
     /// Rolls back for `reason`; the outcome is rolled back, or router-failed when a router
     /// could not be put back (said loudly: the canary may still take traffic). A refused
-    /// approval of the rollback only delays it (a hold, see [`Shared::pause`]).
+    /// approval of the rollback only delays it (a hold, see [`RunContext::pause`]).
     pub(super) async fn rollback(
         &self,
         reason: Reason,
@@ -121,7 +121,7 @@ impl Shared {
                     checks,
                 } if held => {
                     held = false;
-                    if let Seen::Failed(_) = self
+                    if let Observation::Failed(_) = self
                         .observe(id, duration.0, interval.0, checks, Group::Canary)
                         .await
                     {
@@ -137,8 +137,8 @@ impl Shared {
                         .observe(id, duration.0, interval.0, checks, Group::Stable)
                         .await
                     {
-                        Seen::Done(v) => last = v,
-                        Seen::Failed(_) => verified = Some(false),
+                        Observation::Done(v) => last = v,
+                        Observation::Failed(_) => verified = Some(false),
                     }
                 }
                 StepKind::Evaluate {

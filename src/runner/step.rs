@@ -1,8 +1,8 @@
 //! Executing one group's steps in order, and each step by its kind.
 
-use super::observe::{health_score, Group, Seen};
+use super::observe::{health_score, Group, Observation};
 use super::retry::Persistence;
-use super::{End, Shared};
+use super::{End, RunContext};
 use crate::analysis::threshold::Judged;
 use crate::event::Route;
 use crate::event::{Decision, Event, Reason, StepStatus, Verdict};
@@ -11,7 +11,7 @@ use crate::graph::StepKind;
 use crate::plan::gate::GateTimeout;
 use std::collections::BTreeMap;
 
-impl Shared {
+impl RunContext {
     /// Runs a group's steps in order; a group `timeout` bounds them all.
     pub(super) async fn run_group(&self, group: usize) -> End {
         let steps = async {
@@ -132,11 +132,11 @@ impl Shared {
                 .observe(id, duration.0, interval.0, checks, Group::Canary)
                 .await
             {
-                Seen::Done(verdicts) => {
+                Observation::Done(verdicts) => {
                     *last = verdicts;
                     End::Ok
                 }
-                Seen::Failed(reason) => End::Fail(reason),
+                Observation::Failed(reason) => End::Fail(reason),
             },
             StepKind::Evaluate {
                 checks,

@@ -2,7 +2,7 @@
 //! rollback (or a pause) once they have held for their `for:` window.
 
 use super::observe::{health_score, show};
-use super::Shared;
+use super::RunContext;
 use crate::analysis::threshold::{baseline_limit, in_unit, judge, show_apart};
 use crate::event::{Event, Reason, Verdict};
 use crate::plan::check::Unit;
@@ -23,7 +23,7 @@ pub struct Fired {
 
 /// Whether `t` is breached now, with the canary's and the baseline's values it saw.
 async fn breached(
-    shared: &Shared,
+    shared: &RunContext,
     t: &Trigger,
     failures: &mut u32,
 ) -> (bool, Option<f64>, Option<f64>) {
@@ -93,7 +93,7 @@ fn condition(t: &Trigger) -> String {
 }
 
 /// Watches every trigger each `interval` until the receiver is gone or a rollback fires.
-pub async fn watch(shared: Arc<Shared>, interval: Duration, fired: mpsc::Sender<Fired>) {
+pub async fn watch(shared: Arc<RunContext>, interval: Duration, fired: mpsc::Sender<Fired>) {
     let triggers = &shared.plan.triggers;
     let mut since: Vec<Option<Duration>> = vec![None; triggers.len()];
     let mut failures = vec![0u32; triggers.len()];
