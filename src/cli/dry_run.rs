@@ -2,8 +2,10 @@
 
 use super::{exit, validated, Exit, Failure, Io};
 use crate::providers::approvals::ApprovePolicy;
-use crate::report::actions::Actions;
+use crate::report::actions::{self, Actions};
+use crate::report::expectation::verify;
 use crate::runner::prepare;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Rehearse a plan against recorded metrics, in virtual time
@@ -83,30 +85,19 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         }
     }
     if let Some(dir) = &a.github_preview {
-        crate::report::actions::preview(
-            std::path::Path::new(dir),
-            &view,
-            "dry-run",
-            &a.environment,
-            plan.uses_github(),
-        )?;
-        writeln!(
-            io.err,
-            "GitHub preview in {dir}: outputs.txt (the step's outputs), summary.md (the job summary), pr-comment.md (the pull-request comment)"
-        )?;
+        let env = &a.environment;
+        let said = actions::preview(Path::new(dir), &view, "dry-run", env, plan.uses_github())?;
+        writeln!(io.err, "{said}")?;
     }
-    if let Some(expect) = &fx.expect {
-        match crate::report::expectation::verify(expect, &events) {
-            Ok(got) if !a.json => writeln!(io.out, "as the fixture expects: {got}")?,
-            Ok(_) => {}
-            Err(differs) => {
-                let fixture = &a.fixture;
-                return Err(Failure::text(
-                    exit::FAILURE,
-                    format!("{fixture}: the plan did not do what the fixture expects: {differs}\n"),
-                ));
-            }
+    match fx.expect.as_ref().map(|e| verify(e, &events)) {
+        Some(Ok(got)) if !a.json => writeln!(io.out, "as the fixture expects: {got}")?,
+        Some(Err(differs)) => {
+            let fixture = &a.fixture;
+            let said =
+                format!("{fixture}: the plan did not do what the fixture expects: {differs}\n");
+            return Err(Failure::text(exit::FAILURE, said));
         }
+        _ => {}
     }
     Ok(outcome.exit_code())
 }

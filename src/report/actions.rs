@@ -105,15 +105,16 @@ impl Reporter for StepReport {
     }
 }
 
-/// Writes what a job would get into `dir`: `outputs.txt`, `summary.md`, `pr-comment.md`.
-/// `pr_commands`: whether the plan reads `/rollgate` commands from the pull request.
+/// Writes what a job would get into `dir`: `outputs.txt`, `summary.md`, `pr-comment.md`; returns
+/// what to tell the user. `pr_commands`: whether the plan reads `/rollgate` commands from the
+/// pull request.
 pub fn preview(
     dir: &Path,
     view: &RunView,
     run_id: &str,
     environment: &str,
     pr_commands: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<String> {
     std::fs::create_dir_all(dir)?;
     let summary = markdown::summary(view);
     std::fs::write(
@@ -125,7 +126,7 @@ pub fn preview(
         dir.join("pr-comment.md"),
         markdown::pr_comment(view, environment, pr_commands),
     )?;
-    Ok(())
+    Ok(format!("GitHub preview in {}: outputs.txt (the step's outputs), summary.md (the job summary), pr-comment.md (the pull-request comment)", dir.display()))
 }
 
 /// The commands that keep every secret's value (the `secrets` context) out of the job's log.
