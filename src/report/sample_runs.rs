@@ -190,20 +190,15 @@ pub fn rolled_back_by_the_sequential_test() -> Vec<Stamped> {
     s.0
 }
 
-/// The canary passed its observation; nobody approved the sign-off within 30 minutes.
-pub fn gate_timed_out() -> Vec<Stamped> {
-    let message = "sign-off.gate was not approved within 30m";
-    let reason = Reason {
-        step: Some("sign-off.gate".into()),
-        ..Reason::says(message)
-    };
+/// Started, observed the canary (its error rate and p99 latency), waiting at the sign-off.
+fn at_the_gate(error_rate: f64, p99: f64) -> Script {
     let mut s = Script(Vec::new());
     started(&mut s);
     s.at(
         900.0,
-        errors(Verdict::Pass, None, 0.0041, evidence(0.6, 1.1)),
+        errors(Verdict::Pass, None, error_rate, evidence(0.5, 1.05)),
     )
-    .at(900.0, latency(0.205))
+    .at(900.0, latency(p99))
     .at(
         1800.0,
         done("canary-10.observe", StepStatus::Succeeded, None),
@@ -217,8 +212,19 @@ pub fn gate_timed_out() -> Vec<Stamped> {
             timeout: 1800.0,
             via: "gh".into(),
         },
-    )
-    .at(
+    );
+    s
+}
+
+/// The canary passed its observation; nobody approved the sign-off within 30 minutes.
+pub fn gate_timed_out() -> Vec<Stamped> {
+    let message = "sign-off.gate was not approved within 30m";
+    let reason = Reason {
+        step: Some("sign-off.gate".into()),
+        ..Reason::says(message)
+    };
+    let mut s = at_the_gate(0.0041, 0.205);
+    s.at(
         3600.0,
         Event::GateDecided {
             step: "sign-off.gate".into(),
@@ -251,28 +257,8 @@ pub fn gate_timed_out() -> Vec<Stamped> {
 
 /// Promoted: every check passed, the sign-off approved on the pull request.
 pub fn promoted() -> Vec<Stamped> {
-    let mut s = Script(Vec::new());
-    started(&mut s);
+    let mut s = at_the_gate(0.0037, 0.198);
     s.at(
-        900.0,
-        errors(Verdict::Pass, None, 0.0037, evidence(0.4, 1.05)),
-    )
-    .at(900.0, latency(0.198))
-    .at(
-        1800.0,
-        done("canary-10.observe", StepStatus::Succeeded, None),
-    )
-    .at(1800.0, step("sign-off.gate", "gate"))
-    .at(
-        1800.0,
-        Event::GateWaiting {
-            step: "sign-off.gate".into(),
-            approvers: vec!["my-org/sre".into()],
-            timeout: 1800.0,
-            via: "gh".into(),
-        },
-    )
-    .at(
         2100.0,
         Event::GateDecided {
             step: "sign-off.gate".into(),
