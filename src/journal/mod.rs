@@ -74,6 +74,25 @@ fn run_dir(root: &Path, run_id: &str) -> PathBuf {
     root.join("runs").join(run_id)
 }
 
+/// An id for a new run started at `started`: its time and this process's id, and a count when
+/// a run of this process already took that (several runs started in one second, in one
+/// process). [`Journal::create`] refuses an id that is taken, so no run's journal is
+/// overwritten even if two take the same.
+pub fn new_run_id(root: &Path, started: DateTime<Utc>) -> String {
+    let base = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|id| !run_dir(root, id).exists())
+        .expect("some count is free")
+}
+
 /// An open journal, appending events.
 #[derive(Debug)]
 pub struct Journal {
@@ -81,10 +100,21 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts the journal of a new run.
+    /// Starts the journal of a new run; refused if a run of that id exists.
     pub fn create(root: &Path, header: &Header) -> io::Result<Journal> {
         let dir = run_dir(root, &header.run_id);
-        fs::create_dir_all(&dir)?;
+        fs::create_dir_all(root.join("runs"))?;
+        fs::create_dir(&dir).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                e.kind(),
+                format!(
+                    "a run `{}` already exists in {}",
+                    header.run_id,
+                    dir.display()
+                ),
+            ),
+            _ => e,
+        })?;
         fs::write(
             dir.join("run.json"),
             serde_json::to_string_pretty(header).expect("headers serialize") + "\n",
@@ -379,6 +409,22 @@ mod tests {
             concurrency: None,
             environment: None,
         }
+    }
+
+    #[test]
+    fn a_taken_run_id_is_refused_and_the_next_one_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = Utc::now();
+        let first = new_run_id(dir.path(), started);
+        Journal::create(dir.path(), &header(&first)).unwrap();
+        let mut again = header(&first);
+        again.plan = "other.yaml".into();
+        let refused = Journal::create(dir.path(), &again).err().unwrap();
+        assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(read(dir.path(), &first).unwrap().header.plan, "p.yaml");
+        let second = new_run_id(dir.path(), started);
+        assert_eq!(second, format!("{first}-2"));
+        Journal::create(dir.path(), &header(&second)).unwrap();
     }
 
     #[test]

@@ -64,11 +64,7 @@ pub async fn start(
         .await
         .map_err(Error::Failed)?;
     warnings.extend(said);
-    let run_id = format!(
-        "{}-{}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        std::process::id()
-    );
+    let run_id = journal::new_run_id(root, started);
     let group = v
         .plan
         .concurrency
