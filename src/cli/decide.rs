@@ -44,49 +44,46 @@ pub struct RollbackArgs {
 
 impl GateArgs {
     pub fn run(self, kind: Kind, io: &mut Io<'_>) -> Exit {
-        let (gate, state_dir) = (self.gate.as_deref(), &self.state_dir);
-        say(kind, self.run.as_deref(), gate, self.by, state_dir, io)
+        let by = who(self.by);
+        let (run, gate) = (self.run.as_deref(), self.gate.as_deref());
+        let d = Decision {
+            kind,
+            run,
+            gate,
+            by: &by,
+            state_dir: &self.state_dir,
+        };
+        say(&d, io)
     }
 }
 
 impl RollbackArgs {
     pub fn run(self, io: &mut Io<'_>) -> Exit {
+        let by = who(self.by);
         let kind = Kind::Rollback {
             promoted: self.promoted,
         };
+        let (run, state_dir) = (self.run.as_deref(), &self.state_dir);
         say(
-            kind,
-            self.run.as_deref(),
-            None,
-            self.by,
-            &self.state_dir,
+            &Decision {
+                kind,
+                run,
+                gate: None,
+                by: &by,
+                state_dir,
+            },
             io,
         )
     }
 }
 
 /// Decides, and says what came of it; a run no longer running is taken over.
-fn say(
-    kind: Kind,
-    run: Option<&str>,
-    gate: Option<&str>,
-    by: Option<String>,
-    state_dir: &str,
-    io: &mut Io<'_>,
-) -> Exit {
-    let by = who(by);
-    let decision = Decision {
-        kind,
-        run,
-        gate,
-        by: &by,
-        state_dir,
-    };
-    match decide(&decision)? {
+fn say(d: &Decision<'_>, io: &mut Io<'_>) -> Exit {
+    match decide(d)? {
         Decided::Said(said) => {
             writeln!(io.out, "{said}")?;
             Ok(super::exit::OK)
         }
-        Decided::TakeOver { run_id, then } => take_over(&run_id, state_dir, false, then, io),
+        Decided::TakeOver { run_id, then } => take_over(&run_id, d.state_dir, false, then, io),
     }
 }

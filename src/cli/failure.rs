@@ -1,64 +1,39 @@
-//! One failure type for every command: what to show and the exit code, printed in one place
+//! One failure type for every command: its exit code and what it prints, printed in one place
 //! ([`super::run`]). A command that ran returns its exit code; one that could not returns this.
 
 use super::exit;
 use crate::diagnostics::Diagnostic;
+use crate::report::validation::{self, Printed, Stream};
 
 #[derive(Debug)]
 pub struct Failure {
     pub code: i32,
-    pub shown: Shown,
-}
-
-/// What a failure shows on stderr.
-#[derive(Debug)]
-pub enum Shown {
-    /// `rollgate: <message>`.
-    Said(String),
-    /// Text as it is, already naming its file.
-    Text(String),
-    /// A file's diagnostics, rendered against its source.
-    Diagnostics {
-        path: String,
-        source: String,
-        diagnostics: Vec<Diagnostic>,
-    },
+    /// What it prints: `rollgate: <why>`, a file's diagnostics, or text naming its file.
+    pub printed: Printed,
 }
 
 impl Failure {
     /// Bad usage, or an input that cannot be used: exit 2.
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            code: exit::INVALID,
-            shown: Shown::Said(message.into()),
-        }
+    pub fn usage(message: impl std::fmt::Display) -> Failure {
+        Failure::text(exit::INVALID, format!("rollgate: {message}\n"))
     }
 
     /// Anything else that stopped the command: exit 1.
-    pub fn failed(message: impl Into<String>) -> Failure {
-        Failure {
-            code: exit::FAILURE,
-            shown: Shown::Said(message.into()),
-        }
+    pub fn failed(message: impl std::fmt::Display) -> Failure {
+        Failure::text(exit::FAILURE, format!("rollgate: {message}\n"))
     }
 
-    pub fn text(code: i32, text: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            shown: Shown::Text(text.into()),
-        }
+    /// Text as it is, already naming its file.
+    pub fn text(code: i32, text: String) -> Failure {
+        let printed = vec![(Stream::Err, text)];
+        Failure { code, printed }
     }
 
-    /// An invalid plan or fixture: exit 2.
+    /// An invalid plan: its diagnostics (and in an Actions job, annotations): exit 2.
     pub fn invalid(path: &str, source: &str, diagnostics: Vec<Diagnostic>) -> Failure {
-        Failure {
-            code: exit::INVALID,
-            shown: Shown::Diagnostics {
-                path: path.to_string(),
-                source: source.to_string(),
-                diagnostics,
-            },
-        }
+        let printed = validation::diagnostics(path, source, &diagnostics, super::annotating());
+        let code = exit::INVALID;
+        Failure { code, printed }
     }
 }
 

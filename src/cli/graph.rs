@@ -1,8 +1,9 @@
 //! `rollgate graph PLAN --format mermaid|dot|json`
 
-use super::{exit, report, validated, Exit, Io};
+use super::{annotating, exit, validated, Exit, Io};
 use crate::compile::compile;
 use crate::graph::{to_dot, to_mermaid};
+use crate::report::validation::diagnostics;
 
 /// Validate a plan and print the DAG of steps it compiles to
 #[derive(clap::Args, Debug)]
@@ -25,7 +26,8 @@ pub enum Format {
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let v = validated(&a.plan)?;
-    report(&a.plan, &v.doc.source, &v.warnings, io)?;
+    let warnings = diagnostics(&a.plan, &v.doc.source, &v.warnings, annotating());
+    io.print(&warnings)?;
     let g = compile(&v);
     match a.format {
         Format::Mermaid => write!(io.out, "{}", to_mermaid(&g))?,

@@ -13,7 +13,7 @@ mod schema;
 mod status;
 mod validate;
 
-pub use failure::{Exit, Failure, Shown};
+pub use failure::{Exit, Failure};
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -82,6 +82,20 @@ pub struct Io<'a> {
     pub tty: bool,
 }
 
+impl Io<'_> {
+    /// Prints each piece on its stream, in order.
+    fn print(&mut self, printed: &crate::report::validation::Printed) -> std::io::Result<()> {
+        use crate::report::validation::Stream;
+        for (stream, text) in printed {
+            match stream {
+                Stream::Out => write!(self.out, "{text}")?,
+                Stream::Err => write!(self.err, "{text}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -125,22 +139,9 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
     match done {
         Ok(code) => code,
         Err(f) => {
-            let _ = show(&f.shown, io);
+            let _ = io.print(&f.printed);
             f.code
         }
-    }
-}
-
-/// Prints a failure, on stderr.
-fn show(shown: &Shown, io: &mut Io<'_>) -> std::io::Result<()> {
-    match shown {
-        Shown::Said(m) => writeln!(io.err, "rollgate: {m}"),
-        Shown::Text(t) => write!(io.err, "{t}"),
-        Shown::Diagnostics {
-            path,
-            source,
-            diagnostics,
-        } => report(path, source, diagnostics, io),
     }
 }
 
@@ -152,22 +153,9 @@ fn validated(path: &str) -> Result<crate::validate::Validated, Failure> {
     })
 }
 
-/// Prints one file's diagnostics for a person, on stderr.
-fn report(
-    path: &str,
-    source: &str,
-    diags: &[crate::diagnostics::Diagnostic],
-    io: &mut Io<'_>,
-) -> std::io::Result<()> {
-    // In a GitHub Actions job, each problem also shows on its line of the plan.
-    if crate::report::actions::Actions::from_env().is_some() {
-        write!(io.out, "{}", crate::diagnostics::render_github(path, diags))?;
-    }
-    write!(
-        io.err,
-        "{}",
-        crate::diagnostics::render_human(path, source, diags)
-    )
+/// Whether diagnostics are also annotations on their lines: in a GitHub Actions job.
+fn annotating() -> bool {
+    crate::report::actions::Actions::from_env().is_some()
 }
 
 /// Who decides or asks: `--by`, else `$USER`.

@@ -48,11 +48,7 @@ pub fn history(a: HistoryArgs, io: &mut Io<'_>) -> Exit {
 }
 
 pub fn status(a: StatusArgs, io: &mut Io<'_>) -> Exit {
-    let root = Path::new(&a.state_dir);
-    let record = match &a.run {
-        Some(id) => journal::read(root, id).ok(),
-        None => journal::list(root)?.pop(),
-    };
+    let record = journal::find(Path::new(&a.state_dir), a.run.as_deref())?;
     let state_dir = &a.state_dir;
     let r = record.ok_or_else(|| {
         Failure::usage(match &a.run {

@@ -1,8 +1,8 @@
 //! `rollgate validate PLAN...`
 
-use super::{exit, report, Exit, Io};
-use crate::diagnostics::{self, Severity};
-use crate::validate::validate_file;
+use super::{exit, Exit, Io};
+use crate::report::actions::Actions;
+use crate::report::validation::validate_files;
 
 /// Check plans and report every problem at its file, line and column
 ///
@@ -28,47 +28,9 @@ pub enum Format {
 }
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
-    let format = a.format;
-    let mut json = Vec::new();
-    let mut invalid = 0;
-    for path in &a.plans {
-        let (diags, source, summary) = match validate_file(path) {
-            Ok(v) => {
-                let summary = format!(
-                    "{path}: valid ({} steps)",
-                    crate::compile::compile(&v).graph.node_count()
-                );
-                (v.warnings, v.doc.source, Some(summary))
-            }
-            Err(d) => (d, std::fs::read_to_string(path).unwrap_or_default(), None),
-        };
-        if diags.iter().any(|d| d.severity == Severity::Error) || summary.is_none() {
-            invalid += 1;
-        }
-        match format {
-            Format::Human => {
-                report(path, &source, &diags, io)?;
-                match &summary {
-                    Some(s) => writeln!(io.out, "{s}")?,
-                    None => {
-                        let n = diags.iter().filter(|d| d.is_error()).count();
-                        writeln!(
-                            io.err,
-                            "{path}: invalid ({n} error{})",
-                            if n == 1 { "" } else { "s" }
-                        )?;
-                    }
-                }
-            }
-            Format::Json => json.extend(diagnostics::to_json(path, &diags)),
-        }
-    }
-    if let Format::Json = format {
-        writeln!(
-            io.out,
-            "{}",
-            serde_json::to_string_pretty(&json).expect("json")
-        )?;
-    }
+    let json = matches!(a.format, Format::Json);
+    let annotate = Actions::from_env().is_some();
+    let (printed, invalid) = validate_files(&a.plans, json, annotate);
+    io.print(&printed)?;
     Ok(if invalid > 0 { exit::INVALID } else { exit::OK })
 }

@@ -322,6 +322,14 @@ pub fn read(root: &Path, run_id: &str) -> io::Result<Record> {
 }
 
 /// Every run under `root`, oldest first.
+/// Run `id`'s record, or the latest run's when none is named; `None` when there is no such run.
+pub fn find(root: &Path, id: Option<&str>) -> io::Result<Option<Record>> {
+    Ok(match id {
+        Some(id) => read(root, id).ok(),
+        None => list(root)?.pop(),
+    })
+}
+
 pub fn list(root: &Path) -> io::Result<Vec<Record>> {
     let mut ids: Vec<String> = match fs::read_dir(root.join("runs")) {
         Ok(entries) => entries

@@ -16,6 +16,7 @@ mod sample_runs;
 pub mod status;
 pub mod summary;
 pub mod terminal;
+pub mod validation;
 pub mod view;
 
 pub use reporter::Reporter;
