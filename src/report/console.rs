@@ -2,7 +2,7 @@
 //! ([`terminal::Lines`]) or one JSON object per event (`--json`), and on a terminal a status
 //! line under them, redrawn every second.
 
-use super::terminal::{Lines, Live};
+use super::terminal::{Lines, StatusLine};
 use super::{json, Reporter};
 use crate::event::Stamped;
 use std::io::Write;
@@ -17,7 +17,7 @@ pub struct Console<'a> {
     /// Whether `out` is a terminal that shows the status line (never with `--json`).
     live: bool,
     lines: Lines,
-    status: Live,
+    status: StatusLine,
     started: Instant,
 }
 
@@ -29,7 +29,7 @@ impl<'a> Console<'a> {
             json,
             live: tty && !json,
             lines: Lines::default(),
-            status: Live::default(),
+            status: StatusLine::default(),
             started: Instant::now(),
         }
     }

@@ -222,13 +222,13 @@ pub fn line(e: &Stamped) -> Option<String> {
 /// The status line a terminal shows under the events while a real run goes: elapsed time, the
 /// step in progress, each router's weight and each check's latest value and verdict.
 #[derive(Debug, Default)]
-pub struct Live {
+pub struct StatusLine {
     step: Option<String>,
     routers: std::collections::BTreeMap<String, String>,
     checks: std::collections::BTreeMap<String, (Option<f64>, Verdict)>,
 }
 
-impl Live {
+impl StatusLine {
     pub fn update(&mut self, e: &Stamped) {
         match &e.event {
             Event::StepStarted { step, .. } => self.step = Some(step.clone()),
@@ -294,14 +294,14 @@ mod tests {
 
     #[test]
     fn the_status_line_shows_step_weights_and_checks() {
-        let mut live = Live::default();
+        let mut status = StatusLine::default();
         for e in sample_runs::rolled_back_by_the_sequential_test()
             .iter()
             .take_while(|e| !matches!(e.event, Event::RollbackStarted { .. }))
         {
-            live.update(e);
+            status.update(e);
         }
-        insta::assert_snapshot!(live.line(1140.0));
+        insta::assert_snapshot!(status.line(1140.0));
     }
 
     #[test]
