@@ -80,6 +80,7 @@ codes! {
     WeightsDecrease => "weights-decrease": "traffic weights that go down as the rollout advances",
     UnsupportedStrategy => "unsupported-strategy": "a routing the chosen router cannot do (mirror, header match)",
     AmbiguousRouter => "ambiguous-router": "no traffic router, or several and none chosen",
+    SameBackend => "same-backend": "a router whose stable and canary are the same server, Service or destination",
     ConflictingKeys => "conflicting-keys": "keys that exclude each other, or a missing alternative",
     WrongUnit => "wrong-unit": "a threshold in a unit the check does not measure",
     ContradictoryThresholds => "contradictory-thresholds": "thresholds that no value can satisfy, or a critical bound milder than the threshold",

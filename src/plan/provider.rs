@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum Provider {
     /// HAProxy, driven through its runtime API (admin socket) by setting server weights.
     Haproxy(Haproxy),
-    /// A Kubernetes traffic API driven through `kubectl`: Gateway API, Istio or SMI.
-    Kubectl(Kubectl),
+    /// Kubernetes Gateway API: the weights of the stable and canary backends in HTTPRoutes (or GRPCRoutes), set through the Kubernetes API; nothing else in the routes changes.
+    GatewayApi(GatewayApi),
+    /// Istio: the weights of the stable and canary destinations in a VirtualService's `http` routes, set through the Kubernetes API; nothing else in the route changes.
+    Istio(Istio),
     /// Any router or cloud CLI: your program is run with the target weights.
     TrafficCommand(TrafficCommand),
     /// Prometheus' HTTP API.
@@ -66,7 +68,8 @@ impl Provider {
     pub fn kind(&self) -> &'static str {
         match self {
             Provider::Haproxy(_) => "haproxy",
-            Provider::Kubectl(_) => "kubectl",
+            Provider::GatewayApi(_) => "gateway-api",
+            Provider::Istio(_) => "istio",
             Provider::TrafficCommand(_) => "traffic-command",
             Provider::Prometheus(_) => "prometheus",
             Provider::MetricsCommand(_) => "metrics-command",
@@ -81,9 +84,10 @@ impl Provider {
 
     pub fn has_role(&self, role: Role) -> bool {
         match self {
-            Provider::Haproxy(_) | Provider::Kubectl(_) | Provider::TrafficCommand(_) => {
-                role == Role::Router
-            }
+            Provider::Haproxy(_)
+            | Provider::GatewayApi(_)
+            | Provider::Istio(_)
+            | Provider::TrafficCommand(_) => role == Role::Router,
             Provider::Prometheus(_) | Provider::MetricsCommand(_) => role == Role::Metrics,
             Provider::Github(_) => matches!(role, Role::Approvals | Role::Notifications),
             Provider::Slack(_)
@@ -100,12 +104,10 @@ impl Provider {
             // HAProxy's runtime API changes server weights only; mirroring needs SPOE and header
             // routing needs config changes, neither of which a rollout should make behind your back.
             Provider::Haproxy(_) => vec![],
-            Provider::Kubectl(k) => match k.api {
-                KubeApi::GatewayApi | KubeApi::Istio => {
-                    vec![Capability::Mirror, Capability::HeaderMatch]
-                }
-                KubeApi::Smi => vec![],
-            },
+            // One added rule (Gateway API) or route (Istio), removed again on promotion or rollback.
+            Provider::GatewayApi(_) | Provider::Istio(_) => {
+                vec![Capability::Mirror, Capability::HeaderMatch]
+            }
             Provider::TrafficCommand(c) => c.supports.clone(),
             Provider::Prometheus(_)
             | Provider::MetricsCommand(_)
@@ -146,36 +148,137 @@ pub struct Haproxy {
     pub timeout: Option<super::units::Duration>,
 }
 
-/// Which Kubernetes traffic API a `kubectl` router edits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum KubeApi {
-    /// Gateway API `HTTPRoute` backendRefs weights (also mirroring and header matches).
-    GatewayApi,
-    /// Istio `VirtualService` route weights (also mirroring and header matches).
-    Istio,
-    /// SMI `TrafficSplit` weights.
-    Smi,
-}
-
-/// A Kubernetes route edited through `kubectl`, no controller needed.
+/// HTTPRoutes (or GRPCRoutes) of the Gateway API whose backend weights the rollout sets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Kubectl {
-    /// Which traffic API the route belongs to.
-    pub api: KubeApi,
-    /// The route's name (HTTPRoute, VirtualService or TrafficSplit).
-    pub route: String,
-    /// The route's namespace.
+pub struct GatewayApi {
+    /// The routes that send traffic to both backends. In every rule that references them, only the two backends' `weight` changes; other rules, filters, matches and fields are left as they are.
+    #[schemars(length(min = 1))]
+    pub routes: Vec<RouteRef>,
+    /// The namespace of routes that name none; the kubeconfig context's namespace when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The stable Service.
-    pub stable: String,
-    /// The canary Service.
-    pub canary: String,
-    /// The kubeconfig context to use; the current context when absent.
+    /// The stable backend: a Service name, or `{ service, port }` where the routes reference several ports of it.
+    pub stable: Backend,
+    /// The canary backend: a Service name, or `{ service, port }`.
+    pub canary: Backend,
+    /// The kubeconfig context to use; the current context (or the in-cluster service account) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// How long the gateway may take to accept a change (every parent `Accepted` and `ResolvedRefs`) before the shift fails (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<super::units::Duration>,
+}
+
+/// A Gateway API route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RouteRef {
+    /// The route's name.
+    pub name: String,
+    /// Its namespace; the provider's `namespace` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `HTTPRoute` (default) or `GRPCRoute`.
+    #[serde(default)]
+    pub kind: RouteKind,
+}
+
+/// The kind of a Gateway API route.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RouteKind {
+    /// `gateway.networking.k8s.io/v1` HTTPRoute.
+    #[default]
+    HTTPRoute,
+    /// `gateway.networking.k8s.io/v1` GRPCRoute.
+    GRPCRoute,
+}
+
+/// A backend a route sends traffic to: a Service, and its port where the routes reference several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Backend {
+    /// A Service's name.
+    Service(String),
+    /// A Service and one of its ports.
+    Port {
+        /// The Service's name.
+        service: String,
+        /// The port the routes reference.
+        port: u16,
+    },
+}
+
+impl Backend {
+    pub fn service(&self) -> &str {
+        match self {
+            Backend::Service(s) | Backend::Port { service: s, .. } => s,
+        }
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Backend::Service(_) => None,
+            Backend::Port { port, .. } => Some(*port),
+        }
+    }
+}
+
+/// An Istio VirtualService whose destination weights the rollout sets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Istio {
+    /// The VirtualService's name.
+    pub virtual_service: String,
+    /// Its namespace; the kubeconfig context's namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The `http` routes, by `name`, whose weights change; every `http` route that references both destinations when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
+    /// The stable destination: a host, or `{ host, subset }`.
+    pub stable: Destination,
+    /// The canary destination: a host, or `{ host, subset }`.
+    pub canary: Destination,
+    /// A DestinationRule that defines the destinations' subsets; checked before the first shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_rule: Option<String>,
+    /// The kubeconfig context to use; the current context (or the in-cluster service account) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// How long Istio may take to take a change before the shift fails (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<super::units::Duration>,
+}
+
+/// An Istio destination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Destination {
+    /// A host (a Service name, or its full name).
+    Host(String),
+    /// A host and a subset of it that a DestinationRule defines.
+    Subset {
+        /// The host.
+        host: String,
+        /// The subset's name.
+        subset: String,
+    },
+}
+
+impl Destination {
+    pub fn host(&self) -> &str {
+        match self {
+            Destination::Host(h) | Destination::Subset { host: h, .. } => h,
+        }
+    }
+
+    pub fn subset(&self) -> Option<&str> {
+        match self {
+            Destination::Host(_) => None,
+            Destination::Subset { subset, .. } => Some(subset),
+        }
+    }
 }
 
 /// A router driven by your own programs.

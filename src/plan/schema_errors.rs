@@ -27,6 +27,12 @@ pub fn validate(doc: &Document) -> Vec<Diagnostic> {
     out
 }
 
+/// Provider kinds people reach for that the language does not have, and what to write instead.
+const RETIRED_KINDS: [(&str, &str); 2] = [
+    ("kubectl", "Kubernetes routers are `kind: gateway-api` (HTTPRoutes, GRPCRoutes) or `kind: istio` (a VirtualService), driven through the Kubernetes API: no `kubectl` needed"),
+    ("smi", "SMI was archived by the CNCF in 2023; split traffic with the Gateway API instead: `kind: gateway-api`"),
+];
+
 /// `phases[0].gate` for messages.
 fn display_path(path: &[String]) -> String {
     let mut s = String::new();
@@ -340,7 +346,10 @@ fn pick_branch<'e>(
         }
         let mut kind_path = path.to_vec();
         kind_path.push("kind".into());
-        let help = suggest(kind_str, &consts, "kinds: ", "");
+        let help = match RETIRED_KINDS.iter().find(|(k, _)| *k == kind_str) {
+            Some((_, instead)) => instead.to_string(),
+            None => suggest(kind_str, &consts, "kinds: ", ""),
+        };
         return Branch::Diagnostic(
             Diagnostic::error(
                 Code::BadValue,

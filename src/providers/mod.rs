@@ -5,7 +5,7 @@
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
 //! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources, chat
 //! notifiers, and `github` (PR comment, deployment statuses, approvals from PR comments);
-//! kubectl routers are refused with a clear message until they exist.
+//! Kubernetes routers (`gateway-api`, `istio`) are refused with a clear message until they exist.
 
 pub mod approvals;
 pub mod metrics;
@@ -50,7 +50,10 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
     };
     for (name, provider) in &plan.providers {
         match provider {
-            Provider::Haproxy(_) | Provider::Kubectl(_) | Provider::TrafficCommand(_) => {
+            Provider::Haproxy(_)
+            | Provider::GatewayApi(_)
+            | Provider::Istio(_)
+            | Provider::TrafficCommand(_) => {
                 p.routers
                     .insert(name.clone(), Arc::new(traffic::Simulated::new()));
             }
@@ -184,8 +187,9 @@ pub fn for_run(
                 let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
-            Provider::Kubectl(_) => missing.push(format!(
-                "router `{name}` (kubectl): `rollgate run` cannot drive it yet; `dry-run` can rehearse it, and a `traffic-command` router can drive any router today"
+            Provider::GatewayApi(_) | Provider::Istio(_) => missing.push(format!(
+                "router `{name}` ({}): `rollgate run` cannot drive Kubernetes routers yet; `dry-run` rehearses it, and a `traffic-command` router can drive any router today",
+                provider.kind()
             )),
             Provider::Prometheus(spec) => match prometheus(spec, contexts) {
                 Ok(source) => {

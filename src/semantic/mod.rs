@@ -5,6 +5,7 @@ mod expressions;
 mod inputs;
 mod references;
 mod rollouts;
+mod routers;
 pub mod scan;
 mod steps;
 mod thresholds;
@@ -64,6 +65,7 @@ pub fn check(input: &Input<'_>, found: scan::Found) -> (Vec<Diagnostic>, Option<
     references::check(ctx, &mut out);
     thresholds::check(ctx, &mut out);
     rollouts::check(ctx, &mut out);
+    routers::check(ctx, &mut out);
     inputs::check(ctx, &mut out);
     let order = steps::check(ctx, &mut out);
     expressions::check(ctx, order.as_ref(), &mut out);

@@ -169,7 +169,7 @@ fn one_rollout(ctx: &Ctx<'_>, r: &Rollout, out: &mut Vec<Diagnostic>) {
                     Diagnostic::error(Code::UnsupportedStrategy, format!("router `{rname}` ({}) cannot {what}", router.kind()))
                         .at(ctx.key_span(&at))
                         .help(format!(
-                            "use a router that can: `kind: kubectl` with `api: gateway-api` or `istio`, or a `traffic-command` with `supports: [{}]`",
+                            "use a router that can: `kind: gateway-api` or `kind: istio`, or a `traffic-command` with `supports: [{}]`",
                             if wanted == Capability::Mirror { "mirror" } else { "header-match" }
                         )),
                 );
