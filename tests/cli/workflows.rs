@@ -151,26 +151,21 @@ fn scenario_mesh_runs_environments_in_sequence_with_mirror_and_header_match() {
         .collect();
     assert_eq!(
         groups,
-        vec![
-            "staging-mirror",
-            "staging-ab",
-            "prod-eu",
-            "prod-us",
-            "announce",
-            "rollback"
-        ]
+        vec!["staging", "prod-eu", "prod-us", "announce", "rollback"]
     );
-    let routes: Vec<&str> = g["nodes"]
+    // Staging mirrors, then routes by header, and only then takes all traffic.
+    let staging: Vec<String> = g["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["type"] == "shift")
-        .filter_map(|n| n["route"]["type"].as_str())
+        .filter(|n| n["type"] == "shift" && n["router"] == "staging")
+        .filter(|n| !n["id"].as_str().unwrap().starts_with("rollback."))
+        .map(|n| match n["route"]["type"].as_str().unwrap() {
+            "weight" => format!("weight {}", n["route"]["percent"]),
+            other => other.to_string(),
+        })
         .collect();
-    assert!(
-        routes.contains(&"mirror") && routes.contains(&"header-match"),
-        "{routes:?}"
-    );
+    assert_eq!(staging, ["mirror", "header-match", "weight 100"]);
     let ids = ids(&g);
     assert!(
         ids.contains(&"rollback.gate".to_string()) && ids.contains(&"rollback.run".to_string())
