@@ -5,7 +5,8 @@
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
 //! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources, chat
 //! notifiers, and `github` (PR comment, deployment statuses, approvals from PR comments);
-//! Kubernetes routers (`gateway-api`, `istio`) are refused with a clear message until they exist.
+//! `gateway-api` routers setting weights; `istio` routers, and mirroring or header matches
+//! through the Gateway API, are refused with a clear message until they exist.
 
 pub mod approvals;
 pub mod metrics;
@@ -158,6 +159,37 @@ pub fn github_reporters(
         .collect()
 }
 
+/// A gateway-api router's settings with `${{ }}` filled in.
+fn gateway_api(
+    spec: &crate::plan::provider::GatewayApi,
+    sub: &dyn Fn(&str) -> String,
+) -> crate::plan::provider::GatewayApi {
+    use crate::plan::provider::{Backend, RouteRef};
+    let backend = |b: &Backend| match b {
+        Backend::Service(s) => Backend::Service(sub(s)),
+        Backend::Port { service, port } => Backend::Port {
+            service: sub(service),
+            port: *port,
+        },
+    };
+    crate::plan::provider::GatewayApi {
+        routes: spec
+            .routes
+            .iter()
+            .map(|r| RouteRef {
+                name: sub(&r.name),
+                namespace: r.namespace.as_deref().map(sub),
+                kind: r.kind,
+            })
+            .collect(),
+        namespace: spec.namespace.as_deref().map(sub),
+        stable: backend(&spec.stable),
+        canary: backend(&spec.canary),
+        context: spec.context.as_deref().map(sub),
+        timeout: spec.timeout,
+    }
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
@@ -187,9 +219,23 @@ pub fn for_run(
                 let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
-            Provider::GatewayApi(_) | Provider::Istio(_) => missing.push(format!(
-                "router `{name}` ({}): `rollgate run` cannot drive Kubernetes routers yet; `dry-run` rehearses it, and a `traffic-command` router can drive any router today",
-                provider.kind()
+            Provider::GatewayApi(spec) => {
+                // Mirroring and header matches (one added rule, removed again) are not built yet.
+                let beyond = graph.graph.node_weights().find_map(|n| match &n.kind {
+                    crate::graph::StepKind::Shift { router, route } if router == name && !matches!(route, crate::event::Route::Weight { .. }) => Some(route.to_string()),
+                    _ => None,
+                });
+                match beyond {
+                    Some(route) => missing.push(format!(
+                        "router `{name}` (gateway-api): `rollgate run` sets weights through the Gateway API, and `{route}` is not built yet; `dry-run` rehearses it"
+                    )),
+                    None => {
+                        p.routers.insert(name.clone(), Arc::new(traffic::GatewayApi::new(gateway_api(spec, &sub))));
+                    }
+                }
+            }
+            Provider::Istio(_) => missing.push(format!(
+                "router `{name}` (istio): `rollgate run` cannot drive Istio yet; `dry-run` rehearses it, and a `traffic-command` router can drive any router today"
             )),
             Provider::Prometheus(spec) => match prometheus(spec, contexts) {
                 Ok(source) => {

@@ -5,12 +5,14 @@ mod bad_plans;
 mod decisions;
 mod dry_run;
 mod endings;
+mod gateway;
 mod github;
 mod github_api;
 mod graphs;
 mod haproxy;
 mod help;
 mod hostile;
+mod kube_api;
 mod notify;
 mod prometheus;
 // Shared with `cargo run --example rig`, which uses the parts the tests do not.

@@ -1,10 +1,12 @@
 //! Traffic routers: where the canary's share of requests is set.
 
 mod command;
+mod gateway_api;
 mod haproxy;
 mod simulated;
 
 pub use command::{route_env, Command};
+pub use gateway_api::GatewayApi;
 pub use haproxy::Haproxy;
 pub use simulated::Simulated;
 

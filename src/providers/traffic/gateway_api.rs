@@ -1,0 +1,571 @@
+//! Gateway API routers: the `weight` of the stable and canary backendRefs in HTTPRoutes (or
+//! GRPCRoutes), read and written through the Kubernetes API.
+//!
+//! Only those two weights change, in every rule that references both backends; every other
+//! rule, filter, match and field (even ones newer than rollgate knows) is written back as it was
+//! read, with its `resourceVersion`, and a write that lost a race (409 Conflict) is re-read and
+//! re-applied. A shift is confirmed only once every parent gateway reports the route
+//! `Accepted` and `ResolvedRefs` at the written generation: observation starts then.
+
+use super::{TrafficError, TrafficRouter};
+use crate::event::{Route, RouterState};
+use crate::plan::provider::{Backend, GatewayApi as Spec, RouteKind, RouteRef};
+use async_trait::async_trait;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long a gateway may take to accept a change when the plan does not say.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Writes that lose a race to another writer are re-read and re-applied this many times.
+const CONFLICT_RETRIES: u32 = 5;
+/// How often a route's status is read while waiting for its gateway.
+const POLL: Duration = Duration::from_millis(200);
+const GROUP: &str = "gateway.networking.k8s.io";
+
+pub struct GatewayApi {
+    spec: Spec,
+    client: tokio::sync::OnceCell<Result<kube::Client, String>>,
+}
+
+/// A rule that references both backends: its index, and the positions of the two refs in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shared {
+    rule: usize,
+    stable: usize,
+    canary: usize,
+}
+
+impl GatewayApi {
+    pub fn new(spec: Spec) -> GatewayApi {
+        GatewayApi {
+            spec,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The Kubernetes client: the plan's kubeconfig context, else the current context, else
+    /// the pod's service account. Made on first use (reading the config may run an exec
+    /// credential plugin).
+    async fn client(&self) -> Result<kube::Client, TrafficError> {
+        let made = self
+            .client
+            .get_or_init(|| async {
+                let config = match &self.spec.context {
+                    Some(context) => {
+                        let options = kube::config::KubeConfigOptions {
+                            context: Some(context.clone()),
+                            ..Default::default()
+                        };
+                        kube::Config::from_kubeconfig(&options)
+                            .await
+                            .map_err(|e| format!("kubeconfig context `{context}`: {e}"))?
+                    }
+                    None => kube::Config::infer().await.map_err(|e| {
+                        format!("no Kubernetes configuration ({e}): set KUBECONFIG, name a `context`, or run in a pod with a service account")
+                    })?,
+                };
+                kube::Client::try_from(config).map_err(|e| format!("the Kubernetes client: {e}"))
+            })
+            .await;
+        made.clone().map_err(TrafficError::refused)
+    }
+
+    fn namespace<'a>(&'a self, route: &'a RouteRef, client: &'a kube::Client) -> &'a str {
+        route
+            .namespace
+            .as_deref()
+            .or(self.spec.namespace.as_deref())
+            .unwrap_or(client.default_namespace())
+    }
+
+    async fn api(&self, route: &RouteRef) -> Result<(Api<DynamicObject>, String), TrafficError> {
+        let client = self.client().await?;
+        let ns = self.namespace(route, &client).to_string();
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(GROUP, "v1", kind(route)));
+        Ok((Api::namespaced_with(client, &ns, &resource), ns))
+    }
+
+    /// Reads `route`, changes it with `change` (given the rules that reference both backends)
+    /// and writes it back, re-reading on a conflict; returns the generation now in force.
+    async fn edit(
+        &self,
+        route: &RouteRef,
+        change: impl Fn(&mut Value, &[Shared], &str),
+    ) -> Result<(Api<DynamicObject>, String, i64), TrafficError> {
+        let (api, ns) = self.api(route).await?;
+        let what = format!("{} {ns}/{}", kind(route), route.name);
+        for _ in 0..CONFLICT_RETRIES {
+            let mut obj = api
+                .get(&route.name)
+                .await
+                .map_err(|e| api_error(e, "get", route, &ns))?;
+            let shared = self.shared(&obj.data, &ns, &what)?;
+            let mut data = obj.data.clone();
+            change(&mut data, &shared, &ns);
+            if data == obj.data {
+                let generation = obj.metadata.generation.unwrap_or_default();
+                return Ok((api, ns, generation));
+            }
+            obj.data = data;
+            check_shape(&obj, route)?;
+            match api.replace(&route.name, &PostParams::default(), &obj).await {
+                Ok(written) => {
+                    let generation = written.metadata.generation.unwrap_or_default();
+                    return Ok((api, ns, generation));
+                }
+                // Another writer changed the route since it was read: read it again.
+                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => return Err(api_error(e, "update", route, &ns)),
+            }
+        }
+        Err(TrafficError::transient(format!(
+            "{what} kept changing under rollgate's writes ({CONFLICT_RETRIES} conflicts in a row)"
+        )))
+    }
+
+    fn shared(&self, route: &Value, ns: &str, what: &str) -> Result<Vec<Shared>, TrafficError> {
+        let shared = shared_rules(route, &self.spec.stable, &self.spec.canary, ns);
+        if shared.is_empty() {
+            return Err(TrafficError::refused(format!(
+                "{what} has no rule that references both `{}` and `{}`: add the canary as a backendRef (weight 0) beside stable",
+                show(&self.spec.stable),
+                show(&self.spec.canary)
+            )));
+        }
+        Ok(shared)
+    }
+
+    /// Waits until every parent gateway accepts `generation` of the route.
+    async fn accepted(
+        &self,
+        api: &Api<DynamicObject>,
+        route: &RouteRef,
+        ns: &str,
+        generation: i64,
+    ) -> Result<(), TrafficError> {
+        let what = format!("{} {ns}/{}", kind(route), route.name);
+        let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let obj = api
+                .get(&route.name)
+                .await
+                .map_err(|e| api_error(e, "get", route, ns))?;
+            match in_force(&obj.data, generation) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(refusal) => {
+                    return Err(TrafficError::transient(format!("{what}: {refusal}")));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TrafficError::transient(format!(
+                    "{what}: its gateway did not accept generation {generation} within {} (no parent reported Accepted and ResolvedRefs for it)",
+                    humantime::format_duration(timeout)
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Sets the weights of every route, given its key and a shared rule, and waits for each
+    /// to be in force.
+    async fn set_all(
+        &self,
+        weights: impl Fn(&str, &Shared) -> Option<(u32, u32)>,
+    ) -> Result<(), TrafficError> {
+        for route in &self.spec.routes {
+            let (api, ns, generation) = self
+                .edit(route, |data, shared, ns| {
+                    let key = route_key(route, ns);
+                    for s in shared {
+                        if let Some((stable, canary)) = weights(&key, s) {
+                            set_weight(data, s.rule, s.stable, stable);
+                            set_weight(data, s.rule, s.canary, canary);
+                        }
+                    }
+                })
+                .await?;
+            self.accepted(&api, route, &ns, generation).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TrafficRouter for GatewayApi {
+    async fn state(&self) -> Result<RouterState, TrafficError> {
+        let mut state = RouterState::default();
+        let mut first = None;
+        for route in &self.spec.routes {
+            let (api, ns) = self.api(route).await?;
+            let obj = api
+                .get(&route.name)
+                .await
+                .map_err(|e| api_error(e, "get", route, &ns))?;
+            let what = format!("{} {ns}/{}", kind(route), route.name);
+            for s in self.shared(&obj.data, &ns, &what)? {
+                let (stable, canary) = (
+                    weight(&obj.data, s.rule, s.stable),
+                    weight(&obj.data, s.rule, s.canary),
+                );
+                first.get_or_insert((stable, canary));
+                let key = route_key(route, &ns);
+                state
+                    .servers
+                    .insert(format!("{key}#{}/stable", s.rule), stable);
+                state
+                    .servers
+                    .insert(format!("{key}#{}/canary", s.rule), canary);
+            }
+        }
+        if let Some((stable, canary)) = first {
+            state.canary_weight = share(stable, canary);
+        }
+        Ok(state)
+    }
+
+    async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
+        let Route::Weight { percent } = route else {
+            return Err(TrafficError::refused(format!(
+                "`{route}` through the Gateway API is not built yet; only weights are"
+            )));
+        };
+        let canary = u32::from(*percent).min(100);
+        self.set_all(|_, _| Some((100 - canary, canary))).await
+    }
+
+    async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
+        self.set_all(|key, s| {
+            let stable = state.servers.get(&format!("{key}#{}/stable", s.rule))?;
+            let canary = state.servers.get(&format!("{key}#{}/canary", s.rule))?;
+            Some((*stable, *canary))
+        })
+        .await
+    }
+}
+
+fn kind(route: &RouteRef) -> &'static str {
+    match route.kind {
+        RouteKind::HTTPRoute => "HTTPRoute",
+        RouteKind::GRPCRoute => "GRPCRoute",
+    }
+}
+
+/// The key a route's captured weights are kept under: `HTTPRoute/shop/storefront`.
+fn route_key(route: &RouteRef, ns: &str) -> String {
+    format!("{}/{ns}/{}", kind(route), route.name)
+}
+
+fn show(b: &Backend) -> String {
+    match b.port() {
+        Some(port) => format!("{}:{port}", b.service()),
+        None => b.service().to_string(),
+    }
+}
+
+/// Whether a backendRef is this backend: a Service of that name (no other group or kind), in
+/// the route's namespace unless it names another, on the backend's port when one is given.
+fn refers_to(r: &Value, b: &Backend, route_ns: &str) -> bool {
+    let field = |k: &str| r.get(k).and_then(Value::as_str);
+    field("name") == Some(b.service())
+        && field("group").is_none_or(str::is_empty)
+        && field("kind").is_none_or(|k| k == "Service")
+        && field("namespace").is_none_or(|n| n == route_ns)
+        && b.port()
+            .is_none_or(|p| r.get("port").and_then(Value::as_u64) == Some(u64::from(p)))
+}
+
+/// Every rule of `route` that references both backends.
+fn shared_rules(route: &Value, stable: &Backend, canary: &Backend, ns: &str) -> Vec<Shared> {
+    let Some(rules) = route.pointer("/spec/rules").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    rules
+        .iter()
+        .enumerate()
+        .filter_map(|(rule, r)| {
+            let refs = r.get("backendRefs")?.as_array()?;
+            let find = |b: &Backend| refs.iter().position(|x| refers_to(x, b, ns));
+            Some(Shared {
+                rule,
+                stable: find(stable)?,
+                canary: find(canary)?,
+            })
+        })
+        .collect()
+}
+
+/// A backendRef's weight: 1 when it states none (the Gateway API's default).
+fn weight(route: &Value, rule: usize, backend: usize) -> u32 {
+    route
+        .pointer(&format!("/spec/rules/{rule}/backendRefs/{backend}/weight"))
+        .and_then(Value::as_u64)
+        .map_or(1, |w| w.min(u64::from(u32::MAX)) as u32)
+}
+
+fn set_weight(route: &mut Value, rule: usize, backend: usize, weight: u32) {
+    if let Some(r) = route.pointer_mut(&format!("/spec/rules/{rule}/backendRefs/{backend}")) {
+        r["weight"] = Value::from(weight);
+    }
+}
+
+/// The canary's share of the two weights, in percent.
+fn share(stable: u32, canary: u32) -> u8 {
+    let total = u64::from(stable) + u64::from(canary);
+    if total == 0 {
+        return 0;
+    }
+    ((u64::from(canary) * 100 + total / 2) / total) as u8
+}
+
+/// Whether every parent accepts `generation` of the route: `Ok(false)` while one has not yet
+/// reported on it, `Err` with the parent, condition and message when one refuses it.
+fn in_force(route: &Value, generation: i64) -> Result<bool, String> {
+    let parents = route
+        .pointer("/status/parents")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if parents.is_empty() {
+        return Ok(false);
+    }
+    let mut all = true;
+    for parent in parents {
+        let name = parent
+            .pointer("/parentRef/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        for wanted in ["Accepted", "ResolvedRefs"] {
+            let condition = parent
+                .get("conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| cs.iter().find(|c| c["type"] == wanted));
+            let Some(c) = condition else {
+                all = false;
+                continue;
+            };
+            if c["observedGeneration"].as_i64().unwrap_or_default() < generation {
+                all = false;
+                continue;
+            }
+            if c["status"] != "True" {
+                return Err(format!(
+                    "gateway `{name}` reports {wanted}={} ({}): {}",
+                    c["status"].as_str().unwrap_or("?"),
+                    c["reason"].as_str().unwrap_or("no reason"),
+                    c["message"].as_str().unwrap_or("no message")
+                ));
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// What rollgate writes must still be a route the Gateway API's own types accept.
+fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), TrafficError> {
+    let value = serde_json::to_value(obj).expect("objects serialize");
+    let checked = match route.kind {
+        RouteKind::HTTPRoute => {
+            serde_json::from_value::<gateway_api::httproutes::HttpRoute>(value).map(|_| ())
+        }
+        RouteKind::GRPCRoute => {
+            serde_json::from_value::<gateway_api::grpcroutes::GrpcRoute>(value).map(|_| ())
+        }
+    };
+    checked.map_err(|e| {
+        TrafficError::refused(format!(
+            "{} {}: the changed route would not be a valid {}: {e}",
+            kind(route),
+            route.name,
+            kind(route)
+        ))
+    })
+}
+
+/// A Kubernetes API error, said so a person can act on it.
+fn api_error(e: kube::Error, verb: &str, route: &RouteRef, ns: &str) -> TrafficError {
+    let kind = kind(route);
+    let name = &route.name;
+    match e {
+        kube::Error::Api(s) if s.code == 404 => TrafficError::refused(format!(
+            "no {kind} `{name}` in namespace `{ns}`: check the router's `routes` and `namespace`"
+        )),
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
+            let plural = format!("{}s", kind.to_lowercase());
+            TrafficError::refused(format!(
+                "the Kubernetes API refused to {verb} {kind} `{ns}/{name}` ({}): rollgate needs `get` and `update` on `{plural}` in `{GROUP}`, namespace `{ns}`. A Role that grants it:\n{}",
+                s.message,
+                role(ns, &plural)
+            ))
+        }
+        kube::Error::Api(s) => TrafficError::transient(format!(
+            "{kind} {ns}/{name}: {verb} failed: {} ({} {})",
+            s.message, s.code, s.reason
+        )),
+        other => TrafficError::transient(format!(
+            "the Kubernetes API did not answer ({verb} {kind} {ns}/{name}): {other}"
+        )),
+    }
+}
+
+/// The Role that lets rollgate drive routes of `plural` in `ns`.
+pub fn role(ns: &str, plural: &str) -> String {
+    format!(
+        "  apiVersion: rbac.authorization.k8s.io/v1\n  kind: Role\n  metadata: {{ name: rollgate, namespace: {ns} }}\n  rules:\n    - apiGroups: [{GROUP}]\n      resources: [{plural}]\n      verbs: [get, update]"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn spec(yaml: &str) -> Spec {
+        let v = crate::plan::load::load("p.yaml", yaml).unwrap().value;
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn route() -> Value {
+        json!({
+            "metadata": { "name": "web", "namespace": "shop" },
+            "spec": {
+                "parentRefs": [{ "name": "edge" }],
+                "rules": [
+                    {
+                        "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                        "filters": [{ "type": "RequestHeaderModifier", "requestHeaderModifier": { "add": [{ "name": "x-team", "value": "web" }] } }],
+                        "backendRefs": [
+                            { "name": "web-stable", "port": 80, "weight": 90 },
+                            { "name": "web-canary", "port": 80, "weight": 10 }
+                        ]
+                    },
+                    { "matches": [{ "path": { "type": "PathPrefix", "value": "/admin" } }], "backendRefs": [{ "name": "admin", "port": 80 }] },
+                    { "backendRefs": [{ "name": "web-stable", "port": 80 }, { "name": "web-canary", "port": 80 }, { "name": "other", "kind": "Service", "port": 80 }] }
+                ]
+            }
+        })
+    }
+
+    /// The captured-weights keys of a route, as `state` makes them.
+    fn captured(route: &Value, spec: &Spec, ns: &str) -> BTreeMap<String, u32> {
+        let r = &spec.routes[0];
+        shared_rules(route, &spec.stable, &spec.canary, ns)
+            .into_iter()
+            .flat_map(|s| {
+                let key = route_key(r, ns);
+                [
+                    (
+                        format!("{key}#{}/stable", s.rule),
+                        weight(route, s.rule, s.stable),
+                    ),
+                    (
+                        format!("{key}#{}/canary", s.rule),
+                        weight(route, s.rule, s.canary),
+                    ),
+                ]
+            })
+            .collect()
+    }
+
+    const SPEC: &str = "{ routes: [{ name: web }], stable: web-stable, canary: web-canary }";
+
+    #[test]
+    fn finds_every_rule_that_references_both_backends() {
+        let s = spec(SPEC);
+        let shared = shared_rules(&route(), &s.stable, &s.canary, "shop");
+        assert_eq!(
+            shared,
+            [
+                Shared {
+                    rule: 0,
+                    stable: 0,
+                    canary: 1
+                },
+                Shared {
+                    rule: 2,
+                    stable: 0,
+                    canary: 1
+                }
+            ]
+        );
+        // A ref in another namespace, of another kind, or on another port is not the backend.
+        let other_ns = json!({ "name": "web-canary", "namespace": "elsewhere" });
+        assert!(!refers_to(&other_ns, &s.canary, "shop"));
+        let other_kind = json!({ "name": "web-canary", "kind": "ServiceImport", "group": "multicluster.x-k8s.io" });
+        assert!(!refers_to(&other_kind, &s.canary, "shop"));
+        let on_port = spec("{ routes: [{ name: web }], stable: web-stable, canary: { service: web-canary, port: 8080 } }");
+        assert!(shared_rules(&route(), &on_port.stable, &on_port.canary, "shop").is_empty());
+    }
+
+    #[test]
+    fn captures_weights_as_written_with_the_default_of_one() {
+        let captured = captured(&route(), &spec(SPEC), "shop");
+        assert_eq!(
+            captured,
+            BTreeMap::from([
+                ("HTTPRoute/shop/web#0/canary".to_string(), 10),
+                ("HTTPRoute/shop/web#0/stable".to_string(), 90),
+                ("HTTPRoute/shop/web#2/canary".to_string(), 1),
+                ("HTTPRoute/shop/web#2/stable".to_string(), 1),
+            ])
+        );
+        assert_eq!(share(90, 10), 10);
+        assert_eq!(share(1, 1), 50);
+        assert_eq!(share(0, 0), 0);
+    }
+
+    #[test]
+    fn changing_weights_leaves_everything_else_as_it_was() {
+        let before = route();
+        let mut after = before.clone();
+        for s in shared_rules(&before, &spec(SPEC).stable, &spec(SPEC).canary, "shop") {
+            set_weight(&mut after, s.rule, s.stable, 75);
+            set_weight(&mut after, s.rule, s.canary, 25);
+        }
+        assert_eq!(weight(&after, 0, 1), 25);
+        assert_eq!(weight(&after, 2, 0), 75);
+        // Put the four weights back: the route is exactly what was read.
+        set_weight(&mut after, 0, 0, 90);
+        set_weight(&mut after, 0, 1, 10);
+        let r2 = after.pointer_mut("/spec/rules/2/backendRefs").unwrap();
+        r2[0].as_object_mut().unwrap().remove("weight");
+        r2[1].as_object_mut().unwrap().remove("weight");
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_route_is_in_force_once_every_parent_accepts_the_generation() {
+        let status = |g: i64, accepted: &str| {
+            json!({ "status": { "parents": [{
+                "parentRef": { "name": "edge" },
+                "conditions": [
+                    { "type": "Accepted", "status": accepted, "observedGeneration": g, "reason": "UnsupportedValue", "message": "weight too large" },
+                    { "type": "ResolvedRefs", "status": "True", "observedGeneration": g }
+                ]
+            }] } })
+        };
+        assert_eq!(in_force(&json!({}), 3), Ok(false));
+        assert_eq!(in_force(&status(2, "True"), 3), Ok(false));
+        assert_eq!(in_force(&status(3, "True"), 3), Ok(true));
+        assert_eq!(
+            in_force(&status(3, "False"), 3),
+            Err(
+                "gateway `edge` reports Accepted=False (UnsupportedValue): weight too large".into()
+            )
+        );
+        // A refusal of an older generation is history, not an answer.
+        assert_eq!(in_force(&status(2, "False"), 3), Ok(false));
+    }
+
+    #[test]
+    fn the_role_it_prints_is_yaml_a_cluster_takes() {
+        let role = role("shop", "httproutes");
+        let v = crate::plan::load::load("role.yaml", &role).unwrap().value;
+        assert_eq!(v["kind"], "Role");
+        assert_eq!(v["rules"][0]["verbs"], json!(["get", "update"]));
+        assert_eq!(v["rules"][0]["apiGroups"][0], GROUP);
+    }
+}

@@ -1,0 +1,220 @@
+//! `rollgate run` with a `gateway-api` router against the stand-in Kubernetes API server: only
+//! the two backends' weights change, the captured weights come back on rollback, another
+//! writer's change survives, and a gateway that refuses or an account that may not write says
+//! so loudly.
+
+use crate::kube_api::{Controller, KubeApi};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const PLAN: &str = "name: web gateway canary
+providers:
+  gw: { kind: gateway-api, routes: [{ name: web }], stable: web-stable, canary: web-canary, timeout: 3s }
+  metrics: { kind: metrics-command, run: cat errors }
+interval: 200ms
+checks:
+  error-rate: { source: metrics, canary: errors, max: 1% }
+strategy:
+  canary: { weights: [25, 50, 100], observe: 600ms }
+";
+
+/// The user's route: a filter and a match on the shared rule, another rule of their own, and
+/// the canary already at 10%.
+fn users_route() -> Value {
+    json!({
+        "parentRefs": [{ "name": "edge" }],
+        "rules": [
+            {
+                "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                "filters": [{ "type": "RequestHeaderModifier", "requestHeaderModifier": { "add": [{ "name": "x-team", "value": "web" }] } }],
+                "backendRefs": [
+                    { "name": "web-stable", "port": 80, "weight": 90 },
+                    { "name": "web-canary", "port": 80, "weight": 10 }
+                ]
+            },
+            {
+                "matches": [{ "path": { "type": "PathPrefix", "value": "/admin" } }],
+                "backendRefs": [{ "name": "admin", "port": 80 }]
+            }
+        ]
+    })
+}
+
+/// A route's spec without the two weights rollgate may change.
+fn without_weights(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    for r in spec["rules"][0]["backendRefs"].as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("weight");
+    }
+    spec
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    api: KubeApi,
+}
+
+fn setup(controller: Controller, error_rate: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
+    std::fs::write(dir.path().join("errors"), error_rate).unwrap();
+    let api = KubeApi::start(controller);
+    api.put_route("shop", "web", users_route());
+    api.kubeconfig(dir.path(), "shop");
+    Setup { dir, api }
+}
+
+fn rollgate_run(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+    cmd.args(["run", "plan.yaml", "--state-dir", "state"])
+        .current_dir(dir)
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY");
+    cmd
+}
+
+fn run(dir: &Path) -> Output {
+    rollgate_run(dir).output().unwrap()
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_healthy_rollout_moves_only_the_two_weights_to_full() {
+    let s = setup(Controller::Accepts(Duration::from_millis(100)), "0.001");
+    let out = run(s.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 0), ("web-canary".into(), 100)]
+    );
+    let route = s.api.route("shop", "web");
+    assert_eq!(
+        without_weights(&route["spec"]),
+        without_weights(&users_route())
+    );
+    // Each shift was one write of the whole route, weights 75/25, 50/50, 0/100.
+    let written: Vec<(u64, u64)> = s
+        .api
+        .writes()
+        .iter()
+        .map(|w| {
+            let refs = &w["spec"]["rules"][0]["backendRefs"];
+            (
+                refs[0]["weight"].as_u64().unwrap(),
+                refs[1]["weight"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(written, [(75, 25), (50, 50), (0, 100)]);
+}
+
+#[test]
+fn a_failing_canary_gets_the_captured_weights_back() {
+    let s = setup(Controller::Accepts(Duration::from_millis(100)), "0.05");
+    let out = run(s.dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    // Not 100/0: the 90/10 the route had before the run.
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 90), ("web-canary".into(), 10)]
+    );
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+}
+
+#[test]
+fn another_writers_change_survives_and_conflicts_are_retried() {
+    let s = setup(Controller::Accepts(Duration::from_millis(100)), "0.001");
+    s.api.conflict_next(2);
+    let child = rollgate_run(s.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-run, someone adds a rule of their own and changes the shared rule's filter.
+    std::thread::sleep(Duration::from_millis(900));
+    s.api.edit_route("shop", "web", |spec| {
+        spec["rules"][0]["filters"][0]["requestHeaderModifier"]["add"][0]["value"] = "web-2".into();
+        spec["rules"].as_array_mut().unwrap().push(json!({
+            "matches": [{ "path": { "type": "PathPrefix", "value": "/health" } }],
+            "backendRefs": [{ "name": "health", "port": 80 }]
+        }));
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let route = s.api.route("shop", "web");
+    assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        route["spec"]["rules"][0]["filters"][0]["requestHeaderModifier"]["add"][0]["value"],
+        "web-2"
+    );
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 0), ("web-canary".into(), 100)]
+    );
+}
+
+#[test]
+fn a_gateway_that_refuses_the_weight_fails_the_run_loudly_and_gets_the_route_back() {
+    let s = setup(
+        Controller::Rejects {
+            above: 20,
+            reason: "UnsupportedValue",
+            message: "this gateway allows the canary at most 20%",
+        },
+        "0.001",
+    );
+    let out = run(s.dir.path());
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("HTTPRoute shop/web: gateway `edge` reports Accepted=False (UnsupportedValue): this gateway allows the canary at most 20%"),
+        "{text}"
+    );
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+}
+
+#[test]
+fn a_gateway_that_never_answers_times_the_shift_out() {
+    let s = setup(Controller::Silent, "0.001");
+    std::fs::write(
+        s.dir.path().join("plan.yaml"),
+        PLAN.replace("timeout: 3s", "timeout: 300ms"),
+    )
+    .unwrap();
+    let out = run(s.dir.path());
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("HTTPRoute shop/web: its gateway did not accept generation 2 within 300ms"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_account_that_may_not_write_is_refused_before_anything_moves() {
+    let s = setup(Controller::Accepts(Duration::from_millis(100)), "0.001");
+    s.api.forbid();
+    let out = run(s.dir.path());
+    let text = said(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("rollgate needs `get` and `update` on `httproutes` in `gateway.networking.k8s.io`, namespace `shop`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kind: Role") && text.contains("verbs: [get, update]"),
+        "{text}"
+    );
+    assert!(text.contains("nothing had moved"), "{text}");
+    assert!(s.api.writes().is_empty());
+}

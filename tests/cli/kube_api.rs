@@ -1,0 +1,313 @@
+//! A stand-in for a Kubernetes API server on loopback, for the Gateway API routes rollgate
+//! drives (no API server can run on these machines). It behaves like the real one on the wire
+//! for what rollgate does: HTTPRoutes with `resourceVersion` and `generation`; a `PUT` with a
+//! stale `resourceVersion` is refused with 409 Conflict, a missing route with 404, a forbidden
+//! one with 403, an object the HTTPRoute schema refuses with 422, each as a `metav1.Status`
+//! body; the `status` a client sends is ignored, as with a status subresource. Every route
+//! written is checked against the schema of the `gateway-api` crate's HTTPRoute type. A
+//! simulated gateway controller reports each new generation `Accepted` and `ResolvedRefs`
+//! after a delay, or rejects it, or never answers.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the simulated gateway controller does with a new generation.
+#[derive(Clone, Debug)]
+pub enum Controller {
+    /// Reports it accepted after this delay.
+    Accepts(Duration),
+    /// Reports `Accepted=False` with this reason and message for a generation whose first
+    /// rule sends the canary more than `above` of its weight; accepts the others.
+    Rejects {
+        above: u64,
+        reason: &'static str,
+        message: &'static str,
+    },
+    /// Never reports.
+    Silent,
+}
+
+#[derive(Default)]
+struct State {
+    routes: BTreeMap<(String, String), Value>,
+    resource_version: u64,
+    /// Every route body written, in order.
+    writes: Vec<Value>,
+    forbidden: bool,
+    /// The next this many writes get a 409 as if another writer had been first.
+    conflicts: u32,
+    controller: Option<Controller>,
+}
+
+pub struct KubeApi {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+const PREFIX: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/";
+
+impl KubeApi {
+    pub fn start(controller: Controller) -> KubeApi {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a loopback port"));
+        let port = server.server_addr().to_ip().expect("an IP address").port();
+        let state = Arc::new(Mutex::new(State {
+            controller: Some(controller),
+            resource_version: 1000,
+            ..State::default()
+        }));
+        for _ in 0..4 {
+            let (server, state) = (server.clone(), state.clone());
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    serve(request, &state);
+                }
+            });
+        }
+        KubeApi { port, state }
+    }
+
+    /// Adds an HTTPRoute as a user would have it: `spec` as given, accepted by its gateway.
+    pub fn put_route(&self, ns: &str, name: &str, spec: Value) {
+        let mut s = self.state.lock().unwrap();
+        s.resource_version += 1;
+        let route = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {
+                "name": name, "namespace": ns, "uid": format!("uid-{name}"),
+                "resourceVersion": s.resource_version.to_string(), "generation": 1,
+                "creationTimestamp": "2026-03-01T12:00:00Z"
+            },
+            "spec": spec,
+            "status": status(1, "True", "Accepted", "")
+        });
+        s.routes.insert((ns.into(), name.into()), route);
+    }
+
+    pub fn route(&self, ns: &str, name: &str) -> Value {
+        self.state.lock().unwrap().routes[&(ns.to_string(), name.to_string())].clone()
+    }
+
+    /// Another writer's change to the route's spec, as `kubectl edit` would make it.
+    pub fn edit_route(&self, ns: &str, name: &str, edit: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        s.resource_version += 1;
+        let rv = s.resource_version.to_string();
+        let route = s
+            .routes
+            .get_mut(&(ns.to_string(), name.to_string()))
+            .unwrap();
+        edit(&mut route["spec"]);
+        route["metadata"]["resourceVersion"] = rv.into();
+        let g = route["metadata"]["generation"].as_i64().unwrap() + 1;
+        route["metadata"]["generation"] = g.into();
+        route["status"] = status(g, "True", "Accepted", "");
+    }
+
+    /// The weights of the route's first rule's backendRefs, by name.
+    pub fn weights(&self, ns: &str, name: &str) -> Vec<(String, u64)> {
+        let route = self.route(ns, name);
+        route["spec"]["rules"][0]["backendRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let w = r["weight"].as_u64().unwrap_or(1);
+                (r["name"].as_str().unwrap().to_string(), w)
+            })
+            .collect()
+    }
+
+    pub fn writes(&self) -> Vec<Value> {
+        self.state.lock().unwrap().writes.clone()
+    }
+
+    pub fn forbid(&self) {
+        self.state.lock().unwrap().forbidden = true;
+    }
+
+    pub fn conflict_next(&self, times: u32) {
+        self.state.lock().unwrap().conflicts = times;
+    }
+
+    /// A kubeconfig whose current context is this server, namespace `ns`, as a bearer token user.
+    pub fn kubeconfig(&self, dir: &Path, ns: &str) -> std::path::PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n  - name: standin\n    cluster: {{ server: 'http://127.0.0.1:{}' }}\nusers:\n  - name: rollgate\n    user: {{ token: test-token }}\ncontexts:\n  - name: standin\n    context: {{ cluster: standin, user: rollgate, namespace: {ns} }}\ncurrent-context: standin\n",
+            self.port
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// A route's status as one gateway `edge` reports it.
+fn status(generation: i64, accepted: &str, reason: &str, message: &str) -> Value {
+    json!({ "parents": [{
+        "parentRef": { "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge" },
+        "controllerName": "example.com/gateway-controller",
+        "conditions": [
+            { "type": "Accepted", "status": accepted, "reason": reason, "message": message,
+              "observedGeneration": generation, "lastTransitionTime": "2026-03-01T12:00:00Z" },
+            { "type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "message": "",
+              "observedGeneration": generation, "lastTransitionTime": "2026-03-01T12:00:00Z" }
+        ]
+    }] })
+}
+
+/// A `metav1.Status` failure body, as the API server sends it.
+fn failure(code: u16, reason: &str, message: String) -> (u16, Value) {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason, "code": code
+    });
+    (code, body)
+}
+
+fn schema_errors(route: &Value) -> Option<String> {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema = schemars::schema_for!(gateway_api::httproutes::HttpRoute);
+        jsonschema::validator_for(&serde_json::to_value(schema).unwrap()).unwrap()
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(route)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+fn serve(mut request: tiny_http::Request, state: &Arc<Mutex<State>>) {
+    let path = request
+        .url()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut body = String::new();
+    let _ = request.as_reader().read_to_string(&mut body);
+    let (code, answer) = answer(request.method(), &path, &body, state);
+    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+    let response = tiny_http::Response::from_string(answer.to_string())
+        .with_status_code(code)
+        .with_header(header);
+    let _ = request.respond(response);
+}
+
+fn answer(
+    method: &tiny_http::Method,
+    path: &str,
+    body: &str,
+    state: &Arc<Mutex<State>>,
+) -> (u16, Value) {
+    let Some((ns, name)) = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once("/httproutes/"))
+    else {
+        return failure(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        );
+    };
+    let key = (ns.to_string(), name.to_string());
+    let mut s = state.lock().unwrap();
+    if s.forbidden {
+        let verb = if *method == tiny_http::Method::Get {
+            "get"
+        } else {
+            "update"
+        };
+        return failure(403, "Forbidden", format!("httproutes.gateway.networking.k8s.io \"{name}\" is forbidden: User \"system:serviceaccount:ci:rollgate\" cannot {verb} resource \"httproutes\" in API group \"gateway.networking.k8s.io\" in the namespace \"{ns}\""));
+    }
+    let Some(current) = s.routes.get(&key).cloned() else {
+        return failure(
+            404,
+            "NotFound",
+            format!("httproutes.gateway.networking.k8s.io \"{name}\" not found"),
+        );
+    };
+    match method {
+        tiny_http::Method::Get => (200, current),
+        tiny_http::Method::Put => {
+            let Ok(mut sent) = serde_json::from_str::<Value>(body) else {
+                return failure(400, "BadRequest", "the body is not JSON".into());
+            };
+            let conflict = format!("Operation cannot be fulfilled on httproutes.gateway.networking.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
+            if s.conflicts > 0 {
+                s.conflicts -= 1;
+                return failure(409, "Conflict", conflict);
+            }
+            if sent["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
+                return failure(409, "Conflict", conflict);
+            }
+            if let Some(errors) = schema_errors(&sent) {
+                return failure(
+                    422,
+                    "Invalid",
+                    format!("HTTPRoute.gateway.networking.k8s.io \"{name}\" is invalid: {errors}"),
+                );
+            }
+            s.writes.push(sent.clone());
+            s.resource_version += 1;
+            let mut generation = current["metadata"]["generation"].as_i64().unwrap();
+            if sent["spec"] != current["spec"] {
+                generation += 1;
+            }
+            sent["metadata"]["resourceVersion"] = s.resource_version.to_string().into();
+            sent["metadata"]["generation"] = generation.into();
+            // Status is the controller's, not the writer's.
+            sent["status"] = current["status"].clone();
+            s.routes.insert(key.clone(), sent.clone());
+            let controller = s.controller.clone().unwrap();
+            drop(s);
+            let canary = sent["spec"]["rules"][0]["backendRefs"][1]["weight"]
+                .as_u64()
+                .unwrap_or(1);
+            report(controller, canary, key, generation, state.clone());
+            (200, sent)
+        }
+        _ => failure(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported here"),
+        ),
+    }
+}
+
+/// The simulated gateway controller's report on `generation`.
+fn report(
+    controller: Controller,
+    canary: u64,
+    key: (String, String),
+    generation: i64,
+    state: Arc<Mutex<State>>,
+) {
+    let soon = Duration::from_millis(50);
+    let (after, accepted, reason, message) = match controller {
+        Controller::Silent => return,
+        Controller::Accepts(after) => (after, "True", "Accepted", ""),
+        Controller::Rejects {
+            above,
+            reason,
+            message,
+        } if canary > above => (soon, "False", reason, message),
+        Controller::Rejects { .. } => (soon, "True", "Accepted", ""),
+    };
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let mut s = state.lock().unwrap();
+        s.resource_version += 1;
+        let rv = s.resource_version.to_string();
+        if let Some(route) = s.routes.get_mut(&key) {
+            if route["metadata"]["generation"] == generation {
+                route["status"] = status(generation, accepted, reason, message);
+                route["metadata"]["resourceVersion"] = rv.into();
+            }
+        }
+    });
+}
