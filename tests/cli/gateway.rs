@@ -4,6 +4,7 @@
 //! so loudly.
 
 use crate::kube_api::{Controller, KubeApi};
+use crate::support::{signal, Events};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,7 +18,7 @@ interval: 200ms
 checks:
   error-rate: { source: metrics, canary: errors, max: 1% }
 strategy:
-  canary: { weights: [25, 50, 100], observe: 600ms }
+  canary: { weights: [25, 50, 100], observe: 1s }
 ";
 
 /// The user's route: a filter and a match on the shared rule, another rule of their own, and
@@ -217,4 +218,74 @@ fn an_account_that_may_not_write_is_refused_before_anything_moves() {
     );
     assert!(text.contains("nothing had moved"), "{text}");
     assert!(s.api.writes().is_empty());
+}
+
+/// Starts a run with `--json` and waits until the canary takes 50%.
+fn at_fifty(s: &Setup) -> (std::process::Child, Events) {
+    let mut cmd = rollgate_run(s.dir.path());
+    cmd.arg("--json");
+    let (child, events) = Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 50);
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 50), ("web-canary".into(), 50)]
+    );
+    (child, events)
+}
+
+#[test]
+fn sigterm_puts_the_captured_weights_back_before_exiting() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    let (child, events) = at_fifty(&s);
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    events.finish();
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+}
+
+#[test]
+fn killed_outright_then_resumed_the_route_gets_its_weights_back() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    let (child, events) = at_fifty(&s);
+    signal(&child, "-KILL");
+    child.wait_with_output().unwrap();
+    events.finish();
+    // Left at 50/50 by a process that is gone.
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 50), ("web-canary".into(), 50)]
+    );
+    let runs: Vec<_> = std::fs::read_dir(s.dir.path().join("state/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["resume", &runs[0], "--state-dir", "state"])
+        .current_dir(s.dir.path())
+        .env("KUBECONFIG", s.dir.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+}
+
+#[test]
+fn an_api_server_down_mid_run_is_retried_then_the_route_is_put_back() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    let mut cmd = rollgate_run(s.dir.path());
+    cmd.arg("--json");
+    let (child, events) = Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
+    s.api.set_down(true);
+    // The shift to 50% fails its retries; the rollback keeps trying until the API is back.
+    events.wait_where("router-retrying", |e| e["attempt"] == 4);
+    events.wait_for("rollback-started");
+    events.wait_for("router-retrying");
+    s.api.set_down(false);
+    let out = child.wait_with_output().unwrap();
+    let seen = events.finish();
+    assert_eq!(out.status.code(), Some(5), "{}", said(&out));
+    assert!(seen.iter().any(|e| e["event"] == "rollback-finished"));
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
 }

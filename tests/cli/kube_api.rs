@@ -37,6 +37,8 @@ struct State {
     /// Every route body written, in order.
     writes: Vec<Value>,
     forbidden: bool,
+    /// Answering 503 to everything, as an API server behind a load balancer that lost it.
+    down: bool,
     /// The next this many writes get a 409 as if another writer had been first.
     conflicts: u32,
     controller: Option<Controller>,
@@ -123,6 +125,10 @@ impl KubeApi {
 
     pub fn writes(&self) -> Vec<Value> {
         self.state.lock().unwrap().writes.clone()
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.state.lock().unwrap().down = down;
     }
 
     pub fn forbid(&self) {
@@ -216,6 +222,13 @@ fn answer(
     };
     let key = (ns.to_string(), name.to_string());
     let mut s = state.lock().unwrap();
+    if s.down {
+        return failure(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request".into(),
+        );
+    }
     if s.forbidden {
         let verb = if *method == tiny_http::Method::Get {
             "get"

@@ -245,7 +245,12 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
     let (code, err) = run(&["run", plan.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("router `gw` (gateway-api): `rollgate run` sets weights through the Gateway API, and `mirror 100%` is not built yet; `dry-run` rehearses it"), "{err}");
-    assert!(err.contains("router `mesh` (istio): `rollgate run` cannot drive Istio yet; `dry-run` rehearses it"), "{err}");
+    assert!(
+        err.contains(
+            "router `mesh` (istio): `rollgate run` cannot drive Istio yet; `dry-run` rehearses it"
+        ),
+        "{err}"
+    );
     assert!(!state.path().join("runs").exists(), "nothing was started");
 }
 

@@ -19,6 +19,8 @@ use std::time::Duration;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Writes that lose a race to another writer are re-read and re-applied this many times.
 const CONFLICT_RETRIES: u32 = 5;
+/// How long one request to the API server may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a route's status is read while waiting for its gateway.
 const POLL: Duration = Duration::from_millis(200);
 const GROUP: &str = "gateway.networking.k8s.io";
@@ -65,6 +67,11 @@ impl GatewayApi {
                         format!("no Kubernetes configuration ({e}): set KUBECONFIG, name a `context`, or run in a pod with a service account")
                     })?,
                 };
+                let mut config = config;
+                // The runner retries and says so (`router-retrying`); kube's own silent retries
+                // of 503s, backing off for minutes, would hide an API server that is down.
+                config.default_retry = false;
+                config.read_timeout = Some(REQUEST_TIMEOUT);
                 kube::Client::try_from(config).map_err(|e| format!("the Kubernetes client: {e}"))
             })
             .await;
