@@ -5,8 +5,8 @@
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
 //! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources, chat
 //! notifiers, and `github` (PR comment, deployment statuses, approvals from PR comments);
-//! `gateway-api` routers setting weights; `istio` routers, and mirroring or header matches
-//! through the Gateway API, are refused with a clear message until they exist.
+//! `gateway-api` and `istio` routers setting weights; mirroring and header matches on
+//! Kubernetes are refused with a clear message until they exist.
 
 pub mod approvals;
 pub mod metrics;
@@ -190,6 +190,52 @@ fn gateway_api(
     }
 }
 
+/// What a Kubernetes router is asked that `run` cannot do yet: mirroring and header matches
+/// (one added rule or route, removed again) are not built.
+fn kubernetes_shifts(
+    graph: &crate::graph::StepGraph,
+    name: &str,
+    provider: &Provider,
+) -> Option<String> {
+    let route = graph.graph.node_weights().find_map(|n| match &n.kind {
+        crate::graph::StepKind::Shift { router, route }
+            if router == name && !matches!(route, crate::event::Route::Weight { .. }) =>
+        {
+            Some(route.to_string())
+        }
+        _ => None,
+    })?;
+    Some(format!(
+        "router `{name}` ({}): `rollgate run` sets weights on Kubernetes, and `{route}` is not built yet; `dry-run` rehearses it",
+        provider.kind()
+    ))
+}
+
+/// An istio router's settings with `${{ }}` filled in.
+fn istio(
+    spec: &crate::plan::provider::Istio,
+    sub: &dyn Fn(&str) -> String,
+) -> crate::plan::provider::Istio {
+    use crate::plan::provider::Destination;
+    let destination = |d: &Destination| match d {
+        Destination::Host(h) => Destination::Host(sub(h)),
+        Destination::Subset { host, subset } => Destination::Subset {
+            host: sub(host),
+            subset: sub(subset),
+        },
+    };
+    crate::plan::provider::Istio {
+        virtual_service: sub(&spec.virtual_service),
+        namespace: spec.namespace.as_deref().map(sub),
+        routes: spec.routes.iter().map(|r| sub(r)).collect(),
+        stable: destination(&spec.stable),
+        canary: destination(&spec.canary),
+        destination_rule: spec.destination_rule.as_deref().map(sub),
+        context: spec.context.as_deref().map(sub),
+        timeout: spec.timeout,
+    }
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
@@ -219,24 +265,18 @@ pub fn for_run(
                 let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
-            Provider::GatewayApi(spec) => {
-                // Mirroring and header matches (one added rule, removed again) are not built yet.
-                let beyond = graph.graph.node_weights().find_map(|n| match &n.kind {
-                    crate::graph::StepKind::Shift { router, route } if router == name && !matches!(route, crate::event::Route::Weight { .. }) => Some(route.to_string()),
-                    _ => None,
-                });
-                match beyond {
-                    Some(route) => missing.push(format!(
-                        "router `{name}` (gateway-api): `rollgate run` sets weights through the Gateway API, and `{route}` is not built yet; `dry-run` rehearses it"
-                    )),
-                    None => {
-                        p.routers.insert(name.clone(), Arc::new(traffic::GatewayApi::new(gateway_api(spec, &sub))));
-                    }
+            Provider::GatewayApi(spec) => match kubernetes_shifts(graph, name, provider) {
+                Some(not_yet) => missing.push(not_yet),
+                None => {
+                    p.routers.insert(name.clone(), Arc::new(traffic::GatewayApi::new(gateway_api(spec, &sub))));
                 }
-            }
-            Provider::Istio(_) => missing.push(format!(
-                "router `{name}` (istio): `rollgate run` cannot drive Istio yet; `dry-run` rehearses it, and a `traffic-command` router can drive any router today"
-            )),
+            },
+            Provider::Istio(spec) => match kubernetes_shifts(graph, name, provider) {
+                Some(not_yet) => missing.push(not_yet),
+                None => {
+                    p.routers.insert(name.clone(), Arc::new(traffic::Istio::new(istio(spec, &sub))));
+                }
+            },
             Provider::Prometheus(spec) => match prometheus(spec, contexts) {
                 Ok(source) => {
                     p.metrics.insert(name.clone(), Arc::new(source));

@@ -1,12 +1,15 @@
-//! A stand-in for a Kubernetes API server on loopback, for the Gateway API routes rollgate
-//! drives (no API server can run on these machines). It behaves like the real one on the wire
-//! for what rollgate does: HTTPRoutes with `resourceVersion` and `generation`; a `PUT` with a
+//! A stand-in for a Kubernetes API server on loopback, for the routes rollgate drives (Gateway
+//! API HTTPRoutes; Istio VirtualServices and DestinationRules), as no API server can run on
+//! these machines. It behaves like the real one on the wire for what rollgate does: objects
+//! with `resourceVersion` and `generation`; a `PUT` with a
 //! stale `resourceVersion` is refused with 409 Conflict, a missing route with 404, a forbidden
 //! one with 403, an object the HTTPRoute schema refuses with 422, each as a `metav1.Status`
-//! body; the `status` a client sends is ignored, as with a status subresource. Every route
-//! written is checked against the schema of the `gateway-api` crate's HTTPRoute type. A
-//! simulated gateway controller reports each new generation `Accepted` and `ResolvedRefs`
-//! after a delay, or rejects it, or never answers.
+//! body; the `status` a client sends is ignored, as with a status subresource. Every HTTPRoute
+//! written is checked against the schema of the `gateway-api` crate's HTTPRoute type, and every
+//! VirtualService against what Istio's validation checks of the fields rollgate writes (each
+//! route's weights whole numbers summing to 100). A simulated controller reports each new
+//! generation after a delay (a gateway's `Accepted` and `ResolvedRefs`, istiod's
+//! `observedGeneration`), or rejects it, or never answers.
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,7 +35,8 @@ pub enum Controller {
 
 #[derive(Default)]
 struct State {
-    routes: BTreeMap<(String, String), Value>,
+    /// Objects by (plural, namespace, name).
+    objects: BTreeMap<Key, Value>,
     resource_version: u64,
     /// Every route body written, in order.
     writes: Vec<Value>,
@@ -49,7 +53,11 @@ pub struct KubeApi {
     state: Arc<Mutex<State>>,
 }
 
-const PREFIX: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/";
+type Key = (String, String, String);
+
+fn key(plural: &str, ns: &str, name: &str) -> Key {
+    (plural.into(), ns.into(), name.into())
+}
 
 impl KubeApi {
     pub fn start(controller: Controller) -> KubeApi {
@@ -73,24 +81,54 @@ impl KubeApi {
 
     /// Adds an HTTPRoute as a user would have it: `spec` as given, accepted by its gateway.
     pub fn put_route(&self, ns: &str, name: &str, spec: Value) {
+        let status = status(1, "True", "Accepted", "");
+        let kind = ("httproutes", "gateway.networking.k8s.io/v1", "HTTPRoute");
+        self.put(kind, ns, name, spec, status);
+    }
+
+    /// Adds an Istio object (`virtualservices`, `destinationrules`), taken by istiod.
+    pub fn put_istio(&self, plural: &str, kind: &str, ns: &str, name: &str, spec: Value) {
+        let status = json!({ "observedGeneration": 1 });
+        self.put(
+            (plural, "networking.istio.io/v1", kind),
+            ns,
+            name,
+            spec,
+            status,
+        );
+    }
+
+    /// Adds an object of (plural, apiVersion, kind).
+    fn put(
+        &self,
+        (plural, api_version, kind): (&str, &str, &str),
+        ns: &str,
+        name: &str,
+        spec: Value,
+        status: Value,
+    ) {
         let mut s = self.state.lock().unwrap();
         s.resource_version += 1;
-        let route = json!({
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
+        let object = json!({
+            "apiVersion": api_version,
+            "kind": kind,
             "metadata": {
                 "name": name, "namespace": ns, "uid": format!("uid-{name}"),
                 "resourceVersion": s.resource_version.to_string(), "generation": 1,
                 "creationTimestamp": "2026-03-01T12:00:00Z"
             },
             "spec": spec,
-            "status": status(1, "True", "Accepted", "")
+            "status": status
         });
-        s.routes.insert((ns.into(), name.into()), route);
+        s.objects.insert(key(plural, ns, name), object);
     }
 
     pub fn route(&self, ns: &str, name: &str) -> Value {
-        self.state.lock().unwrap().routes[&(ns.to_string(), name.to_string())].clone()
+        self.object("httproutes", ns, name)
+    }
+
+    pub fn object(&self, plural: &str, ns: &str, name: &str) -> Value {
+        self.state.lock().unwrap().objects[&key(plural, ns, name)].clone()
     }
 
     /// Another writer's change to the route's spec, as `kubectl edit` would make it.
@@ -98,10 +136,7 @@ impl KubeApi {
         let mut s = self.state.lock().unwrap();
         s.resource_version += 1;
         let rv = s.resource_version.to_string();
-        let route = s
-            .routes
-            .get_mut(&(ns.to_string(), name.to_string()))
-            .unwrap();
+        let route = s.objects.get_mut(&key("httproutes", ns, name)).unwrap();
         edit(&mut route["spec"]);
         route["metadata"]["resourceVersion"] = rv.into();
         let g = route["metadata"]["generation"].as_i64().unwrap() + 1;
@@ -204,23 +239,51 @@ fn serve(mut request: tiny_http::Request, state: &Arc<Mutex<State>>) {
     let _ = request.respond(response);
 }
 
+/// VirtualService checks Istio's validation makes of what rollgate writes: each route's
+/// weights are whole numbers from 0 to 100 that sum to 100.
+fn virtual_service_errors(vs: &Value) -> Option<String> {
+    let http = vs["spec"]["http"].as_array()?;
+    let errors: Vec<String> = http
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let route = h["route"].as_array()?;
+            if route.len() < 2 {
+                return None;
+            }
+            let weights: Vec<Option<u64>> = route.iter().map(|r| r["weight"].as_u64()).collect();
+            let total: u64 = weights.iter().flatten().sum();
+            (weights.iter().any(|w| w.is_none_or(|w| w > 100)) || total != 100)
+                .then(|| format!("spec.http[{i}]: total destination weight {total} != 100"))
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+/// `/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}` as (group, plural, ns, name).
+fn parse(path: &str) -> Option<(&str, &str, &str, &str)> {
+    let parts: Vec<&str> = path.strip_prefix("/apis/")?.split('/').collect();
+    match parts.as_slice() {
+        [group, "v1", "namespaces", ns, plural, name] => Some((group, plural, ns, name)),
+        _ => None,
+    }
+}
+
 fn answer(
     method: &tiny_http::Method,
     path: &str,
     body: &str,
     state: &Arc<Mutex<State>>,
 ) -> (u16, Value) {
-    let Some((ns, name)) = path
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.split_once("/httproutes/"))
-    else {
+    let Some((group, plural, ns, name)) = parse(path) else {
         return failure(
             404,
             "NotFound",
             format!("the server could not find the requested resource ({path})"),
         );
     };
-    let key = (ns.to_string(), name.to_string());
+    let key = key(plural, ns, name);
+    let resource = format!("{plural}.{group}");
     let mut s = state.lock().unwrap();
     if s.down {
         return failure(
@@ -235,14 +298,10 @@ fn answer(
         } else {
             "update"
         };
-        return failure(403, "Forbidden", format!("httproutes.gateway.networking.k8s.io \"{name}\" is forbidden: User \"system:serviceaccount:ci:rollgate\" cannot {verb} resource \"httproutes\" in API group \"gateway.networking.k8s.io\" in the namespace \"{ns}\""));
+        return failure(403, "Forbidden", format!("{resource} \"{name}\" is forbidden: User \"system:serviceaccount:ci:rollgate\" cannot {verb} resource \"{plural}\" in API group \"{group}\" in the namespace \"{ns}\""));
     }
-    let Some(current) = s.routes.get(&key).cloned() else {
-        return failure(
-            404,
-            "NotFound",
-            format!("httproutes.gateway.networking.k8s.io \"{name}\" not found"),
-        );
+    let Some(current) = s.objects.get(&key).cloned() else {
+        return failure(404, "NotFound", format!("{resource} \"{name}\" not found"));
     };
     match method {
         tiny_http::Method::Get => (200, current),
@@ -250,7 +309,7 @@ fn answer(
             let Ok(mut sent) = serde_json::from_str::<Value>(body) else {
                 return failure(400, "BadRequest", "the body is not JSON".into());
             };
-            let conflict = format!("Operation cannot be fulfilled on httproutes.gateway.networking.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
+            let conflict = format!("Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
             if s.conflicts > 0 {
                 s.conflicts -= 1;
                 return failure(409, "Conflict", conflict);
@@ -258,11 +317,16 @@ fn answer(
             if sent["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
                 return failure(409, "Conflict", conflict);
             }
-            if let Some(errors) = schema_errors(&sent) {
+            let invalid = match plural {
+                "httproutes" => schema_errors(&sent),
+                "virtualservices" => virtual_service_errors(&sent),
+                _ => Some(format!("rollgate has no business writing {resource}")),
+            };
+            if let Some(errors) = invalid {
                 return failure(
                     422,
                     "Invalid",
-                    format!("HTTPRoute.gateway.networking.k8s.io \"{name}\" is invalid: {errors}"),
+                    format!("{resource} \"{name}\" is invalid: {errors}"),
                 );
             }
             s.writes.push(sent.clone());
@@ -275,11 +339,12 @@ fn answer(
             sent["metadata"]["generation"] = generation.into();
             // Status is the controller's, not the writer's.
             sent["status"] = current["status"].clone();
-            s.routes.insert(key.clone(), sent.clone());
+            s.objects.insert(key.clone(), sent.clone());
             let controller = s.controller.clone().unwrap();
             drop(s);
             let canary = sent["spec"]["rules"][0]["backendRefs"][1]["weight"]
                 .as_u64()
+                .or(sent["spec"]["http"][0]["route"][1]["weight"].as_u64())
                 .unwrap_or(1);
             report(controller, canary, key, generation, state.clone());
             (200, sent)
@@ -296,7 +361,7 @@ fn answer(
 fn report(
     controller: Controller,
     canary: u64,
-    key: (String, String),
+    key: Key,
     generation: i64,
     state: Arc<Mutex<State>>,
 ) {
@@ -316,10 +381,15 @@ fn report(
         let mut s = state.lock().unwrap();
         s.resource_version += 1;
         let rv = s.resource_version.to_string();
-        if let Some(route) = s.routes.get_mut(&key) {
-            if route["metadata"]["generation"] == generation {
-                route["status"] = status(generation, accepted, reason, message);
-                route["metadata"]["resourceVersion"] = rv.into();
+        let istio = key.0 == "virtualservices";
+        if let Some(object) = s.objects.get_mut(&key) {
+            if object["metadata"]["generation"] == generation {
+                object["status"] = if istio {
+                    json!({ "observedGeneration": generation })
+                } else {
+                    status(generation, accepted, reason, message)
+                };
+                object["metadata"]["resourceVersion"] = rv.into();
             }
         }
     });

@@ -12,6 +12,7 @@ mod graphs;
 mod haproxy;
 mod help;
 mod hostile;
+mod istio;
 mod kube_api;
 mod notify;
 mod prometheus;

@@ -7,27 +7,22 @@
 //! re-applied. A shift is confirmed only once every parent gateway reports the route
 //! `Accepted` and `ResolvedRefs` at the written generation: observation starts then.
 
+use super::kubernetes::{Kube, Resource};
 use super::{TrafficError, TrafficRouter};
 use crate::event::{Route, RouterState};
 use crate::plan::provider::{Backend, GatewayApi as Spec, RouteKind, RouteRef};
 use async_trait::async_trait;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::DynamicObject;
 use serde_json::Value;
 use std::time::Duration;
 
 /// How long a gateway may take to accept a change when the plan does not say.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Writes that lose a race to another writer are re-read and re-applied this many times.
-const CONFLICT_RETRIES: u32 = 5;
-/// How long one request to the API server may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a route's status is read while waiting for its gateway.
-const POLL: Duration = Duration::from_millis(200);
 const GROUP: &str = "gateway.networking.k8s.io";
 
 pub struct GatewayApi {
     spec: Spec,
-    client: tokio::sync::OnceCell<Result<kube::Client, String>>,
+    kube: Kube,
 }
 
 /// A rule that references both backends: its index, and the positions of the two refs in it.
@@ -40,95 +35,22 @@ struct Shared {
 
 impl GatewayApi {
     pub fn new(spec: Spec) -> GatewayApi {
-        GatewayApi {
-            spec,
-            client: tokio::sync::OnceCell::new(),
+        let kube = Kube::new(spec.context.clone());
+        GatewayApi { spec, kube }
+    }
+
+    fn resource(&self, route: &RouteRef) -> Resource {
+        Resource {
+            group: GROUP,
+            kind: kind(route),
+            plural: match route.kind {
+                RouteKind::HTTPRoute => "httproutes",
+                RouteKind::GRPCRoute => "grpcroutes",
+            },
+            name: route.name.clone(),
+            namespace: route.namespace.clone().or(self.spec.namespace.clone()),
+            writes: true,
         }
-    }
-
-    /// The Kubernetes client: the plan's kubeconfig context, else the current context, else
-    /// the pod's service account. Made on first use (reading the config may run an exec
-    /// credential plugin).
-    async fn client(&self) -> Result<kube::Client, TrafficError> {
-        let made = self
-            .client
-            .get_or_init(|| async {
-                let config = match &self.spec.context {
-                    Some(context) => {
-                        let options = kube::config::KubeConfigOptions {
-                            context: Some(context.clone()),
-                            ..Default::default()
-                        };
-                        kube::Config::from_kubeconfig(&options)
-                            .await
-                            .map_err(|e| format!("kubeconfig context `{context}`: {e}"))?
-                    }
-                    None => kube::Config::infer().await.map_err(|e| {
-                        format!("no Kubernetes configuration ({e}): set KUBECONFIG, name a `context`, or run in a pod with a service account")
-                    })?,
-                };
-                let mut config = config;
-                // The runner retries and says so (`router-retrying`); kube's own silent retries
-                // of 503s, backing off for minutes, would hide an API server that is down.
-                config.default_retry = false;
-                config.read_timeout = Some(REQUEST_TIMEOUT);
-                kube::Client::try_from(config).map_err(|e| format!("the Kubernetes client: {e}"))
-            })
-            .await;
-        made.clone().map_err(TrafficError::refused)
-    }
-
-    fn namespace<'a>(&'a self, route: &'a RouteRef, client: &'a kube::Client) -> &'a str {
-        route
-            .namespace
-            .as_deref()
-            .or(self.spec.namespace.as_deref())
-            .unwrap_or(client.default_namespace())
-    }
-
-    async fn api(&self, route: &RouteRef) -> Result<(Api<DynamicObject>, String), TrafficError> {
-        let client = self.client().await?;
-        let ns = self.namespace(route, &client).to_string();
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(GROUP, "v1", kind(route)));
-        Ok((Api::namespaced_with(client, &ns, &resource), ns))
-    }
-
-    /// Reads `route`, changes it with `change` (given the rules that reference both backends)
-    /// and writes it back, re-reading on a conflict; returns the generation now in force.
-    async fn edit(
-        &self,
-        route: &RouteRef,
-        change: impl Fn(&mut Value, &[Shared], &str),
-    ) -> Result<(Api<DynamicObject>, String, i64), TrafficError> {
-        let (api, ns) = self.api(route).await?;
-        let what = format!("{} {ns}/{}", kind(route), route.name);
-        for _ in 0..CONFLICT_RETRIES {
-            let mut obj = api
-                .get(&route.name)
-                .await
-                .map_err(|e| api_error(e, "get", route, &ns))?;
-            let shared = self.shared(&obj.data, &ns, &what)?;
-            let mut data = obj.data.clone();
-            change(&mut data, &shared, &ns);
-            if data == obj.data {
-                let generation = obj.metadata.generation.unwrap_or_default();
-                return Ok((api, ns, generation));
-            }
-            obj.data = data;
-            check_shape(&obj, route)?;
-            match api.replace(&route.name, &PostParams::default(), &obj).await {
-                Ok(written) => {
-                    let generation = written.metadata.generation.unwrap_or_default();
-                    return Ok((api, ns, generation));
-                }
-                // Another writer changed the route since it was read: read it again.
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
-                Err(e) => return Err(api_error(e, "update", route, &ns)),
-            }
-        }
-        Err(TrafficError::transient(format!(
-            "{what} kept changing under rollgate's writes ({CONFLICT_RETRIES} conflicts in a row)"
-        )))
     }
 
     fn shared(&self, route: &Value, ns: &str, what: &str) -> Result<Vec<Shared>, TrafficError> {
@@ -143,58 +65,43 @@ impl GatewayApi {
         Ok(shared)
     }
 
-    /// Waits until every parent gateway accepts `generation` of the route.
-    async fn accepted(
-        &self,
-        api: &Api<DynamicObject>,
-        route: &RouteRef,
-        ns: &str,
-        generation: i64,
-    ) -> Result<(), TrafficError> {
-        let what = format!("{} {ns}/{}", kind(route), route.name);
-        let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let obj = api
-                .get(&route.name)
-                .await
-                .map_err(|e| api_error(e, "get", route, ns))?;
-            match in_force(&obj.data, generation) {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(refusal) => {
-                    return Err(TrafficError::transient(format!("{what}: {refusal}")));
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(TrafficError::transient(format!(
-                    "{what}: its gateway did not accept generation {generation} within {} (no parent reported Accepted and ResolvedRefs for it)",
-                    humantime::format_duration(timeout)
-                )));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Sets the weights of every route, given its key and a shared rule, and waits for each
-    /// to be in force.
+    /// Sets the weights of every route, given its key and a shared rule, and waits until every
+    /// parent gateway accepts each.
     async fn set_all(
         &self,
         weights: impl Fn(&str, &Shared) -> Option<(u32, u32)>,
     ) -> Result<(), TrafficError> {
+        let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
         for route in &self.spec.routes {
-            let (api, ns, generation) = self
-                .edit(route, |data, shared, ns| {
-                    let key = route_key(route, ns);
-                    for s in shared {
-                        if let Some((stable, canary)) = weights(&key, s) {
-                            set_weight(data, s.rule, s.stable, stable);
-                            set_weight(data, s.rule, s.canary, canary);
+            let resource = self.resource(route);
+            let written = self
+                .kube
+                .edit(
+                    &resource,
+                    |data, ns, what| {
+                        let key = route_key(route, ns);
+                        for s in self.shared(data, ns, what)? {
+                            if let Some((stable, canary)) = weights(&key, &s) {
+                                set_weight(data, s.rule, s.stable, stable);
+                                set_weight(data, s.rule, s.canary, canary);
+                            }
                         }
-                    }
-                })
+                        Ok(())
+                    },
+                    |obj| check_shape(obj, route),
+                )
                 .await?;
-            self.accepted(&api, route, &ns, generation).await?;
+            let generation = written.generation;
+            self.kube
+                .wait(&resource, timeout, |data| in_force(data, generation))
+                .await
+                .map_err(|e| TrafficError {
+                    message: e.message.replace(
+                        "the change was not taken within",
+                        &format!("its gateway did not accept generation {generation} within"),
+                    ),
+                    ..e
+                })?;
         }
         Ok(())
     }
@@ -206,16 +113,11 @@ impl TrafficRouter for GatewayApi {
         let mut state = RouterState::default();
         let mut first = None;
         for route in &self.spec.routes {
-            let (api, ns) = self.api(route).await?;
-            let obj = api
-                .get(&route.name)
-                .await
-                .map_err(|e| api_error(e, "get", route, &ns))?;
-            let what = format!("{} {ns}/{}", kind(route), route.name);
-            for s in self.shared(&obj.data, &ns, &what)? {
+            let (data, ns, what) = self.kube.get(&self.resource(route)).await?;
+            for s in self.shared(&data, &ns, &what)? {
                 let (stable, canary) = (
-                    weight(&obj.data, s.rule, s.stable),
-                    weight(&obj.data, s.rule, s.canary),
+                    weight(&data, s.rule, s.stable),
+                    weight(&data, s.rule, s.canary),
                 );
                 first.get_or_insert((stable, canary));
                 let key = route_key(route, &ns);
@@ -319,7 +221,7 @@ fn set_weight(route: &mut Value, rule: usize, backend: usize, weight: u32) {
 }
 
 /// The canary's share of the two weights, in percent.
-fn share(stable: u32, canary: u32) -> u8 {
+pub(super) fn share(stable: u32, canary: u32) -> u8 {
     let total = u64::from(stable) + u64::from(canary);
     if total == 0 {
         return 0;
@@ -371,8 +273,8 @@ fn in_force(route: &Value, generation: i64) -> Result<bool, String> {
 }
 
 /// What rollgate writes must still be a route the Gateway API's own types accept.
-fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), TrafficError> {
-    let value = serde_json::to_value(obj).expect("objects serialize");
+fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), String> {
+    let value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
     let checked = match route.kind {
         RouteKind::HTTPRoute => {
             serde_json::from_value::<gateway_api::httproutes::HttpRoute>(value).map(|_| ())
@@ -381,47 +283,7 @@ fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), TrafficError
             serde_json::from_value::<gateway_api::grpcroutes::GrpcRoute>(value).map(|_| ())
         }
     };
-    checked.map_err(|e| {
-        TrafficError::refused(format!(
-            "{} {}: the changed route would not be a valid {}: {e}",
-            kind(route),
-            route.name,
-            kind(route)
-        ))
-    })
-}
-
-/// A Kubernetes API error, said so a person can act on it.
-fn api_error(e: kube::Error, verb: &str, route: &RouteRef, ns: &str) -> TrafficError {
-    let kind = kind(route);
-    let name = &route.name;
-    match e {
-        kube::Error::Api(s) if s.code == 404 => TrafficError::refused(format!(
-            "no {kind} `{name}` in namespace `{ns}`: check the router's `routes` and `namespace`"
-        )),
-        kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
-            let plural = format!("{}s", kind.to_lowercase());
-            TrafficError::refused(format!(
-                "the Kubernetes API refused to {verb} {kind} `{ns}/{name}` ({}): rollgate needs `get` and `update` on `{plural}` in `{GROUP}`, namespace `{ns}`. A Role that grants it:\n{}",
-                s.message,
-                role(ns, &plural)
-            ))
-        }
-        kube::Error::Api(s) => TrafficError::transient(format!(
-            "{kind} {ns}/{name}: {verb} failed: {} ({} {})",
-            s.message, s.code, s.reason
-        )),
-        other => TrafficError::transient(format!(
-            "the Kubernetes API did not answer ({verb} {kind} {ns}/{name}): {other}"
-        )),
-    }
-}
-
-/// The Role that lets rollgate drive routes of `plural` in `ns`.
-pub fn role(ns: &str, plural: &str) -> String {
-    format!(
-        "  apiVersion: rbac.authorization.k8s.io/v1\n  kind: Role\n  metadata: {{ name: rollgate, namespace: {ns} }}\n  rules:\n    - apiGroups: [{GROUP}]\n      resources: [{plural}]\n      verbs: [get, update]"
-    )
+    checked.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -565,14 +427,5 @@ mod tests {
         );
         // A refusal of an older generation is history, not an answer.
         assert_eq!(in_force(&status(2, "False"), 3), Ok(false));
-    }
-
-    #[test]
-    fn the_role_it_prints_is_yaml_a_cluster_takes() {
-        let role = role("shop", "httproutes");
-        let v = crate::plan::load::load("role.yaml", &role).unwrap().value;
-        assert_eq!(v["kind"], "Role");
-        assert_eq!(v["rules"][0]["verbs"], json!(["get", "update"]));
-        assert_eq!(v["rules"][0]["apiGroups"][0], GROUP);
     }
 }

@@ -3,11 +3,14 @@
 mod command;
 mod gateway_api;
 mod haproxy;
+mod istio;
+mod kubernetes;
 mod simulated;
 
 pub use command::{route_env, Command};
 pub use gateway_api::GatewayApi;
 pub use haproxy::Haproxy;
+pub use istio::Istio;
 pub use simulated::Simulated;
 
 use crate::event::{Route, RouterState};
