@@ -3,10 +3,9 @@
 //!
 //! What exists today: for dry-runs, every router is [`traffic::Simulated`] and every metric
 //! source replays the fixture; gates are decided by the fixture or `--approve`. For real runs,
-//! `haproxy` and `traffic-command` routers, `prometheus` and `metrics-command` sources, chat
-//! notifiers, and `github` (PR comment, deployment statuses, approvals from PR comments);
-//! `gateway-api` and `istio` routers setting weights; mirroring and header matches on
-//! Kubernetes are refused with a clear message until they exist.
+//! `haproxy`, `gateway-api`, `istio` and `traffic-command` routers, `prometheus` and
+//! `metrics-command` sources, chat notifiers, and `github` (PR comment, deployment statuses,
+//! approvals from PR comments).
 
 pub mod approvals;
 pub mod metrics;
@@ -190,27 +189,6 @@ fn gateway_api(
     }
 }
 
-/// What a Kubernetes router is asked that `run` cannot do yet: mirroring and header matches
-/// (one added rule or route, removed again) are not built.
-fn kubernetes_shifts(
-    graph: &crate::graph::StepGraph,
-    name: &str,
-    provider: &Provider,
-) -> Option<String> {
-    let route = graph.graph.node_weights().find_map(|n| match &n.kind {
-        crate::graph::StepKind::Shift { router, route }
-            if router == name && !matches!(route, crate::event::Route::Weight { .. }) =>
-        {
-            Some(route.to_string())
-        }
-        _ => None,
-    })?;
-    Some(format!(
-        "router `{name}` ({}): `rollgate run` sets weights on Kubernetes, and `{route}` is not built yet; `dry-run` rehearses it",
-        provider.kind()
-    ))
-}
-
 /// An istio router's settings with `${{ }}` filled in.
 fn istio(
     spec: &crate::plan::provider::Istio,
@@ -265,18 +243,12 @@ pub fn for_run(
                 let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
-            Provider::GatewayApi(spec) => match kubernetes_shifts(graph, name, provider) {
-                Some(not_yet) => missing.push(not_yet),
-                None => {
-                    p.routers.insert(name.clone(), Arc::new(traffic::GatewayApi::new(gateway_api(spec, &sub))));
-                }
-            },
-            Provider::Istio(spec) => match kubernetes_shifts(graph, name, provider) {
-                Some(not_yet) => missing.push(not_yet),
-                None => {
-                    p.routers.insert(name.clone(), Arc::new(traffic::Istio::new(istio(spec, &sub))));
-                }
-            },
+            Provider::GatewayApi(spec) => {
+                p.routers.insert(name.clone(), Arc::new(traffic::GatewayApi::new(gateway_api(spec, &sub))));
+            }
+            Provider::Istio(spec) => {
+                p.routers.insert(name.clone(), Arc::new(traffic::Istio::new(istio(spec, &sub))));
+            }
             Provider::Prometheus(spec) => match prometheus(spec, contexts) {
                 Ok(source) => {
                     p.metrics.insert(name.clone(), Arc::new(source));

@@ -289,3 +289,68 @@ fn an_api_server_down_mid_run_is_retried_then_the_route_is_put_back() {
     assert!(seen.iter().any(|e| e["event"] == "rollback-finished"));
     assert_eq!(s.api.route("shop", "web")["spec"], users_route());
 }
+
+const MIRROR_THEN_HEADER: &str = "name: web shadow then a/b
+providers:
+  gw: { kind: gateway-api, routes: [{ name: web }], stable: web-stable, canary: web-canary, timeout: 3s }
+  metrics: { kind: metrics-command, run: cat errors }
+interval: 200ms
+checks:
+  error-rate: { source: metrics, canary: errors, max: 1% }
+phases:
+  - { name: shadow, mirror: 100, observe: 1s }
+  - { name: ab, match: { header: x-canary, value: always }, observe: 1s }
+  - { name: half, weight: 50, observe: 1s }
+  - { name: full, weight: 100 }
+";
+
+#[test]
+fn mirroring_then_a_header_rule_are_added_and_taken_out_again() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    std::fs::write(s.dir.path().join("plan.yaml"), MIRROR_THEN_HEADER).unwrap();
+    let mut cmd = rollgate_run(s.dir.path());
+    cmd.arg("--json");
+    let (child, events) = Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["type"] == "mirror");
+    let rules = s.api.route("shop", "web")["spec"]["rules"].clone();
+    assert_eq!(
+        rules[0]["filters"][1],
+        json!({ "type": "RequestMirror", "requestMirror": { "backendRef": { "name": "web-canary", "port": 80 }, "percent": 100 } })
+    );
+    events.wait_where("weight-shifted", |e| e["to"]["type"] == "header-match");
+    let rules = s.api.route("shop", "web")["spec"]["rules"].clone();
+    assert_eq!(rules[0]["name"], "rollgate-canary");
+    assert_eq!(rules[0]["matches"][0]["headers"][0]["name"], "x-canary");
+    assert_eq!(
+        rules[1]["filters"].as_array().unwrap().len(),
+        1,
+        "the mirror is gone"
+    );
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 50);
+    let mut expected = users_route();
+    expected["rules"][0]["backendRefs"][0]["weight"] = 50.into();
+    expected["rules"][0]["backendRefs"][1]["weight"] = 50.into();
+    assert_eq!(s.api.route("shop", "web")["spec"], expected);
+    let out = child.wait_with_output().unwrap();
+    events.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(
+        s.api.weights("shop", "web"),
+        [("web-stable".into(), 0), ("web-canary".into(), 100)]
+    );
+}
+
+#[test]
+fn a_rollback_during_the_header_phase_leaves_the_route_as_it_was() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    std::fs::write(s.dir.path().join("plan.yaml"), MIRROR_THEN_HEADER).unwrap();
+    let mut cmd = rollgate_run(s.dir.path());
+    cmd.arg("--json");
+    let (child, events) = Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["type"] == "header-match");
+    std::fs::write(s.dir.path().join("errors"), "0.05").unwrap();
+    let out = child.wait_with_output().unwrap();
+    events.finish();
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+}

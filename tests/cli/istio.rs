@@ -151,3 +151,34 @@ fn a_destination_rule_without_the_canary_subset_refuses_the_run_before_anything_
     assert!(text.contains("nothing had moved"), "{text}");
     assert!(s.api.writes().is_empty());
 }
+
+#[test]
+fn mirroring_then_a_header_route_are_added_and_taken_out_again() {
+    let s = setup("0.001", &["stable", "canary"]);
+    let plan = PLAN.replace(
+        "strategy:\n  canary: { weights: [25, 50, 100], observe: 600ms }\n",
+        "phases:\n  - { name: shadow, mirror: 100, observe: 600ms }\n  - { name: ab, match: { header: x-canary, value: always }, observe: 600ms }\n  - { name: full, weight: 100 }\n",
+    );
+    std::fs::write(s.dir.path().join("plan.yaml"), plan).unwrap();
+    let out = run(&s);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let writes = s.api.writes();
+    let http = |i: usize| writes[i]["spec"]["http"].clone();
+    // The mirror on the split route, then the header route first and the mirror gone, then
+    // neither, with all traffic on the canary.
+    assert_eq!(http(0)[1]["mirror"]["subset"], "canary");
+    assert_eq!(http(0)[1]["mirrorPercentage"]["value"], 100.0);
+    assert_eq!(http(1)[0]["name"], "rollgate-canary");
+    assert_eq!(
+        http(1)[0]["match"][0]["headers"]["x-canary"]["exact"],
+        "always"
+    );
+    assert!(http(1)[2].get("mirror").is_none());
+    let mut expected = users_virtual_service();
+    expected["http"][1]["route"][0]["weight"] = 0.into();
+    expected["http"][1]["route"][1]["weight"] = 100.into();
+    assert_eq!(
+        s.api.object("virtualservices", "prod", "checkout")["spec"],
+        expected
+    );
+}

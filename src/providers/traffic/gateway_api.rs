@@ -65,11 +65,12 @@ impl GatewayApi {
         Ok(shared)
     }
 
-    /// Sets the weights of every route, given its key and a shared rule, and waits until every
-    /// parent gateway accepts each.
-    async fn set_all(
+    /// Writes every route, once rollgate's own additions (a header rule, a mirror filter) are
+    /// taken out, with `change` (given the route's key and its shared rules), and waits until
+    /// every parent gateway accepts each.
+    async fn write_all(
         &self,
-        weights: impl Fn(&str, &Shared) -> Option<(u32, u32)>,
+        change: impl Fn(&mut Value, &str, &[Shared]) -> Result<(), TrafficError>,
     ) -> Result<(), TrafficError> {
         let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
         for route in &self.spec.routes {
@@ -79,14 +80,9 @@ impl GatewayApi {
                 .edit(
                     &resource,
                     |data, ns, what| {
-                        let key = route_key(route, ns);
-                        for s in self.shared(data, ns, what)? {
-                            if let Some((stable, canary)) = weights(&key, &s) {
-                                set_weight(data, s.rule, s.stable, stable);
-                                set_weight(data, s.rule, s.canary, canary);
-                            }
-                        }
-                        Ok(())
+                        strip(data, &self.spec.canary, ns);
+                        let shared = self.shared(data, ns, what)?;
+                        change(data, &route_key(route, ns), &shared)
                     },
                     |obj| check_shape(obj, route),
                 )
@@ -113,7 +109,9 @@ impl TrafficRouter for GatewayApi {
         let mut state = RouterState::default();
         let mut first = None;
         for route in &self.spec.routes {
-            let (data, ns, what) = self.kube.get(&self.resource(route)).await?;
+            let (mut data, ns, what) = self.kube.get(&self.resource(route)).await?;
+            // What an earlier run left behind is not the route's own state.
+            strip(&mut data, &self.spec.canary, &ns);
             for s in self.shared(&data, &ns, &what)? {
                 let (stable, canary) = (
                     weight(&data, s.rule, s.stable),
@@ -136,22 +134,134 @@ impl TrafficRouter for GatewayApi {
     }
 
     async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
-        let Route::Weight { percent } = route else {
-            return Err(TrafficError::refused(format!(
-                "`{route}` through the Gateway API is not built yet; only weights are"
-            )));
-        };
-        let canary = u32::from(*percent).min(100);
-        self.set_all(|_, _| Some((100 - canary, canary))).await
+        match route {
+            Route::Weight { percent } => {
+                let canary = u32::from(*percent).min(100);
+                self.write_all(|data, _, shared| {
+                    for s in shared {
+                        set_weight(data, s.rule, s.stable, 100 - canary);
+                        set_weight(data, s.rule, s.canary, canary);
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Route::Mirror { percent } => {
+                self.write_all(|data, _, shared| {
+                    for s in shared {
+                        add_mirror(data, s, *percent);
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Route::HeaderMatch { header, value } => {
+                self.write_all(|data, _, shared| {
+                    add_header_rule(data, &shared[0], header, value);
+                    Ok(())
+                })
+                .await
+            }
+        }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
-        self.set_all(|key, s| {
-            let stable = state.servers.get(&format!("{key}#{}/stable", s.rule))?;
-            let canary = state.servers.get(&format!("{key}#{}/canary", s.rule))?;
-            Some((*stable, *canary))
+        self.write_all(|data, key, shared| {
+            for s in shared {
+                let stable = state.servers.get(&format!("{key}#{}/stable", s.rule));
+                let canary = state.servers.get(&format!("{key}#{}/canary", s.rule));
+                if let (Some(stable), Some(canary)) = (stable, canary) {
+                    set_weight(data, s.rule, s.stable, *stable);
+                    set_weight(data, s.rule, s.canary, *canary);
+                }
+            }
+            Ok(())
         })
         .await
+    }
+}
+
+/// The name of the rule rollgate adds for a header match, and takes out again.
+const OWN_RULE: &str = "rollgate-canary";
+
+/// Takes out what rollgate added: its header rule, and mirror filters to the canary.
+fn strip(route: &mut Value, canary: &Backend, ns: &str) {
+    let Some(rules) = route
+        .pointer_mut("/spec/rules")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    rules.retain(|r| r["name"] != OWN_RULE);
+    for rule in rules.iter_mut() {
+        let Some(filters) = rule.get_mut("filters").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let before = filters.len();
+        filters.retain(|f| {
+            !(f["type"] == "RequestMirror"
+                && refers_to(&f["requestMirror"]["backendRef"], canary, ns))
+        });
+        if filters.is_empty() && before > 0 {
+            rule.as_object_mut()
+                .expect("a rule is an object")
+                .remove("filters");
+        }
+    }
+}
+
+/// Mirrors `percent` of a shared rule's requests to its canary backend.
+fn add_mirror(route: &mut Value, s: &Shared, percent: u8) {
+    let canary = &route["spec"]["rules"][s.rule]["backendRefs"][s.canary];
+    let mut backend = serde_json::Map::new();
+    for field in ["group", "kind", "name", "namespace", "port"] {
+        if let Some(v) = canary.get(field) {
+            backend.insert(field.into(), v.clone());
+        }
+    }
+    let mirror = serde_json::json!({
+        "type": "RequestMirror",
+        "requestMirror": { "backendRef": backend, "percent": percent }
+    });
+    let rule = &mut route["spec"]["rules"][s.rule];
+    match rule.get_mut("filters").and_then(Value::as_array_mut) {
+        Some(filters) => filters.push(mirror),
+        None => rule["filters"] = Value::Array(vec![mirror]),
+    }
+}
+
+/// Adds, first, a rule that sends the shared rule's requests carrying `header: value` to the
+/// canary alone, with the shared rule's matches and filters.
+fn add_header_rule(route: &mut Value, s: &Shared, header: &str, value: &str) {
+    let shared = route["spec"]["rules"][s.rule].clone();
+    let condition = serde_json::json!({ "type": "Exact", "name": header, "value": value });
+    let matches: Vec<Value> = match shared["matches"].as_array() {
+        Some(ms) if !ms.is_empty() => ms.clone(),
+        _ => vec![serde_json::json!({})],
+    }
+    .into_iter()
+    .map(|mut m| {
+        match m.get_mut("headers").and_then(Value::as_array_mut) {
+            Some(headers) => headers.push(condition.clone()),
+            None => m["headers"] = Value::Array(vec![condition.clone()]),
+        }
+        m
+    })
+    .collect();
+    let mut canary = shared["backendRefs"][s.canary].clone();
+    if let Some(c) = canary.as_object_mut() {
+        c.remove("weight");
+    }
+    let mut rule =
+        serde_json::json!({ "name": OWN_RULE, "matches": matches, "backendRefs": [canary] });
+    if let Some(filters) = shared.get("filters") {
+        rule["filters"] = filters.clone();
+    }
+    if let Some(rules) = route
+        .pointer_mut("/spec/rules")
+        .and_then(Value::as_array_mut)
+    {
+        rules.insert(0, rule);
     }
 }
 
@@ -403,6 +513,50 @@ mod tests {
         r2[0].as_object_mut().unwrap().remove("weight");
         r2[1].as_object_mut().unwrap().remove("weight");
         assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_mirror_and_a_header_rule_come_out_exactly_as_they_went_in() {
+        let s = spec(SPEC);
+        let before = route();
+        let shared = shared_rules(&before, &s.stable, &s.canary, "shop");
+        let mut mirrored = before.clone();
+        add_mirror(&mut mirrored, &shared[0], 100);
+        add_mirror(&mut mirrored, &shared[1], 100);
+        assert_eq!(
+            mirrored["spec"]["rules"][0]["filters"][1],
+            json!({ "type": "RequestMirror", "requestMirror": { "backendRef": { "name": "web-canary", "port": 80 }, "percent": 100 } })
+        );
+        assert_eq!(
+            mirrored["spec"]["rules"][2]["filters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        strip(&mut mirrored, &s.canary, "shop");
+        assert_eq!(mirrored, before);
+
+        let mut matched = before.clone();
+        add_header_rule(&mut matched, &shared[0], "x-canary", "always");
+        let own = &matched["spec"]["rules"][0];
+        assert_eq!(own["name"], OWN_RULE);
+        assert_eq!(
+            own["matches"],
+            json!([{ "path": { "type": "PathPrefix", "value": "/" }, "headers": [{ "type": "Exact", "name": "x-canary", "value": "always" }] }])
+        );
+        assert_eq!(
+            own["backendRefs"],
+            json!([{ "name": "web-canary", "port": 80 }])
+        );
+        assert_eq!(own["filters"], before["spec"]["rules"][0]["filters"]);
+        // The shared rules are found where they were, the added one is not one of them.
+        assert_eq!(
+            shared_rules(&matched, &s.stable, &s.canary, "shop").len(),
+            2
+        );
+        strip(&mut matched, &s.canary, "shop");
+        assert_eq!(matched, before);
     }
 
     #[test]

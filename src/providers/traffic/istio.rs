@@ -100,10 +100,11 @@ impl Istio {
         Ok(())
     }
 
-    /// Sets the two weights of every shared route, given its index, and waits for Istio.
-    async fn set_all(
+    /// Writes the VirtualService, once rollgate's own additions (a header route, a mirror to the
+    /// canary) are taken out, with `change` (given its shared routes), and waits for Istio.
+    async fn write(
         &self,
-        weights: impl Fn(&Shared) -> Option<(u32, u32)>,
+        change: impl Fn(&mut Value, &[Shared]) -> Result<(), TrafficError>,
     ) -> Result<(), TrafficError> {
         let resource = self.resource();
         let written = self
@@ -111,14 +112,9 @@ impl Istio {
             .edit(
                 &resource,
                 |data, _, what| {
+                    strip(data, &self.spec.canary);
                     let shared = self.shared(data, what)?;
-                    for s in &shared {
-                        if let Some((stable, canary)) = weights(s) {
-                            set_weight(data, s.http, s.stable, stable);
-                            set_weight(data, s.http, s.canary, canary);
-                        }
-                    }
-                    Ok(())
+                    change(data, &shared)
                 },
                 |_| Ok(()),
             )
@@ -134,7 +130,9 @@ impl Istio {
 impl TrafficRouter for Istio {
     async fn state(&self) -> Result<RouterState, TrafficError> {
         self.check_subsets().await?;
-        let (vs, _, what) = self.kube.get(&self.resource()).await?;
+        let (mut vs, _, what) = self.kube.get(&self.resource()).await?;
+        // What an earlier run left behind is not the VirtualService's own state.
+        strip(&mut vs, &self.spec.canary);
         let mut state = RouterState::default();
         let shared = self.shared(&vs, &what)?;
         for s in &shared {
@@ -155,22 +153,111 @@ impl TrafficRouter for Istio {
     }
 
     async fn apply(&self, route: &Route) -> Result<(), TrafficError> {
-        let Route::Weight { percent } = route else {
-            return Err(TrafficError::refused(format!(
-                "`{route}` through Istio is not built yet; only weights are"
-            )));
-        };
-        let canary = u32::from(*percent).min(100);
-        self.set_all(|_| Some((100 - canary, canary))).await
+        match route {
+            Route::Weight { percent } => {
+                let canary = u32::from(*percent).min(100);
+                self.write(|vs, shared| {
+                    for s in shared {
+                        set_weight(vs, s.http, s.stable, 100 - canary);
+                        set_weight(vs, s.http, s.canary, canary);
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Route::Mirror { percent } => {
+                self.write(|vs, shared| {
+                    for s in shared {
+                        add_mirror(vs, s, *percent)?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Route::HeaderMatch { header, value } => {
+                self.write(|vs, shared| {
+                    add_header_route(vs, &shared[0], header, value);
+                    Ok(())
+                })
+                .await
+            }
+        }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
-        self.set_all(|s| {
-            let stable = state.servers.get(&format!("http#{}/stable", s.http))?;
-            let canary = state.servers.get(&format!("http#{}/canary", s.http))?;
-            Some((*stable, *canary))
+        self.write(|vs, shared| {
+            for s in shared {
+                let stable = state.servers.get(&format!("http#{}/stable", s.http));
+                let canary = state.servers.get(&format!("http#{}/canary", s.http));
+                if let (Some(stable), Some(canary)) = (stable, canary) {
+                    set_weight(vs, s.http, s.stable, *stable);
+                    set_weight(vs, s.http, s.canary, *canary);
+                }
+            }
+            Ok(())
         })
         .await
+    }
+}
+
+/// The name of the `http` route rollgate adds for a header match, and takes out again.
+const OWN_ROUTE: &str = "rollgate-canary";
+
+/// Takes out what rollgate added: its header route, and mirrors to the canary.
+fn strip(vs: &mut Value, canary: &Destination) {
+    let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) else {
+        return;
+    };
+    http.retain(|h| h["name"] != OWN_ROUTE);
+    for h in http.iter_mut() {
+        let mirrors_canary = h
+            .get("mirror")
+            .is_some_and(|m| is(&serde_json::json!({ "destination": m }), canary));
+        if let (true, Some(h)) = (mirrors_canary, h.as_object_mut()) {
+            h.remove("mirror");
+            h.remove("mirrorPercentage");
+        }
+    }
+}
+
+/// Mirrors `percent` of a shared route's requests to its canary destination; refused when the
+/// route already mirrors elsewhere.
+fn add_mirror(vs: &mut Value, s: &Shared, percent: u8) -> Result<(), TrafficError> {
+    let h = &mut vs["spec"]["http"][s.http];
+    if let Some(theirs) = h.get("mirror") {
+        return Err(TrafficError::refused(format!(
+            "http route `{}` already mirrors to `{}`; rollgate will not replace it",
+            h["name"].as_str().unwrap_or_default(),
+            theirs["host"].as_str().unwrap_or("?")
+        )));
+    }
+    let canary = h["route"][s.canary]["destination"].clone();
+    h["mirror"] = canary;
+    h["mirrorPercentage"] = serde_json::json!({ "value": f64::from(percent) });
+    Ok(())
+}
+
+/// Adds, first, a route that sends the shared route's requests carrying `header: value` to the
+/// canary alone.
+fn add_header_route(vs: &mut Value, s: &Shared, header: &str, value: &str) {
+    let shared = vs["spec"]["http"][s.http].clone();
+    let matches: Vec<Value> = match shared["match"].as_array() {
+        Some(ms) if !ms.is_empty() => ms.clone(),
+        _ => vec![serde_json::json!({})],
+    }
+    .into_iter()
+    .map(|mut m| {
+        m["headers"][header] = serde_json::json!({ "exact": value });
+        m
+    })
+    .collect();
+    let route = serde_json::json!({
+        "name": OWN_ROUTE,
+        "match": matches,
+        "route": [{ "destination": shared["route"][s.canary]["destination"].clone() }]
+    });
+    if let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) {
+        http.insert(0, route);
     }
 }
 
@@ -332,6 +419,36 @@ mod tests {
         set_weight(&mut after, 1, 0, 100);
         set_weight(&mut after, 1, 1, 0);
         assert_eq!(after, before);
+    }
+
+    #[test]
+    fn a_mirror_and_a_header_route_come_out_exactly_as_they_went_in() {
+        let s = spec(SPEC);
+        let before = vs();
+        let shared = shared_routes(&before, &s).unwrap();
+        let mut mirrored = before.clone();
+        add_mirror(&mut mirrored, &shared[0], 50).unwrap();
+        assert_eq!(mirrored["spec"]["http"][1]["mirror"]["subset"], "canary");
+        assert_eq!(
+            mirrored["spec"]["http"][1]["mirrorPercentage"],
+            json!({ "value": 50.0 })
+        );
+        assert!(add_mirror(&mut mirrored.clone(), &shared[0], 50)
+            .unwrap_err()
+            .message
+            .contains("already mirrors"));
+        strip(&mut mirrored, &s.canary);
+        assert_eq!(mirrored, before);
+
+        let mut matched = before.clone();
+        add_header_route(&mut matched, &shared[0], "x-canary", "always");
+        assert_eq!(
+            matched["spec"]["http"][0],
+            json!({ "name": OWN_ROUTE, "match": [{ "headers": { "x-canary": { "exact": "always" } } }],
+                    "route": [{ "destination": { "host": "checkout.prod.svc.cluster.local", "subset": "canary" } }] })
+        );
+        strip(&mut matched, &s.canary);
+        assert_eq!(matched, before);
     }
 
     #[test]
