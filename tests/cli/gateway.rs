@@ -117,6 +117,13 @@ fn a_healthy_rollout_moves_only_the_two_weights_to_full() {
         })
         .collect();
     assert_eq!(written, [(75, 25), (50, 50), (0, 100)]);
+    // Reads and writes only; every write answered 200.
+    let log = s.api.log();
+    assert!(log.iter().all(|r| r.method == "GET" || r.method == "PUT"));
+    assert!(log
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .all(|r| r.code == 200));
 }
 
 #[test]

@@ -46,6 +46,17 @@ struct State {
     /// The next this many writes get a 409 as if another writer had been first.
     conflicts: u32,
     controller: Option<Controller>,
+    /// Every request answered: when, the method, the answer's code, and a PUT's body.
+    log: Vec<Logged>,
+}
+
+/// A request as the stand-in answered it.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub at: std::time::SystemTime,
+    pub method: String,
+    pub code: u16,
+    pub body: Option<Value>,
 }
 
 pub struct KubeApi {
@@ -158,6 +169,11 @@ impl KubeApi {
             .collect()
     }
 
+    /// Every request answered, in order.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
     pub fn writes(&self) -> Vec<Value> {
         self.state.lock().unwrap().writes.clone()
     }
@@ -232,10 +248,21 @@ fn serve(mut request: tiny_http::Request, state: &Arc<Mutex<State>>) {
     let mut body = String::new();
     let _ = request.as_reader().read_to_string(&mut body);
     let (code, answer) = answer(request.method(), &path, &body, state);
+    let method = request.method().to_string();
+    let sent = (method == "PUT")
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten();
     let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
     let response = tiny_http::Response::from_string(answer.to_string())
         .with_status_code(code)
         .with_header(header);
+    // Logged as answered, before the client can act on the answer.
+    state.lock().unwrap().log.push(Logged {
+        at: std::time::SystemTime::now(),
+        method,
+        code,
+        body: sent,
+    });
     let _ = request.respond(response);
 }
 
