@@ -124,6 +124,9 @@ fn a_healthy_rollout_moves_only_the_two_weights_to_full() {
         .iter()
         .filter(|r| r.method == "PUT")
         .all(|r| r.code == 200));
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+    let put: Vec<Value> = log.iter().filter_map(|r| r.body.clone()).collect();
+    assert_eq!(put, s.api.writes());
 }
 
 #[test]
