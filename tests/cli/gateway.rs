@@ -364,3 +364,54 @@ fn a_rollback_during_the_header_phase_leaves_the_route_as_it_was() {
     assert_eq!(out.status.code(), Some(3), "{}", said(&out));
     assert_eq!(s.api.route("shop", "web")["spec"], users_route());
 }
+
+#[test]
+fn a_grpc_route_is_driven_the_same_way() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    let grpc = json!({
+        "parentRefs": [{ "name": "edge" }],
+        "rules": [{
+            "matches": [{ "method": { "service": "shop.Cart" } }],
+            "backendRefs": [
+                { "name": "web-stable", "port": 9090, "weight": 100 },
+                { "name": "web-canary", "port": 9090, "weight": 0 }
+            ]
+        }]
+    });
+    s.api.put_grpc_route("shop", "cart", grpc.clone());
+    let plan = PLAN.replace(
+        "routes: [{ name: web }]",
+        "routes: [{ name: cart, kind: GRPCRoute }]",
+    );
+    std::fs::write(s.dir.path().join("plan.yaml"), plan).unwrap();
+    let out = run(s.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let mut expected = grpc;
+    expected["rules"][0]["backendRefs"][0]["weight"] = 0.into();
+    expected["rules"][0]["backendRefs"][1]["weight"] = 100.into();
+    assert_eq!(s.api.object("grpcroutes", "shop", "cart")["spec"], expected);
+}
+
+#[test]
+fn a_missing_route_or_context_is_said_before_anything_moves() {
+    let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
+    let plan = PLAN.replace("routes: [{ name: web }]", "routes: [{ name: webb }]");
+    std::fs::write(s.dir.path().join("plan.yaml"), plan).unwrap();
+    let out = run(s.dir.path());
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains(
+            "no HTTPRoute `webb` in namespace `shop`: check the router's settings and `namespace`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("nothing had moved"), "{text}");
+    let plan = PLAN.replace("timeout: 3s", "timeout: 3s, context: staging");
+    std::fs::write(s.dir.path().join("plan.yaml"), plan).unwrap();
+    let out = run(s.dir.path());
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("kubeconfig context `staging`"), "{text}");
+    assert!(s.api.writes().is_empty());
+}

@@ -97,6 +97,13 @@ impl KubeApi {
         self.put(kind, ns, name, spec, status);
     }
 
+    /// Adds a GRPCRoute, accepted by its gateway.
+    pub fn put_grpc_route(&self, ns: &str, name: &str, spec: Value) {
+        let status = status(1, "True", "Accepted", "");
+        let kind = ("grpcroutes", "gateway.networking.k8s.io/v1", "GRPCRoute");
+        self.put(kind, ns, name, spec, status);
+    }
+
     /// Adds an Istio object (`virtualservices`, `destinationrules`), taken by istiod.
     pub fn put_istio(&self, plural: &str, kind: &str, ns: &str, name: &str, spec: Value) {
         let status = json!({ "observedGeneration": 1 });
@@ -225,12 +232,20 @@ fn failure(code: u16, reason: &str, message: String) -> (u16, Value) {
     (code, body)
 }
 
+/// What the route's CRD schema (the gateway-api crate's types) says of it.
 fn schema_errors(route: &Value) -> Option<String> {
-    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
-    let validator = VALIDATOR.get_or_init(|| {
-        let schema = schemars::schema_for!(gateway_api::httproutes::HttpRoute);
+    static HTTP: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    static GRPC: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let compile = |schema: schemars::Schema| {
         jsonschema::validator_for(&serde_json::to_value(schema).unwrap()).unwrap()
-    });
+    };
+    let validator =
+        match route["kind"].as_str() {
+            Some("GRPCRoute") => GRPC
+                .get_or_init(|| compile(schemars::schema_for!(gateway_api::grpcroutes::GrpcRoute))),
+            _ => HTTP
+                .get_or_init(|| compile(schemars::schema_for!(gateway_api::httproutes::HttpRoute))),
+        };
     let errors: Vec<String> = validator
         .iter_errors(route)
         .map(|e| format!("{}: {e}", e.instance_path()))
@@ -345,7 +360,7 @@ fn answer(
                 return failure(409, "Conflict", conflict);
             }
             let invalid = match plural {
-                "httproutes" => schema_errors(&sent),
+                "httproutes" | "grpcroutes" => schema_errors(&sent),
                 "virtualservices" => virtual_service_errors(&sent),
                 _ => Some(format!("rollgate has no business writing {resource}")),
             };
