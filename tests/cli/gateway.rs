@@ -230,11 +230,16 @@ fn an_account_that_may_not_write_is_refused_before_anything_moves() {
     assert!(s.api.writes().is_empty());
 }
 
-/// Starts a run with `--json` and waits until the canary takes 50%.
-fn at_fifty(s: &Setup) -> (std::process::Child, Events) {
+/// Starts a run with `--json`, its events read as they come.
+fn watched(s: &Setup) -> (std::process::Child, Events) {
     let mut cmd = rollgate_run(s.dir.path());
     cmd.arg("--json");
-    let (child, events) = Events::spawn(&mut cmd);
+    Events::spawn(&mut cmd)
+}
+
+/// Starts a run with `--json` and waits until the canary takes 50%.
+fn at_fifty(s: &Setup) -> (std::process::Child, Events) {
+    let (child, events) = watched(s);
     events.wait_where("weight-shifted", |e| e["to"]["percent"] == 50);
     assert_eq!(
         s.api.weights("shop", "web"),
@@ -283,9 +288,7 @@ fn killed_outright_then_resumed_the_route_gets_its_weights_back() {
 #[test]
 fn an_api_server_down_mid_run_is_retried_then_the_route_is_put_back() {
     let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
-    let mut cmd = rollgate_run(s.dir.path());
-    cmd.arg("--json");
-    let (child, events) = Events::spawn(&mut cmd);
+    let (child, events) = watched(&s);
     events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
     s.api.set_down(true);
     // The shift to 50% fails its retries; the rollback keeps trying until the API is back.
@@ -318,9 +321,7 @@ phases:
 fn mirroring_then_a_header_rule_are_added_and_taken_out_again() {
     let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
     std::fs::write(s.dir.path().join("plan.yaml"), MIRROR_THEN_HEADER).unwrap();
-    let mut cmd = rollgate_run(s.dir.path());
-    cmd.arg("--json");
-    let (child, events) = Events::spawn(&mut cmd);
+    let (child, events) = watched(&s);
     events.wait_where("weight-shifted", |e| e["to"]["type"] == "mirror");
     let rules = s.api.route("shop", "web")["spec"]["rules"].clone();
     assert_eq!(
@@ -354,9 +355,7 @@ fn mirroring_then_a_header_rule_are_added_and_taken_out_again() {
 fn a_rollback_during_the_header_phase_leaves_the_route_as_it_was() {
     let s = setup(Controller::Accepts(Duration::from_millis(50)), "0.001");
     std::fs::write(s.dir.path().join("plan.yaml"), MIRROR_THEN_HEADER).unwrap();
-    let mut cmd = rollgate_run(s.dir.path());
-    cmd.arg("--json");
-    let (child, events) = Events::spawn(&mut cmd);
+    let (child, events) = watched(&s);
     events.wait_where("weight-shifted", |e| e["to"]["type"] == "header-match");
     std::fs::write(s.dir.path().join("errors"), "0.05").unwrap();
     let out = child.wait_with_output().unwrap();
