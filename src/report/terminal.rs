@@ -39,6 +39,15 @@ pub fn router_failed_words(events: &[Stamped]) -> String {
     format!("a router failed (see above); {then}. Check the router before running again.")
 }
 
+/// A gate decision as a person says it: "approved", "timed out".
+pub fn decision_words(d: Decision) -> &'static str {
+    match d {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+        Decision::TimedOut => "timed out",
+    }
+}
+
 /// Turns a run's events into lines, one event at a time. It remembers which metric sources
 /// are down, so an outage is said once when it starts and once when it ends (every failed
 /// answer stays in the journal).
@@ -106,10 +115,8 @@ pub fn line(e: &Stamped) -> Option<String> {
         } => format!("  {step} waits for {}", approvers.join(", ")),
         Event::GateDecided { step, decision, by } => match (decision, by) {
             (Decision::TimedOut, _) => format!("  {step}: nobody decided in time"),
-            (Decision::Approved, Some(by)) => format!("  {step}: approved by {by}"),
-            (Decision::Rejected, Some(by)) => format!("  {step}: rejected by {by}"),
-            (Decision::Approved, None) => format!("  {step}: approved"),
-            (Decision::Rejected, None) => format!("  {step}: rejected"),
+            (d, Some(by)) => format!("  {step}: {} by {by}", decision_words(*d)),
+            (d, None) => format!("  {step}: {}", decision_words(*d)),
         },
         Event::CommandSkipped { command, .. } => format!("  would run: {command}"),
         Event::CommandRan {

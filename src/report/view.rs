@@ -227,10 +227,7 @@ impl RunView {
                 }),
                 Event::GateDecided { step, decision, by } => {
                     if let Some(g) = view.gates.iter_mut().rev().find(|g| &g.step == step) {
-                        g.state = match decision {
-                            crate::event::Decision::TimedOut => "timed out".into(),
-                            d => format!("{d:?}").to_lowercase(),
-                        };
+                        g.state = super::terminal::decision_words(*decision).into();
                         g.by = by.clone().unwrap_or_default();
                         g.waiting = false;
                     }
