@@ -25,15 +25,16 @@ pub struct Connected {
 
 /// Finds each used `github` provider's pull request: the event's, else one containing the
 /// commit. A gate that reads PR comments needs one; without it the run does not start.
-/// Returns the connections and warnings for what will be left out.
+/// Returns the connections and warnings for what will be left out (the providers' notes first).
 pub async fn connect(
     plan: &Plan,
     graph: &crate::graph::StepGraph,
-    links: &BTreeMap<String, Arc<Link>>,
+    providers: &crate::providers::Providers,
 ) -> Result<(Vec<Connected>, Vec<String>), String> {
     let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    for (name, link) in links {
+    // What the run leaves out comes first: the providers' own notes.
+    let mut warnings = providers.notes.clone();
+    for (name, link) in &providers.github {
         let gates = graph.gates_via(name);
         let reports = plan.notifies(name);
         let sha = &link.context.sha;

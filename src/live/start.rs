@@ -59,11 +59,9 @@ pub async fn start(
         started,
     )
     .map_err(Error::Failed)?;
-    let mut warnings = providers.notes.clone();
-    let (github, said) = github::connect(&v.plan, &graph, &providers.github)
+    let (github, warnings) = github::connect(&v.plan, &graph, &providers)
         .await
         .map_err(Error::Failed)?;
-    warnings.extend(said);
     let run_id = journal::new_run_id(root, started);
     let group = v
         .plan

@@ -86,11 +86,9 @@ pub async fn take_over(run_id: &str, state_dir: &str, then: Then) -> Result<Resu
     let already = (Utc::now() - record.header.started_at)
         .to_std()
         .unwrap_or_default();
-    let mut warnings = providers.notes.clone();
-    let (github, said) = github::connect(&v.plan, &graph, &providers.github)
+    let (github, warnings) = github::connect(&v.plan, &graph, &providers)
         .await
         .map_err(Error::Failed)?;
-    warnings.extend(said);
     Ok(Resumable::Live(Box::new(LiveRun {
         github,
         environment: record
