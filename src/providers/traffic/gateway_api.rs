@@ -7,7 +7,7 @@
 //! re-applied. A shift is confirmed only once every parent gateway reports the route
 //! `Accepted` and `ResolvedRefs` at the written generation: observation starts then.
 
-use super::kubernetes::{Kube, Resource};
+use super::kubernetes::{capture, captured, Kube, Resource};
 use super::{TrafficError, TrafficRouter};
 use crate::event::{Route, RouterState};
 use crate::plan::provider::{Backend, GatewayApi as Spec, RouteKind, RouteRef};
@@ -88,16 +88,12 @@ impl GatewayApi {
                 )
                 .await?;
             let generation = written.generation;
+            let not_taken = format!("its gateway did not accept generation {generation}");
             self.kube
-                .wait(&resource, timeout, |data| in_force(data, generation))
-                .await
-                .map_err(|e| TrafficError {
-                    message: e.message.replace(
-                        "the change was not taken within",
-                        &format!("its gateway did not accept generation {generation} within"),
-                    ),
-                    ..e
-                })?;
+                .wait(&resource, timeout, &not_taken, |data| {
+                    in_force(data, generation)
+                })
+                .await?;
         }
         Ok(())
     }
@@ -107,28 +103,19 @@ impl GatewayApi {
 impl TrafficRouter for GatewayApi {
     async fn state(&self) -> Result<RouterState, TrafficError> {
         let mut state = RouterState::default();
-        let mut first = None;
         for route in &self.spec.routes {
             let (mut data, ns, what) = self.kube.get(&self.resource(route)).await?;
             // What an earlier run left behind is not the route's own state.
             strip(&mut data, &self.spec.canary, &ns);
+            let key = route_key(route, &ns);
             for s in self.shared(&data, &ns, &what)? {
+                let at = format!("{key}#{}", s.rule);
                 let (stable, canary) = (
                     weight(&data, s.rule, s.stable),
                     weight(&data, s.rule, s.canary),
                 );
-                first.get_or_insert((stable, canary));
-                let key = route_key(route, &ns);
-                state
-                    .servers
-                    .insert(format!("{key}#{}/stable", s.rule), stable);
-                state
-                    .servers
-                    .insert(format!("{key}#{}/canary", s.rule), canary);
+                capture(&mut state, &at, stable, canary);
             }
-        }
-        if let Some((stable, canary)) = first {
-            state.canary_weight = share(stable, canary);
         }
         Ok(state)
     }
@@ -168,11 +155,9 @@ impl TrafficRouter for GatewayApi {
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         self.write_all(|data, key, shared| {
             for s in shared {
-                let stable = state.servers.get(&format!("{key}#{}/stable", s.rule));
-                let canary = state.servers.get(&format!("{key}#{}/canary", s.rule));
-                if let (Some(stable), Some(canary)) = (stable, canary) {
-                    set_weight(data, s.rule, s.stable, *stable);
-                    set_weight(data, s.rule, s.canary, *canary);
+                if let Some((stable, canary)) = captured(state, &format!("{key}#{}", s.rule)) {
+                    set_weight(data, s.rule, s.stable, stable);
+                    set_weight(data, s.rule, s.canary, canary);
                 }
             }
             Ok(())
@@ -330,15 +315,6 @@ fn set_weight(route: &mut Value, rule: usize, backend: usize, weight: u32) {
     }
 }
 
-/// The canary's share of the two weights, in percent.
-pub(super) fn share(stable: u32, canary: u32) -> u8 {
-    let total = u64::from(stable) + u64::from(canary);
-    if total == 0 {
-        return 0;
-    }
-    ((u64::from(canary) * 100 + total / 2) / total) as u8
-}
-
 /// Whether every parent accepts `generation` of the route: `Ok(false)` while one has not yet
 /// reported on it, `Err` with the parent, condition and message when one refuses it.
 fn in_force(route: &Value, generation: i64) -> Result<bool, String> {
@@ -429,24 +405,17 @@ mod tests {
     }
 
     /// The captured-weights keys of a route, as `state` makes them.
-    fn captured(route: &Value, spec: &Spec, ns: &str) -> BTreeMap<String, u32> {
-        let r = &spec.routes[0];
-        shared_rules(route, &spec.stable, &spec.canary, ns)
-            .into_iter()
-            .flat_map(|s| {
-                let key = route_key(r, ns);
-                [
-                    (
-                        format!("{key}#{}/stable", s.rule),
-                        weight(route, s.rule, s.stable),
-                    ),
-                    (
-                        format!("{key}#{}/canary", s.rule),
-                        weight(route, s.rule, s.canary),
-                    ),
-                ]
-            })
-            .collect()
+    fn captured_state(route: &Value, spec: &Spec, ns: &str) -> RouterState {
+        let key = route_key(&spec.routes[0], ns);
+        let mut state = RouterState::default();
+        for s in shared_rules(route, &spec.stable, &spec.canary, ns) {
+            let (stable, canary) = (
+                weight(route, s.rule, s.stable),
+                weight(route, s.rule, s.canary),
+            );
+            capture(&mut state, &format!("{key}#{}", s.rule), stable, canary);
+        }
+        state
     }
 
     const SPEC: &str = "{ routes: [{ name: web }], stable: web-stable, canary: web-canary }";
@@ -481,9 +450,9 @@ mod tests {
 
     #[test]
     fn captures_weights_as_written_with_the_default_of_one() {
-        let captured = captured(&route(), &spec(SPEC), "shop");
+        let state = captured_state(&route(), &spec(SPEC), "shop");
         assert_eq!(
-            captured,
+            state.servers,
             BTreeMap::from([
                 ("HTTPRoute/shop/web#0/canary".to_string(), 10),
                 ("HTTPRoute/shop/web#0/stable".to_string(), 90),
@@ -491,9 +460,8 @@ mod tests {
                 ("HTTPRoute/shop/web#2/stable".to_string(), 1),
             ])
         );
-        assert_eq!(share(90, 10), 10);
-        assert_eq!(share(1, 1), 50);
-        assert_eq!(share(0, 0), 0);
+        assert_eq!(state.canary_weight, 10);
+        assert_eq!(captured(&state, "HTTPRoute/shop/web#2"), Some((1, 1)));
     }
 
     #[test]

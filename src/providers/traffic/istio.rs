@@ -8,7 +8,7 @@
 //! status reporting is on), or at once when it reports none. The subsets a DestinationRule
 //! must define are checked before the first shift.
 
-use super::kubernetes::{Kube, Resource};
+use super::kubernetes::{capture, captured, Kube, Resource};
 use super::{TrafficError, TrafficRouter};
 use crate::event::{Route, RouterState};
 use crate::plan::provider::{Destination, Istio as Spec};
@@ -120,8 +120,12 @@ impl Istio {
             )
             .await?;
         let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
+        let generation = written.generation;
+        let not_taken = format!("istiod did not report generation {generation} observed");
         self.kube
-            .wait(&resource, timeout, |vs| observed(vs, written.generation))
+            .wait(&resource, timeout, &not_taken, |vs| {
+                observed(vs, generation)
+            })
             .await
     }
 }
@@ -137,18 +141,8 @@ impl TrafficRouter for Istio {
         let shared = self.shared(&vs, &what)?;
         for s in &shared {
             let (stable, canary) = (weight(&vs, s.http, s.stable), weight(&vs, s.http, s.canary));
-            state
-                .servers
-                .insert(format!("http#{}/stable", s.http), stable);
-            state
-                .servers
-                .insert(format!("http#{}/canary", s.http), canary);
+            capture(&mut state, &format!("http#{}", s.http), stable, canary);
         }
-        let first = shared[0];
-        state.canary_weight = super::gateway_api::share(
-            weight(&vs, first.http, first.stable),
-            weight(&vs, first.http, first.canary),
-        );
         Ok(state)
     }
 
@@ -187,11 +181,9 @@ impl TrafficRouter for Istio {
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         self.write(|vs, shared| {
             for s in shared {
-                let stable = state.servers.get(&format!("http#{}/stable", s.http));
-                let canary = state.servers.get(&format!("http#{}/canary", s.http));
-                if let (Some(stable), Some(canary)) = (stable, canary) {
-                    set_weight(vs, s.http, s.stable, *stable);
-                    set_weight(vs, s.http, s.canary, *canary);
+                if let Some((stable, canary)) = captured(state, &format!("http#{}", s.http)) {
+                    set_weight(vs, s.http, s.stable, stable);
+                    set_weight(vs, s.http, s.canary, canary);
                 }
             }
             Ok(())

@@ -4,6 +4,7 @@
 //! has taken a change, and API errors said so a person can act on them.
 
 use super::TrafficError;
+use crate::event::RouterState;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::Value;
 use std::time::Duration;
@@ -146,11 +147,13 @@ impl Kube {
     }
 
     /// Reads the object until `ready` says the change is in force (`Ok(true)`) or refused
-    /// (`Err`, why), for at most `timeout`.
+    /// (`Err`, why), for at most `timeout`; `not_taken` says what did not happen then ("its
+    /// gateway did not accept generation 4").
     pub async fn wait(
         &self,
         r: &Resource,
         timeout: Duration,
+        not_taken: &str,
         ready: impl Fn(&Value) -> Result<bool, String>,
     ) -> Result<(), TrafficError> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -163,13 +166,39 @@ impl Kube {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(TrafficError::transient(format!(
-                    "{what}: the change was not taken within {}",
+                    "{what}: {not_taken} within {}",
                     humantime::format_duration(timeout)
                 )));
             }
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// Records the two weights at `at` (a rule or route) in a router's captured state; the first
+/// pair captured gives the state's canary share.
+pub fn capture(state: &mut RouterState, at: &str, stable: u32, canary: u32) {
+    if state.servers.is_empty() {
+        state.canary_weight = share(stable, canary);
+    }
+    state.servers.insert(format!("{at}/stable"), stable);
+    state.servers.insert(format!("{at}/canary"), canary);
+}
+
+/// The two weights [`capture`] recorded at `at`, if it did.
+pub fn captured(state: &RouterState, at: &str) -> Option<(u32, u32)> {
+    let stable = state.servers.get(&format!("{at}/stable"))?;
+    let canary = state.servers.get(&format!("{at}/canary"))?;
+    Some((*stable, *canary))
+}
+
+/// The canary's share of the two weights, in percent.
+fn share(stable: u32, canary: u32) -> u8 {
+    let total = u64::from(stable) + u64::from(canary);
+    if total == 0 {
+        return 0;
+    }
+    ((u64::from(canary) * 100 + total / 2) / total) as u8
 }
 
 /// A Kubernetes API error, said so a person can act on it.
@@ -208,6 +237,19 @@ pub fn role(ns: &str, group: &str, plural: &str, verbs: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capture_keeps_each_pair_and_the_first_pairs_share() {
+        let mut state = RouterState::default();
+        capture(&mut state, "a", 90, 10);
+        capture(&mut state, "b", 1, 1);
+        assert_eq!(state.canary_weight, 10);
+        assert_eq!(captured(&state, "b"), Some((1, 1)));
+        assert_eq!(captured(&state, "c"), None);
+        assert_eq!(share(90, 10), 10);
+        assert_eq!(share(1, 1), 50);
+        assert_eq!(share(0, 0), 0);
+    }
 
     #[test]
     fn the_role_it_prints_is_yaml_a_cluster_takes() {
