@@ -76,11 +76,12 @@ pub(super) fn drive(
     for w in &live.warnings {
         writeln!(io.err, "rollgate: {w}")?;
     }
-    let mut reporters: Vec<Box<dyn Reporter + '_>> = Vec::new();
+    // The console finishes first: its status line is cleared before the job summary is written.
+    let mut reporters: Vec<Box<dyn Reporter + '_>> =
+        vec![Box::new(Console::new(&mut *io.out, json, io.tty))];
     if let Some(actions) = Actions::from_env() {
         reporters.push(Box::new(StepReport::new(actions, &live.plan, &live.run_id)));
     }
-    reporters.insert(0, Box::new(Console::new(&mut *io.out, json, io.tty)));
     let driven = rt.block_on(live.drive(reporters, Signals::StopTheRun))?;
     for w in &driven.warnings {
         writeln!(io.err, "rollgate: {w}")?;
