@@ -51,23 +51,64 @@ pub enum Parsed {
     Unknown(String),
 }
 
+/// Reads a comment as people type it: the first line that starts with `/rollgate`, in any
+/// case, with a trailing period or comma ignored. A line inside a fenced or indented code
+/// block, or in a quote (GitHub's "quote reply"), only shows a command and does not count.
 pub fn parse(body: &str) -> Option<Parsed> {
-    let line = body
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("/rollgate"))?;
+    let line = said_lines(body).find(|l| {
+        l.get(..9)
+            .is_some_and(|w| w.eq_ignore_ascii_case("/rollgate"))
+    })?;
     let mut words = line.split_whitespace();
-    if words.next() != Some("/rollgate") {
+    if !words.next()?.eq_ignore_ascii_case("/rollgate") {
         return None;
     }
-    let verb = words.next().unwrap_or("");
-    let gate = words.next().map(str::to_string);
-    Some(match verb {
+    let said = words.next().unwrap_or("");
+    let verb = said.trim_end_matches(ENDS_A_SENTENCE);
+    // `/rollgate approve. Thanks` ends the command at the period: no gate.
+    let gate = if verb.len() == said.len() {
+        words
+            .next()
+            .map(|g| g.trim_end_matches(ENDS_A_SENTENCE).to_string())
+            .filter(|g| !g.is_empty())
+    } else {
+        None
+    };
+    Some(match verb.to_ascii_lowercase().as_str() {
         "approve" => Parsed::Command(Verb::Approve, gate),
         "reject" => Parsed::Command(Verb::Reject, gate),
         "continue" => Parsed::Command(Verb::Continue, gate),
         "rollback" => Parsed::Command(Verb::Rollback, gate),
-        other => Parsed::Unknown(other.to_string()),
+        _ => Parsed::Unknown(verb.to_string()),
+    })
+}
+
+const ENDS_A_SENTENCE: &[char] = &['.', ',', '!', ';', ':'];
+
+/// The comment's lines as prose, trimmed: without fenced code blocks, indented code blocks
+/// and quotes.
+fn said_lines(body: &str) -> impl Iterator<Item = &str> {
+    let mut fence: Option<&str> = None;
+    let mut after_blank = true;
+    body.lines().filter_map(move |raw| {
+        let line = raw.trim();
+        let blank = line.is_empty();
+        let was_after_blank = std::mem::replace(&mut after_blank, blank);
+        if let Some(open) = fence {
+            if line.starts_with(open) {
+                fence = None;
+            }
+            return None;
+        }
+        if line.starts_with("```") || line.starts_with("~~~") {
+            fence = Some(&line[..3]);
+            return None;
+        }
+        let indented = raw.starts_with('\t') || raw.starts_with("    ");
+        if line.starts_with('>') || (indented && was_after_blank) {
+            return None;
+        }
+        Some(line)
     })
 }
 
@@ -263,7 +304,51 @@ mod tests {
         assert_eq!(parse("/rollgateapprove"), None);
         assert_eq!(parse("please /rollgate approve"), None);
         assert_eq!(parse("no command here"), None);
+        assert_eq!(parse(""), None);
         assert!(may_write("admin") && may_write("write"));
+    }
+
+    #[test]
+    fn reads_commands_as_people_type_them() {
+        let approve = Some(Parsed::Command(Verb::Approve, None));
+        assert_eq!(parse("/rollgate Approve"), approve);
+        assert_eq!(parse("/ROLLGATE APPROVE"), approve);
+        assert_eq!(parse("/rollgate approve."), approve);
+        assert_eq!(parse("/rollgate approve, thanks!"), approve);
+        assert_eq!(parse("/rollgate approve. Looks fine"), approve);
+        assert_eq!(
+            parse("/rollgate Reject canary-50."),
+            Some(Parsed::Command(Verb::Reject, Some("canary-50".into())))
+        );
+        assert_eq!(
+            parse("/rollgate rollback!"),
+            Some(Parsed::Command(Verb::Rollback, None))
+        );
+        assert_eq!(
+            parse("/rollgate aprove."),
+            Some(Parsed::Unknown("aprove".into()))
+        );
+    }
+
+    #[test]
+    fn a_command_shown_in_code_or_a_quote_does_not_count() {
+        assert_eq!(
+            parse("To approve, type:\n```\n/rollgate approve\n```\n"),
+            None
+        );
+        assert_eq!(parse("~~~text\n/rollgate rollback\n~~~"), None);
+        assert_eq!(parse("> /rollgate rollback\n\nwhy was this sent?"), None);
+        assert_eq!(parse("Example:\n\n    /rollgate approve\n"), None);
+        assert_eq!(parse("`/rollgate approve` approves"), None);
+        // After the block closes, a command counts again.
+        assert_eq!(
+            parse("```\n/rollgate approve\n```\n/rollgate rollback"),
+            Some(Parsed::Command(Verb::Rollback, None))
+        );
+        assert_eq!(
+            parse("> /rollgate approve\n/rollgate reject"),
+            Some(Parsed::Command(Verb::Reject, None))
+        );
         assert!(!may_write("read") && !may_write("none") && !may_write("triage"));
     }
 }

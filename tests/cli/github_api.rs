@@ -536,7 +536,12 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
     );
     // Asking again changes nothing and gets no second reply.
     gh.comment("mallory", "/rollgate approve");
-    gh.comment("carol", "/rollgate approve canary-25");
+    // A command shown in a quote or a code block is not one; typed as people type, it is.
+    gh.comment(
+        "alice",
+        "> /rollgate approve\n\nShould I?\n```\n/rollgate approve\n```",
+    );
+    gh.comment("carol", "/rollgate Approve canary-25.");
     let decided = rx.wait_for("gate-decided");
     assert_eq!(
         (decided["decision"].as_str(), decided["by"].as_str()),
@@ -566,6 +571,9 @@ fn the_pr_comment_deployment_and_approvals_from_the_pr() {
     }
     assert!(gh
         .requests("GET", "/orgs/acme/teams/sre/memberships/mallory")
+        .is_empty());
+    assert!(gh
+        .requests("GET", "/repos/acme/shop/collaborators/alice/permission")
         .is_empty());
     assert_eq!(
         gh.requests("GET", "/orgs/acme/teams/sre/memberships/bob")
