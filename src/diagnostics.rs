@@ -221,6 +221,38 @@ pub fn render_human(path: &str, source: &str, diags: &[Diagnostic]) -> String {
     out
 }
 
+/// Renders as a Markdown list, for a job summary: each problem at its place, with its fix.
+/// Text stays text: HTML in a message is escaped.
+pub fn render_markdown(path: &str, diags: &[Diagnostic]) -> String {
+    let text = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = String::new();
+    for d in diags {
+        let place = match d.span {
+            Some(s) => format!("{path}:{}:{}", s.line, s.col),
+            None => path.to_string(),
+        };
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "- `{}` {severity} `{}`: {}",
+            place.replace('`', "'"),
+            d.code.as_str(),
+            text(&d.message)
+        );
+        if let Some(h) = &d.help {
+            let _ = writeln!(out, "  fix: {}", text(h));
+        }
+    }
+    out
+}
+
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
     file: &'a str,

@@ -1,6 +1,7 @@
 //! `rollgate dry-run PLAN --fixture FILE`: rehearse a plan against recorded metrics in virtual time.
 
 use super::{exit, validated, Exit, Failure, Io};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::providers::approvals::ApprovePolicy;
 use crate::report::actions::{self, Actions};
 use crate::report::expectation::verify;
@@ -50,7 +51,12 @@ pub enum Approve {
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let v = validated(&a.plan)?;
-    let fx = crate::fixture::read(&a.fixture).map_err(|t| Failure::text(exit::INVALID, t))?;
+    let fixture_source = std::fs::read_to_string(&a.fixture).map_err(|e| {
+        let d = Diagnostic::error(Code::Io, format!("cannot read the fixture: {e}"));
+        Failure::invalid(&a.fixture, "", vec![d])
+    })?;
+    let fx = crate::fixture::parse(&a.fixture, &fixture_source)
+        .map_err(|diags| Failure::invalid(&a.fixture, &fixture_source, diags))?;
     let fx = Arc::new(fx);
     let source = v.doc.source.clone();
     let plan = v.plan.clone();

@@ -2,7 +2,8 @@
 //! ([`super::run`]). A command that ran returns its exit code; one that could not returns this.
 
 use super::exit;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{self, Diagnostic};
+use crate::report::markdown;
 use crate::report::validation::{self, Printed, Stream};
 
 #[derive(Debug)]
@@ -10,12 +11,17 @@ pub struct Failure {
     pub code: i32,
     /// What it prints: `rollgate: <why>`, a file's diagnostics, or text naming its file.
     pub printed: Printed,
+    /// Why, for a job summary, when a step's plan, fixture or inputs were refused (exit 2):
+    /// in an Actions job the step still says `outcome=invalid` and lists the problems.
+    pub invalid: Option<String>,
 }
 
 impl Failure {
     /// Bad usage, or an input that cannot be used: exit 2.
     pub fn usage(message: impl std::fmt::Display) -> Failure {
-        Failure::text(exit::INVALID, format!("rollgate: {message}\n"))
+        let mut f = Failure::text(exit::INVALID, format!("rollgate: {message}\n"));
+        f.invalid = Some(markdown::escaped(&message.to_string()) + "\n");
+        f
     }
 
     /// Anything else that stopped the command: exit 1.
@@ -26,14 +32,21 @@ impl Failure {
     /// Text as it is, already naming its file.
     pub fn text(code: i32, text: String) -> Failure {
         let printed = vec![(Stream::Err, text)];
-        Failure { code, printed }
+        Failure {
+            code,
+            printed,
+            invalid: None,
+        }
     }
 
     /// An invalid plan: its diagnostics (and in an Actions job, annotations): exit 2.
     pub fn invalid(path: &str, source: &str, diagnostics: Vec<Diagnostic>) -> Failure {
         let printed = validation::diagnostics(path, source, &diagnostics, super::annotating());
-        let code = exit::INVALID;
-        Failure { code, printed }
+        Failure {
+            code: exit::INVALID,
+            printed,
+            invalid: Some(diagnostics::render_markdown(path, &diagnostics)),
+        }
     }
 }
 

@@ -120,6 +120,14 @@ pub fn main() -> i32 {
 }
 
 pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
+    // The plan of a command that can be a step of an Actions job, which has outputs to write
+    // even when it is refused.
+    let step_plan = match &cli.command {
+        Command::DryRun(a) => Some(a.plan.clone()),
+        Command::Run(a) => Some(a.plan.clone()),
+        Command::Action(_) => Some(std::env::var("ROLLGATE_PLAN").unwrap_or_default()),
+        _ => None,
+    };
     let done = match cli.command {
         Command::Validate(a) => validate::run(a, io),
         Command::Graph(a) => graph::run(a, io),
@@ -140,6 +148,13 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Ok(code) => code,
         Err(f) => {
             let _ = io.print(&f.printed);
+            let job = crate::report::actions::Actions::from_env();
+            if let (Some(plan), Some(problems), Some(job)) = (step_plan, &f.invalid, job) {
+                let summary = crate::report::markdown::invalid_summary(&plan, problems);
+                if let Err(e) = crate::report::actions::write_invalid(&job, summary) {
+                    let _ = writeln!(io.err, "rollgate: cannot write the step's outputs: {e}");
+                }
+            }
             f.code
         }
     }

@@ -66,8 +66,28 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 /// Appends the outputs and the summary where Actions wants them.
 pub fn write(actions: &Actions, view: &RunView, run_id: &str) -> std::io::Result<()> {
     let summary = markdown::summary(view);
+    append_all(actions, &outputs(view, run_id, &summary), summary)
+}
+
+/// A step whose plan, fixture or inputs were refused still says so where a workflow looks:
+/// `outcome=invalid` (no run id, no weight: nothing ran) and `summary` as the job summary.
+pub fn write_invalid(actions: &Actions, summary: String) -> std::io::Result<()> {
+    let outputs = [
+        ("outcome", "invalid".to_string()),
+        ("run-id", String::new()),
+        ("final-weight", String::new()),
+        ("report", summary.clone()),
+    ];
+    append_all(actions, &outputs, summary)
+}
+
+fn append_all(
+    actions: &Actions,
+    outputs: &[(&str, String)],
+    summary: String,
+) -> std::io::Result<()> {
     if let Some(p) = &actions.output {
-        append(p, &output_lines(&outputs(view, run_id, &summary)))?;
+        append(p, &output_lines(outputs))?;
     }
     if let Some(p) = &actions.summary {
         append(p, &(summary + "\n"))?;

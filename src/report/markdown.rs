@@ -17,6 +17,21 @@ pub fn marker(plan: &str, environment: &str) -> String {
     )
 }
 
+/// Text stays text in Markdown: HTML is escaped.
+pub fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The job summary of a step whose plan, fixture or inputs were refused: nothing ran.
+pub fn invalid_summary(plan: &str, problems: &str) -> String {
+    format!(
+        "## rollgate: `{}` is invalid\n\nNothing ran: no router was touched and no metric was read. Fix these and run the job again:\n\n{problems}\nOutcome: **invalid**.\n",
+        plan.replace('`', "'")
+    )
+}
+
 /// Table cells stay cells, and text stays text: `|` and HTML are escaped.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -119,6 +119,75 @@ fn plan_errors_are_annotated_on_their_lines() {
 }
 
 #[test]
+fn a_refused_step_still_says_invalid_in_its_outputs_and_lists_why_in_the_job_summary() {
+    // An invalid plan, through the action.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = "fixtures/bad-plans/misspelled-key.yaml";
+    let out = in_actions(
+        dir.path(),
+        &["action"],
+        &[("ROLLGATE_PLAN", plan), ("ROLLGATE_MODE", "run")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let outputs = read(dir.path().join("output"));
+    assert!(
+        outputs.starts_with("outcome=invalid\nrun-id=\nfinal-weight=\nreport<<ROLLGATE_EOF\n## rollgate: `fixtures/bad-plans/misspelled-key.yaml` is invalid\n"),
+        "{outputs}"
+    );
+    let summary = read(dir.path().join("summary"));
+    for want in [
+        "Nothing ran: no router was touched and no metric was read.",
+        "- `fixtures/bad-plans/misspelled-key.yaml:7:5` error `unknown-key`: ",
+        "  fix: did you mean",
+        "Outcome: **invalid**.",
+    ] {
+        assert!(summary.contains(want), "missing {want:?} in:\n{summary}");
+    }
+    // The annotations are still there, on stdout.
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("::error file=fixtures/bad-plans/misspelled-key.yaml,line=7,"));
+
+    // A fixture with a mistake, in a rehearsal: it is named, at its line, annotated too.
+    let fixture = dir.path().join("bad-fixture.yaml");
+    std::fs::write(&fixture, "queries:\n  q: { steps: [[5m, 1], [1m, 2]] }\n").unwrap();
+    let out = in_actions(
+        dir.path(),
+        &[
+            "dry-run",
+            "workflows/linear.yaml",
+            "--fixture",
+            fixture.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let outputs = read(dir.path().join("output"));
+    let last = outputs.rsplit("outcome=").next().unwrap();
+    assert!(last.starts_with("invalid\n"), "{outputs}");
+    assert!(
+        last.contains(&format!("- `{}:2:", fixture.display())),
+        "{outputs}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("::error file="));
+
+    // An input missing from the step.
+    let out = in_actions(
+        dir.path(),
+        &["action"],
+        &[
+            ("ROLLGATE_PLAN", "workflows/linear.yaml"),
+            ("ROLLGATE_MODE", "dry-run"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let summary = read(dir.path().join("summary"));
+    assert!(
+        summary.ends_with("`mode: dry-run` replays a fixture; give the action's `fixture` input\n\nOutcome: **invalid**.\n\n"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn secrets_are_masked_and_never_written_to_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.yaml");
