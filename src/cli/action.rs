@@ -55,6 +55,9 @@ pub fn run(io: &mut Io<'_>) -> Exit {
                     json: false,
                     github_preview: None,
                     environment,
+                    // A rehearsal step tests the plan: one against a failing fixture passes
+                    // when the plan rolls back as the fixture expects.
+                    pass_when_expected: true,
                 },
                 io,
             )

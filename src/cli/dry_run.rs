@@ -38,6 +38,10 @@ pub struct Args {
     /// summary and the pull-request comment.
     #[arg(long, value_name = "DIR")]
     pub github_preview: Option<String>,
+    /// With a fixture that has `expect`: exit 0 when the plan did what it expects, whatever
+    /// the outcome (1 when it did not), so a CI job can rehearse the failures too.
+    #[arg(long)]
+    pub pass_when_expected: bool,
     /// The environment the pull-request comment is for (one comment per plan and environment).
     #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
     pub environment: String,
@@ -96,7 +100,14 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         writeln!(io.err, "{said}")?;
     }
     match fx.expect.as_ref().map(|e| verify(e, &events)) {
-        Some(Ok(got)) if !a.json => writeln!(io.out, "as the fixture expects: {got}")?,
+        Some(Ok(got)) => {
+            if !a.json {
+                writeln!(io.out, "as the fixture expects: {got}")?;
+            }
+            if a.pass_when_expected {
+                return Ok(exit::OK);
+            }
+        }
         Some(Err(differs)) => {
             let fixture = &a.fixture;
             let said =

@@ -65,6 +65,9 @@ pub enum Event {
         plan: String,
         mode: Mode,
         steps: usize,
+        /// The fixture a rehearsal replays.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fixture: Option<String>,
     },
     StepStarted {
         step: String,

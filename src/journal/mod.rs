@@ -446,6 +446,7 @@ mod tests {
                 plan: "p".into(),
                 mode: Mode::Run,
                 steps: 3,
+                fixture: None,
             },
         };
         j.append(&e).unwrap();

@@ -167,7 +167,10 @@ pub async fn post_preview(
     let mut said = Vec::new();
     for (name, link) in links {
         let environment = link.environment.clone().unwrap_or(environment.to_string());
-        let body = crate::report::markdown::pr_comment(view, &environment, true);
+        let sha = link.context.sha.clone();
+        let body = |now: Option<&str>| {
+            crate::report::markdown::preview_comment(now, view, &environment, &sha)
+        };
         let marker = crate::report::markdown::marker(&plan.name, &environment);
         let posted = async {
             let pr = match link.pull_request().await {
@@ -179,7 +182,7 @@ pub async fn post_preview(
                 Err(e) => return Err(e.to_string()),
             };
             crate::report::pr_comment::Sticky::new(link.client.clone(), pr, marker)
-                .put(&body)
+                .put_with(body)
                 .await
                 .map(|_| pr)
                 .map_err(|e| e.to_string())

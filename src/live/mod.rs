@@ -134,6 +134,7 @@ impl LiveRun {
             providers,
             clock: Clock::resuming(self.started_at, self.already),
             mode: Mode::Run,
+            fixture: None,
             contexts: self.contexts,
             cancel: stop::stop_when(self.run_dir, github.commands, signals),
             journal: Some(self.journal),

@@ -101,6 +101,7 @@ mod tests {
                 plan: "p".into(),
                 mode: Mode::Run,
                 steps: 3,
+                fixture: None,
             },
         );
         c.on(&started);

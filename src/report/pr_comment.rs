@@ -63,6 +63,8 @@ pub struct Sticky {
     marker: String,
     /// The comment, once found or posted; `None` inside until looked for.
     id: Option<Option<u64>>,
+    /// Its text when found.
+    found: Option<String>,
 }
 
 /// What putting the comment did.
@@ -79,35 +81,50 @@ impl Sticky {
             pr,
             marker,
             id: None,
+            found: None,
         }
     }
 
     /// Posts `body`, or edits the comment into it: an earlier run's comment of this plan and
     /// environment is edited, not repeated, and one someone deleted is posted again.
     pub async fn put(&mut self, body: &str) -> Result<Put, crate::github::client::Error> {
-        let id = match self.id {
-            Some(id) => id,
-            None => {
-                // Only a comment rollgate's own token wrote counts: anyone who can comment
-                // can plant the marker. When GitHub cannot say who the token is, no earlier
-                // comment is trusted and a new one is posted.
-                let me = self.client.identity().await.ok();
-                let all = self.client.comments(self.pr, None).await?;
-                let found = all
-                    .iter()
-                    .rev()
-                    .find(|c| {
-                        me.as_ref().is_some_and(|me| me.is(&c.user))
-                            && c.body
-                                .as_deref()
-                                .is_some_and(|b| b.starts_with(&self.marker))
-                    })
-                    .map(|c| c.id);
-                self.id = Some(found);
-                found
-            }
-        };
-        if let Some(c) = id {
+        self.find().await?;
+        self.write(body).await
+    }
+
+    /// Puts the text `body_from` makes of the comment's text now (`None` when there is none
+    /// yet): for a comment several steps add to.
+    pub async fn put_with(
+        &mut self,
+        body_from: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Put, crate::github::client::Error> {
+        self.find().await?;
+        let body = body_from(self.found.as_deref());
+        self.write(&body).await
+    }
+
+    async fn find(&mut self) -> Result<(), crate::github::client::Error> {
+        if self.id.is_some() {
+            return Ok(());
+        }
+        // Only a comment rollgate's own token wrote counts: anyone who can comment can plant
+        // the marker. When GitHub cannot say who the token is, no earlier comment is trusted
+        // and a new one is posted.
+        let me = self.client.identity().await.ok();
+        let all = self.client.comments(self.pr, None).await?;
+        let found = all.iter().rev().find(|c| {
+            me.as_ref().is_some_and(|me| me.is(&c.user))
+                && c.body
+                    .as_deref()
+                    .is_some_and(|b| b.starts_with(&self.marker))
+        });
+        self.id = Some(found.map(|c| c.id));
+        self.found = found.and_then(|c| c.body.clone());
+        Ok(())
+    }
+
+    async fn write(&mut self, body: &str) -> Result<Put, crate::github::client::Error> {
+        if let Some(c) = self.id.flatten() {
             match self.client.edit_comment(c, body).await {
                 Err(e) if e.status == Some(404) => {}
                 other => return other.map(|_| Put::Edited),
@@ -115,6 +132,7 @@ impl Sticky {
         }
         let created = self.client.create_comment(self.pr, body).await?;
         self.id = Some(Some(created));
+        self.found = None;
         Ok(Put::Posted)
     }
 }

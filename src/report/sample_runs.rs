@@ -126,6 +126,7 @@ fn started(s: &mut Script) {
             plan: "checkout canary".into(),
             mode: Mode::Run,
             steps: 5,
+            fixture: None,
         },
     )
     .at(0.0, step("canary-10.shift", "shift"))
@@ -278,4 +279,18 @@ pub fn promoted() -> Vec<Stamped> {
         },
     );
     s.0
+}
+
+/// The same events as a rehearsal against `fixture` would emit them.
+pub fn rehearsed(mut events: Vec<Stamped>, fixture: &str) -> Vec<Stamped> {
+    for e in &mut events {
+        if let Event::RunStarted {
+            mode, fixture: f, ..
+        } = &mut e.event
+        {
+            *mode = Mode::DryRun;
+            *f = Some(fixture.to_string());
+        }
+    }
+    events
 }

@@ -83,11 +83,16 @@ pub fn line(e: &Stamped) -> Option<String> {
             plan,
             steps,
             mode: Mode::DryRun,
-        } => format!("dry-run of `{plan}` ({steps} steps), virtual time"),
+            fixture,
+        } => match fixture {
+            Some(f) => format!("dry-run of `{plan}` ({steps} steps) against {f}, virtual time"),
+            None => format!("dry-run of `{plan}` ({steps} steps), virtual time"),
+        },
         Event::RunStarted {
             plan,
             steps,
             mode: Mode::Run,
+            ..
         } => format!("run of `{plan}` ({steps} steps)"),
         Event::StepStarted { step, kind } if *kind != "evaluate" => step.clone(),
         Event::StepStarted { .. } => return None,

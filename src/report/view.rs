@@ -12,6 +12,8 @@ use serde::Serialize;
 pub struct RunView {
     pub plan: String,
     pub dry_run: bool,
+    /// The fixture a rehearsal replayed.
+    pub fixture: String,
     /// `promoted`, `rolled-back`, ...; empty while the run goes on.
     pub outcome: String,
     /// An emoji-free word for headings: "Promoted", "Rolled back", "In progress".
@@ -159,8 +161,9 @@ impl RunView {
         for e in events {
             view.elapsed = super::terminal::clock(e.t);
             match &e.event {
-                Event::RunStarted { mode, .. } => {
-                    view.dry_run = *mode == crate::event::Mode::DryRun
+                Event::RunStarted { mode, fixture, .. } => {
+                    view.dry_run = *mode == crate::event::Mode::DryRun;
+                    view.fixture = fixture.clone().unwrap_or_default();
                 }
                 Event::StepStarted { step, .. } => view.step = step.clone(),
                 Event::WeightShifted { router, from, to } => {

@@ -75,6 +75,8 @@ pub struct Setup {
     pub providers: Providers,
     pub clock: Clock,
     pub mode: Mode,
+    /// The fixture a rehearsal replays, to be named when it starts.
+    pub fixture: Option<String>,
     /// `env`, `inputs`, `secrets`, `github` for expressions.
     pub contexts: Value,
     /// Completes when the run is cancelled (SIGINT/SIGTERM, or a fixture's `cancel`).
@@ -449,12 +451,14 @@ pub async fn resume(
 }
 
 /// Runs the plan to its outcome, emitting events as it goes.
-pub async fn run(setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
+pub async fn run(mut setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Outcome {
+    let fixture = setup.fixture.take();
     let shared = run_context(setup, events, BTreeSet::new());
     shared.emit(Event::RunStarted {
         plan: shared.plan.name.clone(),
         mode: shared.mode,
         steps: shared.graph.graph.node_count(),
+        fixture,
     });
     // A dry-run's sources are its fixture, whose outages are part of the rehearsal.
     if shared.mode == Mode::Run {

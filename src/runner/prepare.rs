@@ -49,6 +49,7 @@ impl Prepared {
             providers: self.providers,
             clock,
             mode: Mode::DryRun,
+            fixture: Some(self.fixture.path.clone()),
             contexts: self.contexts,
             cancel,
             journal: None,

@@ -813,29 +813,29 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr_on_github_enterprise
     let gh = GitHub::start(State::default());
     let dir = tempfile::tempdir().unwrap();
     let event = pr_event(dir.path());
-    // The sample workflow's rehearsal step, as the action runs it, on GitHub Enterprise.
-    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .arg("action")
-        .current_dir(crate::support::root())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", dir.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
-        .env("GITHUB_API_URL", format!("{}{ENTERPRISE}", gh.url))
-        .env_remove("GITHUB_GRAPHQL_URL")
-        .env("GITHUB_REPOSITORY", "acme/shop")
-        .env("GITHUB_SHA", "merge789")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_TOKEN", TOKEN)
-        .env("ROLLGATE_PLAN", "workflows/haproxy-canary.yaml")
-        .env("ROLLGATE_MODE", "dry-run")
-        .env(
-            "ROLLGATE_FIXTURE",
-            "fixtures/metrics/haproxy-canary/healthy.yaml",
-        )
-        .env("ROLLGATE_ENVIRONMENT", "production")
-        .env_remove("ROLLGATE_INPUTS")
-        .output()
-        .unwrap();
+    // The sample workflow's rehearsal steps, as the action runs them, on GitHub Enterprise.
+    let rehearse = |fixture: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .arg("action")
+            .current_dir(crate::support::root())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+            .env("GITHUB_API_URL", format!("{}{ENTERPRISE}", gh.url))
+            .env_remove("GITHUB_GRAPHQL_URL")
+            .env("GITHUB_REPOSITORY", "acme/shop")
+            .env("GITHUB_SHA", "merge789")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("ROLLGATE_PLAN", "workflows/haproxy-canary.yaml")
+            .env("ROLLGATE_MODE", "dry-run")
+            .env("ROLLGATE_FIXTURE", fixture)
+            .env("ROLLGATE_ENVIRONMENT", "production")
+            .env_remove("ROLLGATE_INPUTS")
+            .output()
+            .unwrap()
+    };
+    let out = rehearse("fixtures/metrics/haproxy-canary/healthy.yaml");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -859,6 +859,40 @@ fn a_rehearsal_in_an_actions_job_puts_its_comment_on_the_pr_on_github_enterprise
     );
     assert!(body.contains("preview (dry-run)"), "{body}");
     assert!(body.contains("**Promoted**"), "{body}");
+    assert!(
+        body.contains(
+            "rollgate replayed the fixture `fixtures/metrics/haproxy-canary/healthy.yaml`"
+        ),
+        "{body}"
+    );
+
+    // A second fixture, in the same job: the same comment shows both, in the order they ran.
+    // It rolls back, as that fixture expects: the step passes.
+    let out = rehearse("fixtures/metrics/haproxy-canary/error-spike-at-25.yaml");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        gh.requests("POST", "/repos/acme/shop/issues/7/comments")
+            .len(),
+        1
+    );
+    let edits: Vec<Seen> = gh
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PATCH")
+        .collect();
+    assert_eq!(edits.len(), 1, "{edits:#?}");
+    let both = edits[0].json()["body"].as_str().unwrap().to_string();
+    let healthy = both
+        .find("<!-- rollgate-rehearsal:head456:fixtures/metrics/haproxy-canary/healthy.yaml -->");
+    let spike = both.find("<!-- rollgate-rehearsal:head456:fixtures/metrics/haproxy-canary/error-spike-at-25.yaml -->");
+    assert!(
+        healthy.is_some() && spike.is_some() && healthy < spike,
+        "{both}"
+    );
+    assert!(
+        both.contains("**Promoted**") && both.contains("**Rolled back**"),
+        "{both}"
+    );
     // A rehearsal deploys nothing.
     assert!(gh
         .requests("POST", "/repos/acme/shop/deployments")
