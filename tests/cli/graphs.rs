@@ -36,10 +36,10 @@ fn dot_output_is_accepted_by_graphviz() {
 #[test]
 fn mermaid_output_is_accepted_by_mermaid() {
     let node = tool("node", "apt-get install -y nodejs");
-    let checker = root().join("tests/mermaid/check.mjs");
+    let checker = root().join("tests/node/mermaid.mjs");
     assert!(
-        root().join("tests/mermaid/node_modules/mermaid").is_dir(),
-        "run `npm ci --prefix tests/mermaid` (the README's test command does)"
+        root().join("tests/node/node_modules/mermaid").is_dir(),
+        "run `npm ci --prefix tests/node` (the README's test command does)"
     );
     let dir = tempfile::tempdir().unwrap();
     let mut args = vec![checker.to_string_lossy().to_string()];

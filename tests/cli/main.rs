@@ -1,6 +1,7 @@
 //! One integration binary: drives the real `rollgate` binary (and the library where a property
 //! test needs thousands of inputs).
 
+mod actionlint;
 mod bad_plans;
 mod decisions;
 mod dry_run;
@@ -12,6 +13,7 @@ mod graphs;
 mod haproxy;
 mod help;
 mod hostile;
+mod install;
 mod istio;
 mod kube_api;
 mod notify;
