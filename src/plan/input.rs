@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// One input.
+/// An input of the plan, named by its key: its type, what it is for and its default; given with
+/// `--input NAME=VALUE` (or the Action's `inputs`) and read as `${{ inputs.NAME }}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Input {

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod document;
+mod editor_schema;
 pub mod gate;
 pub mod input;
 pub mod load;
@@ -135,7 +136,8 @@ pub enum ResumePolicy {
     Continue,
 }
 
-/// A plain value for `env`.
+/// An environment variable: text, a number or a boolean, read as `${{ env.NAME }}` and set in
+/// the environment of commands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {

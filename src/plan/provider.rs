@@ -259,9 +259,9 @@ pub enum Destination {
     Host(String),
     /// A host and a subset of it that a DestinationRule defines.
     Subset {
-        /// The host.
+        /// The destination's host: a Service name, or its full name (`checkout.shop.svc.cluster.local`).
         host: String,
-        /// The subset's name.
+        /// The subset's name, as the DestinationRule defines it.
         subset: String,
     },
 }

@@ -17,7 +17,9 @@ pub fn schema() -> &'static Value {
             .with_transform(NoNull)
             .into_generator();
         let root = generator.into_root_schema_for::<Plan>();
-        serde_json::to_value(root).expect("schema serializes")
+        let mut root = serde_json::to_value(root).expect("schema serializes");
+        super::editor_schema::shape(&mut root);
+        root
     })
 }
 

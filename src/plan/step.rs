@@ -212,7 +212,7 @@ impl JsonSchema for Step {
             "type": "object",
             "description": "A step of the DAG form: what it does (`uses` + `with`, or `run`), what it waits for (`needs`) and when it runs (`if`).",
             "properties": {
-                "id": { "type": "string", "pattern": ID_PATTERN, "description": "The step's id, unique in the plan; other steps name it in `needs` and read `steps.<id>.outputs`." },
+                "id": { "type": "string", "pattern": ID_PATTERN, "patternErrorMessage": "Not an id: start with a letter or `_`, then letters, digits, `-` or `_`, e.g. `deploy-eu`.", "description": "The step's id, unique in the plan; other steps name it in `needs` and read `steps.<id>.outputs`." },
                 "name": { "type": "string", "description": "A name shown in reports." },
                 "uses": g.subschema_for::<Uses>(),
                 "with": { "type": "object", "description": "The step's settings; which keys depend on `uses`." },

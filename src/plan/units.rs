@@ -60,6 +60,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "pattern": DURATION_PATTERN,
+            "patternErrorMessage": "Not a duration: write a whole number and a unit, e.g. `90s`, `10m`, `2h`, `1h 30m` or `500ms`.",
             "description": "A duration with a unit: `500ms`, `90s`, `10m`, `2h`, `1h 30m`, `1d`.",
             "examples": ["30s", "10m", "2h"]
         })
@@ -198,6 +199,7 @@ impl JsonSchema for Quantity {
         json_schema!({
             "type": ["number", "string"],
             "pattern": QUANTITY_PATTERN,
+            "patternErrorMessage": "Not a threshold: write a number (`0.01`), a percentage (`1%`), percentage points (`0.5pp`), a duration (`500ms`) or a factor (`2x`).",
             "description": "A threshold: a number in the query's unit (`0.01`), a percentage (`1%`), percentage points (`0.5pp`), a duration (`500ms`, `2s`) or, for `critical`, a factor of the threshold (`2x`).",
             "examples": ["1%", 0.01, "0.5pp", "500ms", "2x"]
         })

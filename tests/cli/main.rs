@@ -5,6 +5,7 @@ mod actionlint;
 mod bad_plans;
 mod decisions;
 mod dry_run;
+mod editor;
 mod endings;
 mod gateway;
 mod github;
