@@ -132,6 +132,24 @@ pub fn baseline_limit(tol: Quantity, b: f64, unit: Unit, up: bool) -> f64 {
     }
 }
 
+/// The check's fixed bounds in the query's unit, named as a person reads them ("max 1%",
+/// "critical 2%"); bounds relative to the baseline move with it and are not among them.
+pub fn fixed_bounds(c: &Check, unit: Unit) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    if let Some(m) = c.max {
+        let v = in_unit(m, unit);
+        out.push((format!("max {}", show(v, unit)), v));
+    }
+    if let Some(m) = c.min {
+        let v = in_unit(m, unit);
+        out.push((format!("min {}", show(v, unit)), v));
+    }
+    if let Some((v, _)) = critical(c, unit) {
+        out.push((format!("critical {}", show(v, unit)), v));
+    }
+    out
+}
+
 /// The critical bound in the query's unit, if the check has one.
 fn critical(c: &Check, unit: Unit) -> Option<(f64, bool)> {
     let crit = c.critical?;

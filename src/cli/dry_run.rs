@@ -78,7 +78,11 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
             writeln!(io.out, "{}", crate::report::json::line(e))?;
         }
     } else {
-        write!(io.out, "{}", crate::report::summary::rehearsal(&events))?;
+        write!(
+            io.out,
+            "{}",
+            crate::report::summary::rehearsal(&plan, &events)
+        )?;
     }
     let view = crate::report::view::RunView::of(&plan, &events);
     if let Some(actions) = Actions::from_env() {

@@ -2,6 +2,7 @@
 //! these do.
 
 pub mod actions;
+pub mod chart;
 pub mod chat;
 pub mod console;
 pub mod deployment;
@@ -18,5 +19,6 @@ pub mod summary;
 pub mod terminal;
 pub mod validation;
 pub mod view;
+pub mod why;
 
 pub use reporter::Reporter;

@@ -2,37 +2,54 @@
 //! small chart per check of the canary's values.
 
 use super::terminal::clock;
-use super::view::sparkline;
+use crate::analysis::threshold::show;
 use crate::event::{Event, Stamped, Verdict};
+use crate::plan::check::Unit;
+use crate::plan::Plan;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A rehearsal as a person reads it: a line per event that matters, then the summary.
-pub fn rehearsal(events: &[Stamped]) -> String {
+pub fn rehearsal(plan: &Plan, events: &[Stamped]) -> String {
     let mut lines = super::terminal::Lines::default();
     let mut out: String = events
         .iter()
         .filter_map(|e| lines.line(e))
         .map(|l| l + "\n")
         .collect();
-    out += &render(events);
+    out += &render(plan, events);
     out
 }
 
+/// A check's evaluations, for its line in the summary.
+struct Seen {
+    values: Vec<Option<f64>>,
+    threshold: String,
+    failed: usize,
+    /// When it was first and last evaluated.
+    from: f64,
+    to: f64,
+}
+
 /// The summary after a run's lines: each check's values, the weights, the outcome and why.
-pub fn render(events: &[Stamped]) -> String {
+pub fn render(plan: &Plan, events: &[Stamped]) -> String {
     let mut out = String::from("\n── summary ──\n");
     let end = events.last().map(|e| e.t).unwrap_or_default();
-    let mut checks: BTreeMap<&str, (Vec<Option<f64>>, String, usize)> = BTreeMap::new();
+    let mut checks: BTreeMap<&str, Seen> = BTreeMap::new();
     for e in events {
         match &e.event {
             Event::CheckEvaluated(ev) => {
-                let entry = checks
-                    .entry(ev.check.as_str())
-                    .or_insert_with(|| (Vec::new(), ev.threshold.clone(), 0));
-                entry.0.push(ev.value);
+                let seen = checks.entry(ev.check.as_str()).or_insert_with(|| Seen {
+                    values: Vec::new(),
+                    threshold: ev.threshold.clone(),
+                    failed: 0,
+                    from: e.t,
+                    to: e.t,
+                });
+                seen.values.push(ev.value);
+                seen.to = e.t;
                 if matches!(ev.verdict, Verdict::Fail | Verdict::Critical) {
-                    entry.2 += 1;
+                    seen.failed += 1;
                 }
             }
             Event::WeightShifted { router, from, to } => {
@@ -100,16 +117,70 @@ pub fn render(events: &[Stamped]) -> String {
         }
     }
     if !checks.is_empty() {
-        out.push_str("\nchecks (canary values over the run):\n");
-        for (name, (values, threshold, failed)) in checks {
+        out.push_str("\nchecks (canary values over the run, lowest to highest):\n");
+        for (name, seen) in checks {
+            let Seen {
+                values,
+                threshold,
+                failed,
+                from,
+                to,
+            } = seen;
+            let unit = plan
+                .checks
+                .get(name)
+                .map(|c| c.unit())
+                .unwrap_or(Unit::Number);
+            let present = values.iter().flatten();
+            let (lo, hi) = present.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(*v), h.max(*v))
+            });
+            let range = if lo.is_finite() {
+                format!("{} to {}", show(lo, unit), show(hi, unit))
+            } else {
+                "no data".into()
+            };
             let _ = writeln!(
                 out,
-                "  {name:<18} {}  {threshold}; {failed} failed evaluation(s)",
-                sparkline(&values, 48)
+                "  {name:<18} {}  {range}, {} to {} ({} evaluations)\n  {:<18} {threshold}; {failed} failed evaluation(s)",
+                sparkline(&values, 48),
+                clock(from),
+                clock(to),
+                values.len(),
+                ""
             );
         }
     }
     out
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of at most `width` columns; gaps (no data) are spaces.
+pub fn sparkline(values: &[Option<f64>], width: usize) -> String {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let (lo, hi) = present
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    let per = values.len().div_ceil(width.max(1)).max(1);
+    values
+        .chunks(per)
+        .map(|chunk| {
+            let vals: Vec<f64> = chunk.iter().flatten().copied().collect();
+            if vals.is_empty() {
+                return ' ';
+            }
+            let v = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let i = if hi > lo {
+                ((v - lo) / (hi - lo) * 7.0).round() as usize
+            } else {
+                0
+            };
+            BARS[i.min(7)]
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -119,11 +190,23 @@ mod tests {
 
     #[test]
     fn a_rollback_by_the_sequential_test() {
-        insta::assert_snapshot!(render(&sample_runs::rolled_back_by_the_sequential_test()));
+        insta::assert_snapshot!(render(
+            &sample_runs::plan(),
+            &sample_runs::rolled_back_by_the_sequential_test()
+        ));
     }
 
     #[test]
     fn a_gate_that_timed_out() {
-        insta::assert_snapshot!(render(&sample_runs::gate_timed_out()));
+        insta::assert_snapshot!(render(&sample_runs::plan(), &sample_runs::gate_timed_out()));
+    }
+
+    #[test]
+    fn sparkline_scales_and_shows_gaps() {
+        assert_eq!(
+            sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)], 4),
+            "▁█ ▅"
+        );
+        assert_eq!(sparkline(&[Some(2.0); 100], 10), "▁".repeat(10));
     }
 }

@@ -1,7 +1,8 @@
 //! A run as people read it, folded from its events: where it is, each check's latest canary
-//! and baseline values with a sparkline, gates, and how it ended with what fired. The GitHub
+//! and baseline values with a chart, gates, and how it ended with what fired. The GitHub
 //! job summary and the pull-request comment render this through handlebars templates.
 
+use super::chart::{chart, Point};
 use crate::analysis::threshold::{explain, show};
 use crate::event::{Event, Outcome, Stamped, Verdict};
 use crate::plan::check::Unit;
@@ -63,8 +64,9 @@ pub struct CheckView {
     pub why: String,
     pub method: String,
     pub threshold: String,
-    pub sparkline: String,
     pub failed: usize,
+    /// Canary against baseline over the run, with the check's fixed bounds.
+    pub chart: Option<super::chart::Chart>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,41 +93,16 @@ pub struct PausedView {
 
 #[derive(Debug, Serialize)]
 pub struct FiredView {
+    /// Why, in plain words (for the sequential test: how much worse, for how long, how rare).
+    pub plain: String,
     pub message: String,
+    /// The step it happened at.
+    pub step: String,
     pub check: String,
     pub canary: String,
     pub baseline: String,
     pub threshold: String,
     pub evidence: String,
-}
-
-const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// A sparkline of at most `width` columns; gaps (no data) are spaces.
-pub fn sparkline(values: &[Option<f64>], width: usize) -> String {
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let (lo, hi) = present
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(*v), h.max(*v))
-        });
-    let per = values.len().div_ceil(width.max(1)).max(1);
-    values
-        .chunks(per)
-        .map(|chunk| {
-            let vals: Vec<f64> = chunk.iter().flatten().copied().collect();
-            if vals.is_empty() {
-                return ' ';
-            }
-            let v = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let i = if hi > lo {
-                ((v - lo) / (hi - lo) * 7.0).round() as usize
-            } else {
-                0
-            };
-            BARS[i.min(7)]
-        })
-        .collect()
 }
 
 fn word(o: Outcome) -> (&'static str, &'static str) {
@@ -156,8 +133,9 @@ impl RunView {
             status: "In progress".into(),
             ..RunView::default()
         };
-        let mut series: Vec<(String, Vec<Option<f64>>)> = Vec::new();
         let mut weights: Vec<(String, String, u8)> = Vec::new();
+        let mut points: Vec<(String, Vec<Point>)> = Vec::new();
+        let mut shifts: Vec<(f64, String)> = Vec::new();
         for e in events {
             view.elapsed = super::terminal::clock(e.t);
             match &e.event {
@@ -177,6 +155,7 @@ impl RunView {
                         crate::event::Route::Weight { percent } => *percent,
                         _ => *from,
                     };
+                    shifts.push((e.t, to.to_string()));
                     match weights.iter_mut().find(|w| &w.0 == router) {
                         Some(w) => (w.1, w.2) = (to.to_string(), percent),
                         None => weights.push((router.clone(), to.to_string(), percent)),
@@ -193,8 +172,8 @@ impl RunView {
                         why: ev.why.clone().unwrap_or_default(),
                         method: ev.method.to_string(),
                         threshold: ev.threshold.clone(),
-                        sparkline: String::new(),
                         failed: 0,
+                        chart: None,
                     };
                     let failed = matches!(ev.verdict, Verdict::Fail | Verdict::Critical) as usize;
                     match view.checks.iter_mut().find(|c| c.name == ev.check) {
@@ -210,9 +189,14 @@ impl RunView {
                             ..view_check
                         }),
                     }
-                    match series.iter_mut().find(|s| s.0 == ev.check) {
-                        Some(s) => s.1.push(ev.value),
-                        None => series.push((ev.check.clone(), vec![ev.value])),
+                    let point = Point {
+                        t: e.t,
+                        canary: ev.value,
+                        baseline: ev.baseline,
+                    };
+                    match points.iter_mut().find(|p| p.0 == ev.check) {
+                        Some(p) => p.1.push(point),
+                        None => points.push((ev.check.clone(), vec![point])),
                     }
                 }
                 Event::GateWaiting {
@@ -266,7 +250,14 @@ impl RunView {
                 Event::RollbackStarted { reason, .. } => {
                     view.rolled_back = true;
                     let check = reason.check.clone().unwrap_or_default();
+                    let first = points
+                        .iter()
+                        .find(|p| p.0 == check)
+                        .and_then(|p| p.1.first())
+                        .map_or(e.t, |p| p.t);
                     view.fired = Some(FiredView {
+                        plain: super::why::rollback_in_words(reason, unit(&check), e.t - first),
+                        step: reason.step.clone().unwrap_or_default(),
                         message: reason.message.clone(),
                         canary: fmt(&check, reason.value),
                         baseline: fmt(&check, reason.baseline),
@@ -290,6 +281,8 @@ impl RunView {
                     view.finished = true;
                     if let (None, Some(r)) = (&view.fired, reason) {
                         view.fired = Some(FiredView {
+                            plain: r.message.clone(),
+                            step: r.step.clone().unwrap_or_default(),
                             message: r.message.clone(),
                             check: r.check.clone().unwrap_or_default(),
                             canary: String::new(),
@@ -303,8 +296,13 @@ impl RunView {
             }
         }
         for c in &mut view.checks {
-            if let Some((_, values)) = series.iter().find(|s| s.0 == c.name) {
-                c.sparkline = sparkline(values, 30);
+            if let (Some((_, seen)), Some(check)) = (
+                points.iter().find(|p| p.0 == c.name),
+                plan.checks.get(&c.name),
+            ) {
+                let u = unit(&c.name);
+                let bounds = crate::analysis::threshold::fixed_bounds(check, u);
+                c.chart = chart(&c.name, u, seen, &bounds, &shifts);
             }
         }
         view.final_weight = weights.iter().map(|w| w.2).max().unwrap_or(0);
@@ -313,19 +311,5 @@ impl RunView {
             .map(|(name, weight, _)| RouterView { name, weight })
             .collect();
         view
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sparkline_scales_and_shows_gaps() {
-        assert_eq!(
-            sparkline(&[Some(0.0), Some(1.0), None, Some(0.5)], 4),
-            "▁█ ▅"
-        );
-        assert_eq!(sparkline(&[Some(2.0); 100], 10), "▁".repeat(10));
     }
 }

@@ -3,6 +3,7 @@
 
 mod actionlint;
 mod bad_plans;
+mod browser;
 mod decisions;
 mod dry_run;
 mod editor;
