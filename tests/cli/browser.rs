@@ -2,7 +2,7 @@
 //! rendered from Markdown in Debian's Chromium (headless, through playwright-core), their
 //! Mermaid charts drawn by Mermaid 11 and parsed by Mermaid 10.9 (`tests/node/render-markdown.mjs`).
 
-use crate::support::{root, tool};
+use crate::support::{node_client, reported_files, root, tool};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,26 +35,15 @@ fn preview(dir: &Path, plan: &str, fixture: &str) -> PathBuf {
 /// Each file as the browser drew it.
 fn render(dir: &Path, files: &[PathBuf]) -> Vec<Value> {
     tool("chromium", "apt-get install -y chromium");
-    let node = tool("node", "apt-get install -y nodejs");
-    assert!(
-        root()
-            .join("tests/node/node_modules/playwright-core")
-            .is_dir(),
-        "run `npm ci --prefix tests/node` (the README's test command does)"
-    );
-    let out = Command::new(node)
-        .arg(root().join("tests/node/render-markdown.mjs"))
-        .arg(dir.join("screenshots"))
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["files"].as_array().unwrap().clone()
+    let shots = dir.join("screenshots");
+    let mut args = vec![shots.as_os_str()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    reported_files(&node_client(
+        "render-markdown.mjs",
+        "playwright-core",
+        &args,
+        &root(),
+    ))
 }
 
 #[test]

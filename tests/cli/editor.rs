@@ -2,35 +2,22 @@
 //! driven over stdio by `tests/node/yaml-ls.mjs` as VS Code's YAML extension drives it, on the
 //! shipped plans and on a plan with mistakes.
 
-use crate::support::{files, root, tool};
+use crate::support::{files, node_client, reported_files, root};
 use serde_json::Value;
 use std::path::Path;
 
 /// What the language server says of each file: `spec` as `tests/node/yaml-ls.mjs` reads it.
 fn language_server(spec: Value) -> Vec<Value> {
-    let node = tool("node", "apt-get install -y nodejs");
-    assert!(
-        root()
-            .join("tests/node/node_modules/yaml-language-server")
-            .is_dir(),
-        "run `npm ci --prefix tests/node` (the README's test command does)"
-    );
     let dir = tempfile::tempdir().unwrap();
     let spec_file = dir.path().join("spec.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();
-    let out = std::process::Command::new(node)
-        .arg(root().join("tests/node/yaml-ls.mjs"))
-        .arg(&spec_file)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["files"].as_array().unwrap().clone()
+    let args = [spec_file.as_os_str()];
+    reported_files(&node_client(
+        "yaml-ls.mjs",
+        "yaml-language-server",
+        &args,
+        &root(),
+    ))
 }
 
 /// A plan in a temporary directory, pointing at the repository's schema.

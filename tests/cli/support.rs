@@ -1,7 +1,7 @@
 //! A small DSL for running the real binary from the repository root and asserting on it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -186,4 +186,31 @@ pub fn signal(child: &std::process::Child, signal: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill {signal}");
+}
+
+/// Runs one of the tests' Node clients, `tests/node/SCRIPT ARGS...`, in `cwd`, once the npm
+/// package it needs (`tests/node/node_modules/NEEDS`) is there.
+pub fn node_client(script: &str, needs: &str, args: &[&std::ffi::OsStr], cwd: &Path) -> Output {
+    let node = tool("node", "apt-get install -y nodejs");
+    assert!(
+        root().join("tests/node/node_modules").join(needs).exists(),
+        "run `npm ci --prefix tests/node` (the README's test command does)"
+    );
+    Command::new(node)
+        .arg(root().join("tests/node").join(script))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// The `files` of a Node client's JSON report, once it succeeded.
+pub fn reported_files(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["files"].as_array().unwrap().clone()
 }
