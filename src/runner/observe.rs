@@ -134,6 +134,18 @@ impl RunContext {
         seen
     }
 
+    /// Whether `check` counts (events over total) and its counters have not been read yet.
+    fn counts_unread(&self, check: &str, group: Group) -> bool {
+        let counts = matches!(self.queries[check].canary, Series::Counts(_));
+        let key = (check.to_string(), group);
+        counts
+            && !self
+                .counting
+                .lock()
+                .expect("not poisoned")
+                .contains_key(&key)
+    }
+
     /// The sequential test a count check compared with its baseline runs, unless its method
     /// says otherwise.
     fn sequential_test(&self, check: &str, group: Group) -> Option<RateRatioTest> {
@@ -222,6 +234,13 @@ impl RunContext {
         let mut with_data: BTreeMap<&str, f64> = BTreeMap::new();
         let mut windows: BTreeMap<String, WindowSamples> = BTreeMap::new();
         let mut round = 1u32;
+        // Counters read as the observation starts are the zero point: the first evaluation
+        // judges the first interval instead of only taking that reading.
+        for name in checks {
+            if self.counts_unread(name, group) {
+                self.look_at(name, group).await;
+            }
+        }
         loop {
             self.clock.sleep_until(start + interval * round).await;
             for name in checks {

@@ -182,3 +182,40 @@ fn a_trigger_rolls_back_while_a_gate_waits() {
         .iter()
         .any(|e| matches!(e.event, Event::GateDecided { .. })));
 }
+
+#[test]
+fn counters_read_as_observation_starts_are_the_zero_point_so_the_first_interval_is_judged() {
+    let plan = r#"
+name: counts
+providers:
+  edge: { kind: haproxy, socket: /run/haproxy/admin.sock, backend: app, stable: stable, canary: canary }
+  prom: { kind: prometheus, url: http://127.0.0.1:9090 }
+interval: 1m
+checks:
+  errors: { source: prom, canary: { events: ce, total: ct }, baseline: { events: be, total: bt }, max: 1% }
+phases:
+  - { name: canary-10, weight: 10, observe: 3m, checks: [errors] }
+"#;
+    let v = crate::validate::validate("counts.yaml", plan).unwrap_or_else(|d| panic!("{d:#?}"));
+    // 100 canary requests a minute, 5 of them errors in the first minute only.
+    let fixture = "queries:\n  ce: { steps: [[0s, 0], [1m, 5]] }\n  ct: { steps: [[0s, 0], [1m, 100], [2m, 200], [3m, 300]] }\n  be: { steps: [[0s, 0], [1m, 2], [2m, 4], [3m, 6]] }\n  bt: { steps: [[0s, 0], [1m, 900], [2m, 1800], [3m, 2700]] }\n";
+    let fx = fixture::parse("f.yaml", fixture).unwrap_or_else(|d| panic!("{d:#?}"));
+    let prepared = prepare::prepare(v, Arc::new(fx), &[], None)
+        .unwrap_or_else(|_| panic!("the fixture answers every query"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = rt.block_on(runner::run(prepared.setup(), tx));
+    let mut first = None;
+    while let Ok(e) = rx.try_recv() {
+        if let (None, Event::CheckEvaluated(ev)) = (&first, &e.event) {
+            first = Some((e.t.round(), ev.value, ev.why.clone()));
+        }
+    }
+    // The first minute's 5% is judged at minute 1 (not taken as the counters' zero point).
+    assert_eq!(first, Some((60.0, Some(0.05), Some("5% > max 1%".into()))));
+    assert_eq!(outcome, Outcome::RolledBack);
+}
