@@ -16,9 +16,13 @@
 //! - Kayenta-style: every 10 minutes, Mann-Whitney U (`analysis::mann_whitney`) on the last
 //!   10 per-minute error rates and p99s of each group; a metric is High when p < 0.01 and the
 //!   canary's median is over 10% above the baseline's; any High rolls back.
-//! - The limit: a Wald SPRT that knows the alternative ("errors exactly 2×" against equal
-//!   rates) on the same conditioned counts, its bound calibrated on separate healthy seeds to
-//!   the same false-rollback rate as rollgate's. Shown on the 2× scenario, where it applies.
+//! - The limit: a Wald SPRT that knows what each rollback scenario does (the canary's error
+//!   ratio minute by minute, its latency buckets' shares) on the same conditioned counts,
+//!   its bound calibrated per scenario on 10 × SEEDS separate healthy runs of the same bucket
+//!   layout to 1% false rollbacks.
+//!
+//! Each cell has the share's 95% interval (Wilson). "Other buckets" uses a layout without the
+//! 0.25 s bound; "only the tail slower" stretches latency above the canary's p95 only.
 //!
 //! `-- --fixture SCENARIO SEED FILE` writes one generated run as a rollgate fixture for
 //! `workflows/statistical-canary.yaml` (cumulative counters, one step a minute).
@@ -37,6 +41,8 @@ const REQUESTS_PER_MINUTE: f64 = 1000.0;
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+/// A layout of someone else's: 0.25 is not among its bounds.
+const OTHER_BUCKETS: [f64; 10] = [0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 1.0, 2.0];
 /// Latency is log-normal: median 100 ms, σ 0.5 (p99 about 320 ms).
 const LATENCY_MEDIAN: f64 = 0.1;
 const LATENCY_SIGMA: f64 = 0.5;
@@ -65,6 +71,11 @@ struct Scenario {
     canary_latency: fn(usize) -> f64,
     /// Errors in bursts: each minute's rate times a Gamma(k, 1/k) factor, per version.
     bursts: Option<f64>,
+    /// Only the canary's tail slower: above its p95, latency stretched up to this factor at
+    /// p99 and beyond (p95 unchanged).
+    tail: Option<f64>,
+    /// The histogram's bucket bounds (the +Inf bucket is added).
+    layout: &'static [f64],
 }
 
 fn one(_: usize) -> f64 {
@@ -85,6 +96,8 @@ fn scenarios() -> Vec<Scenario> {
         canary_errors: one,
         canary_latency: one,
         bursts: None,
+        tail: None,
+        layout: &BUCKETS,
     };
     vec![
         Scenario {
@@ -150,9 +163,28 @@ fn scenarios() -> Vec<Scenario> {
             ..base
         },
         Scenario {
+            name: "canary errors 1.5x",
+            promote: false,
+            canary_errors: |_| 1.5,
+            ..base
+        },
+        Scenario {
             name: "canary p99 +20%",
             promote: false,
             canary_latency: |_| 1.2,
+            ..base
+        },
+        Scenario {
+            name: "canary p99 +20%, other buckets",
+            promote: false,
+            canary_latency: |_| 1.2,
+            layout: &OTHER_BUCKETS,
+            ..base
+        },
+        Scenario {
+            name: "only the tail slower (p99 +30%)",
+            promote: false,
+            tail: Some(1.3),
             ..base
         },
         Scenario {
@@ -201,34 +233,77 @@ fn poisson(rng: &mut StdRng, mean: f64) -> f64 {
     Poisson::new(mean).expect("a positive mean").sample(rng)
 }
 
+/// The share of requests at most `le` seconds: log-normal, scaled by `scale`; with `tail`,
+/// quantiles above p95 stretched, up to `tail`× at p99 and beyond.
+fn share_below(le: f64, scale: f64, tail: Option<f64>) -> f64 {
+    let normal = Normal::standard();
+    if le <= 0.0 {
+        return 0.0;
+    }
+    let Some(_) = tail else {
+        return normal.cdf((le / (LATENCY_MEDIAN * scale)).ln() / LATENCY_SIGMA);
+    };
+    let at = |u: f64| {
+        let q = LATENCY_MEDIAN * scale * (LATENCY_SIGMA * normal.inverse_cdf(u)).exp();
+        let stretch = tail.map_or(1.0, |f| {
+            1.0 + (f - 1.0) * ((u - 0.95) / 0.04).clamp(0.0, 1.0)
+        });
+        q * stretch
+    };
+    // The latency at quantile u rises with u: bisect for the largest u at most `le`.
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if mid <= 0.0 || at(mid) <= le {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Each bucket's share of requests (not cumulative; the last is +Inf).
+fn bucket_shares(layout: &[f64], scale: f64, tail: Option<f64>) -> Vec<f64> {
+    let mut below = 0.0;
+    let mut out: Vec<f64> = layout
+        .iter()
+        .map(|le| {
+            let p = share_below(*le, scale, tail);
+            let share = p - below;
+            below = p;
+            share
+        })
+        .collect();
+    out.push(1.0 - below);
+    out
+}
+
 fn group(
     rng: &mut StdRng,
     requests: f64,
     error_rate: f64,
-    latency: f64,
+    shares: &[f64],
+    layout: &[f64],
     bursts: Option<f64>,
 ) -> Group {
     let burst = bursts.map_or(1.0, |k| {
         Gamma::new(k, 1.0 / k).expect("a shape").sample(rng)
     });
     let errors = poisson(rng, requests * (error_rate * burst).min(1.0)).min(requests);
-    let normal = Normal::standard();
-    let share_below =
-        |le: f64| normal.cdf(((le / (LATENCY_MEDIAN * latency)).ln()) / LATENCY_SIGMA);
     // Each request in exactly one bucket: a multinomial, drawn as successive binomials.
     let mut buckets = Vec::new();
     let (mut below, mut cumulative) = (0.0, 0.0);
-    for le in BUCKETS {
-        let p = share_below(le);
+    for (le, share) in layout.iter().zip(shares) {
         let left = requests - cumulative;
-        let chance = ((p - below) / (1.0 - below)).clamp(0.0, 1.0);
+        let chance = (share / (1.0 - below)).clamp(0.0, 1.0);
         if left > 0.0 && chance > 0.0 {
             cumulative += Binomial::new(left as u64, chance)
                 .expect("a chance")
                 .sample(rng) as f64;
         }
-        below = p;
-        buckets.push((le, cumulative));
+        below += share;
+        buckets.push((*le, cumulative));
     }
     buckets.push((f64::INFINITY, requests));
     Group {
@@ -240,20 +315,39 @@ fn group(
 
 fn generate(s: &Scenario, seed: u64) -> Vec<Minute> {
     let mut rng = StdRng::seed_from_u64(seed);
+    let baseline_shares = bucket_shares(s.layout, 1.0, None);
+    let mut canary_shares: Vec<(f64, Vec<f64>)> = Vec::new();
     (0..MINUTES)
         .map(|t| {
             let total = poisson(&mut rng, REQUESTS_PER_MINUTE * (s.traffic)(t));
             let canary_requests = poisson(&mut rng, total * (s.weight)(t)).min(total);
             let rate = s.baseline_errors * (s.both_errors)(t);
+            let scale = (s.canary_latency)(t);
+            if !canary_shares.iter().any(|c| c.0 == scale) {
+                canary_shares.push((scale, bucket_shares(s.layout, scale, s.tail)));
+            }
+            let shares = &canary_shares
+                .iter()
+                .find(|c| c.0 == scale)
+                .expect("computed")
+                .1;
             Minute {
                 canary: group(
                     &mut rng,
                     canary_requests,
                     rate * (s.canary_errors)(t),
-                    (s.canary_latency)(t),
+                    shares,
+                    s.layout,
                     s.bursts,
                 ),
-                baseline: group(&mut rng, total - canary_requests, rate, 1.0, s.bursts),
+                baseline: group(
+                    &mut rng,
+                    total - canary_requests,
+                    rate,
+                    &baseline_shares,
+                    s.layout,
+                    s.bursts,
+                ),
             }
         })
         .collect()
@@ -349,39 +443,107 @@ impl Policy for Kayenta {
     }
 }
 
-/// Wald's SPRT for "canary errors exactly 2×" against equal rates: the best any method that
-/// compares with the baseline can do on that scenario.
-struct Oracle {
+/// Wald's SPRT knowing what the scenario does, on counts conditioned as rollgate conditions
+/// them: each minute's canary errors given both versions' errors, and each latency bucket's
+/// canary requests given both versions' requests in that bucket. No method that compares with
+/// the baseline can do better.
+struct Limit {
+    /// The canary's errors multiplied, by minute.
+    errors: fn(usize) -> f64,
+    /// Each latency bucket's share, canary's and baseline's, by minute (`None`: the same).
+    shares: Vec<Option<(Vec<f64>, Vec<f64>)>>,
     log_bound: f64,
 }
 
-impl Oracle {
-    fn log_lr(run: &[Minute]) -> Vec<f64> {
+impl Limit {
+    fn new(s: &Scenario) -> Limit {
+        let shares = (0..MINUTES)
+            .map(|t| {
+                let scale = (s.canary_latency)(t);
+                (scale != 1.0 || s.tail.is_some()).then(|| {
+                    (
+                        bucket_shares(s.layout, scale, s.tail),
+                        bucket_shares(s.layout, 1.0, None),
+                    )
+                })
+            })
+            .collect();
+        Limit {
+            errors: s.canary_errors,
+            shares,
+            log_bound: f64::INFINITY,
+        }
+    }
+
+    /// The log likelihood ratio after each minute.
+    fn log_lr(&self, run: &[Minute]) -> Vec<f64> {
+        // x of k in the canary's, with chance pi1 against pi0.
+        let term = |x: f64, y: f64, p0: f64, p1: f64| {
+            x * (p1 / p0).ln() + y * ((1.0 - p1) / (1.0 - p0)).ln()
+        };
         let mut sum = 0.0;
         run.iter()
-            .map(|m| {
-                let (x, n, y, b) = (
-                    m.canary.errors,
-                    m.canary.requests,
-                    m.baseline.errors,
-                    m.baseline.requests,
-                );
+            .enumerate()
+            .map(|(t, m)| {
+                let (n, b) = (m.canary.requests, m.baseline.requests);
                 if n > 0.0 && b > 0.0 {
-                    let (p0, p1) = (n / (n + b), 2.0 * n / (2.0 * n + b));
-                    sum += x * (p1 / p0).ln() + y * ((1.0 - p1) / (1.0 - p0)).ln();
+                    let p0 = n / (n + b);
+                    let rho = (self.errors)(t);
+                    if rho != 1.0 {
+                        let p1 = rho * n / (rho * n + b);
+                        sum += term(m.canary.errors, m.baseline.errors, p0, p1);
+                    }
+                    if let Some((canary, baseline)) = &self.shares[t] {
+                        let counts = |g: &Group| {
+                            let mut below = 0.0;
+                            g.buckets
+                                .iter()
+                                .map(|(_, c)| {
+                                    let inside = c - below;
+                                    below = *c;
+                                    inside
+                                })
+                                .collect::<Vec<f64>>()
+                        };
+                        let (xs, ys) = (counts(&m.canary), counts(&m.baseline));
+                        for i in 0..xs.len() {
+                            let (pc, pb) = (canary[i], baseline[i]);
+                            if pc > 0.0 && pb > 0.0 {
+                                let p1 = n * pc / (n * pc + b * pb);
+                                sum += term(xs[i], ys[i], p0, p1);
+                            }
+                        }
+                    }
                 }
                 sum
             })
             .collect()
     }
+
+    /// Its bound, so that it rolls back `target` of `healthy` runs.
+    fn calibrated(mut self, healthy: &[Vec<Minute>], target: f64) -> Limit {
+        let worst = healthy
+            .iter()
+            .map(|r| self.log_lr(r).into_iter().fold(f64::MIN, f64::max))
+            .collect();
+        self.log_bound = calibrate(worst, target);
+        self
+    }
 }
 
-impl Policy for Oracle {
+impl Policy for Limit {
     fn decide(&self, run: &[Minute]) -> Option<usize> {
-        Oracle::log_lr(run)
-            .iter()
-            .position(|l| *l >= self.log_bound)
+        self.log_lr(run).iter().position(|l| *l >= self.log_bound)
     }
+}
+
+/// The Wilson score interval of `k` in `n`, at 95%.
+fn wilson(k: f64, n: f64) -> (f64, f64) {
+    let z = 1.96f64;
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// Share of runs rolled back, and the median minute of deciding (1-based).
@@ -466,33 +628,52 @@ fn main() {
         healthy.len(),
         rollgate_false * 100.0
     );
-    let oracle = Oracle {
-        log_bound: calibrate(
-            healthy
-                .iter()
-                .map(|r| Oracle::log_lr(r).into_iter().fold(f64::MIN, f64::max))
-                .collect(),
-            rollgate_false.max(0.01),
-        ),
-    };
     println!(
-        "{seeds} seeds per scenario; 60 minutes at 10% of ~1,000 requests/min; Argo calibrated: error rate > {:.2}% or p99 > {:.0} ms over 5 min; oracle bound e^{:.2}\n",
+        "{seeds} seeds per scenario; 60 minutes at 10% of ~1,000 requests/min; Argo calibrated: error rate > {:.2}% or p99 > {:.0} ms over 5 min\n",
         argo.max_error_rate * 100.0,
         argo.max_p99 * 1000.0,
-        oracle.log_bound
     );
     println!("| scenario | should | rollgate | Argo-style | Kayenta-style | limit (SPRT) |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    let cell = |(share, median): (f64, Option<f64>)| match median {
-        Some(m) => format!("{:.1}% ({m:.0} min)", share * 100.0),
-        None => format!("{:.1}%", share * 100.0),
+    let cell = |(share, median): (f64, Option<f64>)| {
+        let (lo, hi) = wilson(share * seeds as f64, seeds as f64);
+        let shown = format!(
+            "{:.1}% [{:.0}–{:.0}]",
+            share * 100.0,
+            lo * 100.0,
+            hi * 100.0
+        );
+        match median {
+            Some(m) => format!("{shown} ({m:.0} min)"),
+            None => shown,
+        }
     };
+    // Healthy runs of another bucket layout, for the limit of a scenario that uses it.
+    let mut healthy_by_layout: Vec<(&[f64], Vec<Vec<Minute>>)> = vec![(&BUCKETS[..], healthy)];
     for s in &all {
         let runs: Vec<Vec<Minute>> = (0..seeds).map(|seed| generate(s, seed)).collect();
-        let limit = if s.name.starts_with("canary errors 2x") {
-            cell(score(&oracle, &runs))
+        let limit = if s.promote {
+            String::new()
         } else {
-            "".into()
+            if !healthy_by_layout.iter().any(|h| h.0 == s.layout) {
+                let like = Scenario {
+                    layout: s.layout,
+                    ..scenarios().remove(0)
+                };
+                let runs = (0..seeds * 10)
+                    .map(|i| generate(&like, 1_000_000 + i))
+                    .collect();
+                healthy_by_layout.push((s.layout, runs));
+            }
+            let healthy = &healthy_by_layout
+                .iter()
+                .find(|h| h.0 == s.layout)
+                .expect("made")
+                .1;
+            cell(score(
+                &Limit::new(s).calibrated(healthy, FALSE_ROLLBACKS),
+                &runs,
+            ))
         };
         println!(
             "| {} | {} | {} | {} | {} | {limit} |",
@@ -503,5 +684,5 @@ fn main() {
             cell(score(&Kayenta, &runs)),
         );
     }
-    println!("\nCells: share of runs rolled back (median minute of the rollback).");
+    println!("\nCells: share of runs rolled back, its 95% interval (Wilson), and the median minute of the rollback. The limit is calibrated per scenario to roll back 1% of healthy runs of the same bucket layout.");
 }
