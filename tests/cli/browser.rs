@@ -102,10 +102,10 @@ fn summaries_and_comments_draw_a_chart_per_check_and_say_why_in_plain_words() {
     // The sequential test's rollback, in words, with its statistic below.
     let text = drawn[0]["text"].as_str().unwrap();
     assert!(
-        text.contains("Rolled back: errors at 2.5× stable's (1.22% against 0.486%) over 18 minutes; a false alarm this strong comes from fewer than 1 in 125 healthy canaries"),
+        text.contains("Rolled back: errors at 2.1× stable's (1.03% against 0.5%) over 33 minutes; a false alarm this strong comes from fewer than 1 in 185 healthy canaries"),
         "{text}"
     );
-    assert!(text.contains("e-value 125 ≥ 100"), "{text}");
+    assert!(text.contains("e-value 185 ≥ 100"), "{text}");
     // The threshold rollback's chart draws its bounds too: canary, baseline, max, critical.
     assert_eq!(drawn[2]["charts"][0]["lines"], 4, "{}", drawn[2]);
 }

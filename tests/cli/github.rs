@@ -89,16 +89,16 @@ fn a_preview_shows_the_outputs_summary_and_pr_comment_a_job_would_produce() {
         "{comment}"
     );
     for want in [
-        "**Rolled back** · edge at 0% · 19m00s",
+        "**Rolled back** · edge at 0% · 34m00s",
         "> [!CAUTION]",
-        "e-value 125 ≥ 100",
-        "| `errors` | 2.78% | 0.347% | fail |",
+        "e-value 185 ≥ 100",
+        "| `errors` | 1.92% | 0.331% | fail |",
         "| `slow-requests` |",
     ] {
         assert!(comment.contains(want), "missing {want:?} in:\n{comment}");
     }
     assert!(read(preview.join("outputs.txt")).starts_with("outcome=rolled-back\n"));
-    assert!(read(preview.join("summary.md")).contains("| `errors` | 2.78% | 0.347% | fail: "));
+    assert!(read(preview.join("summary.md")).contains("| `errors` | 1.92% | 0.331% | fail: "));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GitHub preview in"));
 }
 
