@@ -162,7 +162,9 @@ fn critical(c: &Check, unit: Unit) -> Option<(f64, bool)> {
     Some((bound, upper))
 }
 
-/// What the sequential test saw: "1.02% vs baseline 0.5% (2.04×, tolerance 1.1×): e-value 143 ≥ 100".
+/// What the sequential test saw, over every interval it weighed (the run so far, not only the
+/// last interval): "1.02% vs baseline 0.5% over the run so far (2.04×, tolerance 1.1×):
+/// e-value 143 ≥ 100".
 pub fn explain(e: &Evidence, unit: Unit) -> String {
     let rate = |r: Option<f64>| r.map(|r| show(r, unit)).unwrap_or_else(|| "no data".into());
     let ratio = e
@@ -171,7 +173,7 @@ pub fn explain(e: &Evidence, unit: Unit) -> String {
         .unwrap_or_else(|| "no ratio".into());
     let op = if e.regressed() { "≥" } else { "<" };
     format!(
-        "{} vs baseline {} ({ratio}, tolerance {}×): e-value {} {op} {}",
+        "{} vs baseline {} over the run so far ({ratio}, tolerance {}×): e-value {} {op} {}",
         rate(e.canary_rate),
         rate(e.baseline_rate),
         e.null_ratio,

@@ -144,7 +144,8 @@ fn started(s: &mut Script) {
 
 /// Rolled back by the sequential test at 19 minutes: errors 2.5× stable's.
 pub fn rolled_back_by_the_sequential_test() -> Vec<Stamped> {
-    let why = "1.22% vs baseline 0.486% (2.51×, tolerance 1×): e-value 125 ≥ 100";
+    let why =
+        "1.22% vs baseline 0.486% over the run so far (2.51×, tolerance 1×): e-value 125 ≥ 100";
     let message = format!("errors {why} at canary-10.observe");
     let reason = Reason {
         check: Some("errors".into()),

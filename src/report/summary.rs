@@ -75,22 +75,26 @@ pub fn render(plan: &Plan, events: &[Stamped]) -> String {
             }
             Event::RollbackStarted { reason, .. } => {
                 let _ = writeln!(out, "{:>9}  rollback: {}", clock(e.t), reason.message);
+                let unit = |check: &str| {
+                    plan.checks
+                        .get(check)
+                        .map(|c| c.unit())
+                        .unwrap_or(Unit::Number)
+                };
                 if let (Some(check), Some(ev)) = (&reason.check, &reason.evidence) {
                     let _ = writeln!(
                         out,
-                        "           what fired: {check}, sequential test over the run: {}",
-                        crate::analysis::threshold::explain(ev, crate::plan::check::Unit::Ratio)
+                        "           what fired: {check}, sequential test: {}",
+                        crate::analysis::threshold::explain(ev, unit(check))
                     );
                 } else if let Some(check) = &reason.check {
                     let num = |v: Option<f64>| {
-                        v.map(|v| {
-                            crate::analysis::threshold::show(v, crate::plan::check::Unit::Number)
-                        })
-                        .unwrap_or_else(|| "none".into())
+                        v.map(|v| show(v, unit(check)))
+                            .unwrap_or_else(|| "none".into())
                     };
                     let _ = writeln!(
                         out,
-                        "           what fired: {check}, canary {}, baseline {}, against {}{}",
+                        "           what fired: {check}, this interval: canary {}, baseline {}, against {}{}",
                         num(reason.value),
                         num(reason.baseline),
                         reason.threshold.as_deref().unwrap_or("its threshold"),

@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn the_sequential_test_in_words_and_anything_else_as_it_was_said() {
-        let mut reason = Reason::says("errors 1.22% vs baseline 0.486% (2.51×, tolerance 1×): e-value 125 ≥ 100 at canary-10.observe");
+        let mut reason = Reason::says("errors 1.22% vs baseline 0.486% over the run so far (2.51×, tolerance 1×): e-value 125 ≥ 100 at canary-10.observe");
         reason.check = Some("errors".into());
         assert_eq!(
             rollback_in_words(&reason, Unit::Ratio, 1140.0),

@@ -504,3 +504,63 @@ fn while_a_trigger_holds_the_run_the_other_triggers_still_roll_it_back() {
     );
     assert_eq!(weights(&ev), [25, 0], "held at 25% until the rollback");
 }
+
+#[test]
+fn a_rollbacks_figures_agree_everywhere_and_say_what_they_cover() {
+    use rollgate::analysis::threshold::show;
+    use rollgate::plan::check::Unit;
+    let (plan, fixture) = (
+        "workflows/statistical-canary.yaml",
+        "fixtures/metrics/statistical-canary/canary-errors-2x.yaml",
+    );
+    let (_, all) = dry_run(plan, fixture, &[]);
+    let reason = &all
+        .iter()
+        .find(|e| e["event"] == "rollback-started")
+        .unwrap()["reason"];
+    let evaluated = all
+        .iter()
+        .rfind(|e| e["event"] == "check-evaluated" && e["check"] == "errors")
+        .unwrap();
+    // The event that decided and the reason carry the same figures.
+    assert_eq!(reason["value"], evaluated["value"]);
+    assert_eq!(reason["baseline"], evaluated["baseline"]);
+    assert_eq!(reason["evidence"], evaluated["evidence"]);
+    let f = |v: &Value| show(v.as_f64().unwrap(), Unit::Ratio);
+    let over_the_run = format!(
+        "{} vs baseline {} over the run so far",
+        f(&reason["evidence"]["canary_rate"]),
+        f(&reason["evidence"]["baseline_rate"])
+    );
+    let last_interval = format!(
+        "its last interval: canary {}, baseline {}",
+        f(&reason["value"]),
+        f(&reason["baseline"])
+    );
+    assert!(
+        reason["message"].as_str().unwrap().contains(&over_the_run),
+        "{reason}"
+    );
+    // The terminal, the job summary and the PR comment say the same, labelled.
+    let dir = tempfile::tempdir().unwrap();
+    let preview = dir.path().to_str().unwrap();
+    let terminal = rollgate(&[
+        "dry-run",
+        plan,
+        "--fixture",
+        fixture,
+        "--github-preview",
+        preview,
+    ]);
+    assert!(
+        terminal.stdout.contains(&over_the_run),
+        "{}",
+        terminal.stdout
+    );
+    for file in ["summary.md", "pr-comment.md"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains(&over_the_run), "{file}: {text}");
+        assert!(text.contains(&last_interval), "{file}: {text}");
+        assert!(text.contains("canary (last interval)"), "{file}: {text}");
+    }
+}

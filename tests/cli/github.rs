@@ -53,7 +53,7 @@ fn the_action_rehearses_a_plan_and_writes_outputs_and_the_job_summary() {
     for want in [
         "## rollgate: checkout-api canary (dry-run): Rolled back",
         "> **Rolled back: error-rate 8% &gt; critical 2% at canary-25.observe**",
-        "> check `error-rate` at that evaluation: canary 8%, baseline 0.2%; judged by max 1%, critical 2x, +0.5pp vs baseline",
+        "> check `error-rate`, its last interval: canary 8%, baseline 0.2%; judged by max 1%, critical 2x, +0.5pp vs baseline",
         "| 0s | edge | 0% | 5% |",
         "| `error-rate` | 8% | 0.2% | critical: 8% &gt; critical 2% | threshold |",
         "> verification on stable after the rollback: passed",
