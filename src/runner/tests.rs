@@ -36,6 +36,11 @@ fn run_with_stable(plan: &str, steps: &str, stable: &str, more: &str) -> (Outcom
         "start: 2026-03-01T12:00:00Z\nqueries:\n  'errors{{v=\"canary\"}}':\n    steps: {steps}\n  'errors{{v=\"stable\"}}':\n    steps: {stable}\n{more}"
     );
     let fx = fixture::parse("f.yaml", &fixture).unwrap_or_else(|d| panic!("{d:#?}"));
+    rehearse(v, fx)
+}
+
+/// Runs a validated plan against a fixture in virtual time; its outcome and events.
+fn rehearse(v: crate::validate::Validated, fx: fixture::Fixture) -> (Outcome, Vec<Stamped>) {
     let prepared = prepare::prepare(v, Arc::new(fx), &[], None)
         .unwrap_or_else(|_| panic!("the fixture answers every query"));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -200,21 +205,11 @@ phases:
     // 100 canary requests a minute, 5 of them errors in the first minute only.
     let fixture = "queries:\n  ce: { steps: [[0s, 0], [1m, 5]] }\n  ct: { steps: [[0s, 0], [1m, 100], [2m, 200], [3m, 300]] }\n  be: { steps: [[0s, 0], [1m, 2], [2m, 4], [3m, 6]] }\n  bt: { steps: [[0s, 0], [1m, 900], [2m, 1800], [3m, 2700]] }\n";
     let fx = fixture::parse("f.yaml", fixture).unwrap_or_else(|d| panic!("{d:#?}"));
-    let prepared = prepare::prepare(v, Arc::new(fx), &[], None)
-        .unwrap_or_else(|_| panic!("the fixture answers every query"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = rt.block_on(runner::run(prepared.setup(), tx));
-    let mut first = None;
-    while let Ok(e) = rx.try_recv() {
-        if let (None, Event::CheckEvaluated(ev)) = (&first, &e.event) {
-            first = Some((e.t.round(), ev.value, ev.why.clone()));
-        }
-    }
+    let (outcome, events) = rehearse(v, fx);
+    let first = events.iter().find_map(|e| match &e.event {
+        Event::CheckEvaluated(ev) => Some((e.t.round(), ev.value, ev.why.clone())),
+        _ => None,
+    });
     // The first minute's 5% is judged at minute 1 (not taken as the counters' zero point).
     assert_eq!(first, Some((60.0, Some(0.05), Some("5% > max 1%".into()))));
     assert_eq!(outcome, Outcome::RolledBack);
