@@ -3,8 +3,8 @@
 //! writer's change survives, and a gateway that refuses or an account that may not write says
 //! so loudly.
 
-use crate::kube_api::{Controller, KubeApi};
-use crate::support::{signal, Events};
+use crate::kube_api::{rollgate_run, Controller, KubeApi};
+use crate::support::{said, signal, Events};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -67,26 +67,14 @@ fn setup(controller: Controller, error_rate: &str) -> Setup {
     Setup { dir, api }
 }
 
-fn rollgate_run(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollgate"));
-    cmd.args(["run", "plan.yaml", "--state-dir", "state"])
-        .current_dir(dir)
-        .env("KUBECONFIG", dir.join("kubeconfig"))
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_REPOSITORY");
-    cmd
-}
-
 fn run(dir: &Path) -> Output {
     rollgate_run(dir).output().unwrap()
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// The run rolled back (exit 3) and the user's route is exactly as it was before it.
+fn rolled_back_to_the_users_route(s: &Setup, out: &Output) {
+    assert_eq!(out.status.code(), Some(3), "{}", said(out));
+    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
 }
 
 #[test]
@@ -133,13 +121,12 @@ fn a_healthy_rollout_moves_only_the_two_weights_to_full() {
 fn a_failing_canary_gets_the_captured_weights_back() {
     let s = setup(Controller::Accepts(Duration::from_millis(100)), "0.05");
     let out = run(s.dir.path());
-    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
     // Not 100/0: the 90/10 the route had before the run.
     assert_eq!(
         s.api.weights("shop", "web"),
         [("web-stable".into(), 90), ("web-canary".into(), 10)]
     );
-    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+    rolled_back_to_the_users_route(&s, &out);
 }
 
 #[test]
@@ -255,8 +242,7 @@ fn sigterm_puts_the_captured_weights_back_before_exiting() {
     signal(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     events.finish();
-    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
-    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+    rolled_back_to_the_users_route(&s, &out);
 }
 
 #[test]
@@ -281,8 +267,7 @@ fn killed_outright_then_resumed_the_route_gets_its_weights_back() {
         .env("KUBECONFIG", s.dir.path().join("kubeconfig"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
-    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+    rolled_back_to_the_users_route(&s, &out);
 }
 
 #[test]
@@ -360,8 +345,7 @@ fn a_rollback_during_the_header_phase_leaves_the_route_as_it_was() {
     std::fs::write(s.dir.path().join("errors"), "0.05").unwrap();
     let out = child.wait_with_output().unwrap();
     events.finish();
-    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
-    assert_eq!(s.api.route("shop", "web")["spec"], users_route());
+    rolled_back_to_the_users_route(&s, &out);
 }
 
 #[test]

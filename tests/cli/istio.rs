@@ -2,9 +2,10 @@
 //! two destinations' weights in the named `http` route change, the captured weights come back
 //! on rollback, and a DestinationRule without the subsets refuses the run before anything moves.
 
-use crate::kube_api::{Controller, KubeApi};
+use crate::kube_api::{rollgate_run, Controller, KubeApi};
+use crate::support::said;
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 const PLAN: &str = "name: checkout istio canary
@@ -84,22 +85,15 @@ fn setup(error_rate: &str, subsets: &[&str]) -> Setup {
 }
 
 fn run(s: &Setup) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["run", "plan.yaml", "--state-dir", "state"])
-        .current_dir(s.dir.path())
-        .env("KUBECONFIG", s.dir.path().join("kubeconfig"))
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_REPOSITORY")
-        .output()
-        .unwrap()
+    rollgate_run(s.dir.path()).output().unwrap()
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// The user's VirtualService once the canary is promoted: only the two weights changed.
+fn promoted() -> Value {
+    let mut expected = users_virtual_service();
+    expected["http"][1]["route"][0]["weight"] = 0.into();
+    expected["http"][1]["route"][1]["weight"] = 100.into();
+    expected
 }
 
 /// The weights of the `primary` route: stable's, canary's.
@@ -118,12 +112,9 @@ fn a_healthy_rollout_moves_only_the_two_weights_to_full() {
     let out = run(&s);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     assert_eq!(weights(&s), (0, 100));
-    let mut expected = users_virtual_service();
-    expected["http"][1]["route"][0]["weight"] = 0.into();
-    expected["http"][1]["route"][1]["weight"] = 100.into();
     assert_eq!(
         s.api.object("virtualservices", "prod", "checkout")["spec"],
-        expected
+        promoted()
     );
 }
 
@@ -174,11 +165,8 @@ fn mirroring_then_a_header_route_are_added_and_taken_out_again() {
         "always"
     );
     assert!(http(1)[2].get("mirror").is_none());
-    let mut expected = users_virtual_service();
-    expected["http"][1]["route"][0]["weight"] = 0.into();
-    expected["http"][1]["route"][1]["weight"] = 100.into();
     assert_eq!(
         s.api.object("virtualservices", "prod", "checkout")["spec"],
-        expected
+        promoted()
     );
 }

@@ -209,6 +209,18 @@ impl KubeApi {
     }
 }
 
+/// `rollgate run plan.yaml` in `dir`, against the stand-in through `dir/kubeconfig` (see
+/// [`KubeApi::kubeconfig`]), outside Actions.
+pub fn rollgate_run(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rollgate"));
+    cmd.args(["run", "plan.yaml", "--state-dir", "state"])
+        .current_dir(dir)
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY");
+    cmd
+}
+
 /// A route's status as one gateway `edge` reports it.
 fn status(generation: i64, accepted: &str, reason: &str, message: &str) -> Value {
     json!({ "parents": [{

@@ -214,3 +214,12 @@ pub fn reported_files(out: &Output) -> Vec<serde_json::Value> {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     report["files"].as_array().unwrap().clone()
 }
+
+/// A finished command's stdout and stderr together, for an assertion's message.
+pub fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
