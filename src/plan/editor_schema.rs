@@ -191,23 +191,19 @@ fn type_of(node: &Value, defs: &Value) -> Option<Value> {
         .get("oneOf")
         .or_else(|| node.get("anyOf"))?
         .as_array()?;
+    // Each type once, in the order the forms give them.
     let mut types: Vec<Value> = Vec::new();
     for f in forms {
-        match type_of(f, defs)? {
-            Value::Array(ts) => types.extend(ts),
-            t => types.push(t),
+        let t = type_of(f, defs)?;
+        for t in t.as_array().cloned().unwrap_or_else(|| vec![t]) {
+            if !types.contains(&t) {
+                types.push(t);
+            }
         }
     }
-    types.dedup();
-    let mut unique = Vec::new();
-    for t in types {
-        if !unique.contains(&t) {
-            unique.push(t);
-        }
-    }
-    Some(match unique.len() {
-        1 => unique.remove(0),
-        _ => unique.into(),
+    Some(match types.len() {
+        1 => types.remove(0),
+        _ => types.into(),
     })
 }
 

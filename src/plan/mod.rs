@@ -98,6 +98,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The unit of the named check's values; a plain number for a check the plan does not have
+    /// (a report folding events of another version of the plan).
+    pub fn unit_of(&self, check: &str) -> check::Unit {
+        self.checks
+            .get(check)
+            .map_or(check::Unit::Number, |c| c.unit())
+    }
+
     /// Whether the plan talks to GitHub (PR comment, deployments, approvals from the PR).
     pub fn uses_github(&self) -> bool {
         self.providers

@@ -34,10 +34,7 @@ pub fn invalid_summary(plan: &str, problems: &str) -> String {
 
 /// Table cells stay cells, and text stays text: `|` and HTML are escaped.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
+    escaped(s).replace('|', "\\|")
 }
 
 fn engine() -> Handlebars<'static> {

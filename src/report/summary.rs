@@ -4,7 +4,6 @@
 use super::terminal::clock;
 use crate::analysis::threshold::show;
 use crate::event::{Event, Stamped, Verdict};
-use crate::plan::check::Unit;
 use crate::plan::Plan;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,12 +74,7 @@ pub fn render(plan: &Plan, events: &[Stamped]) -> String {
             }
             Event::RollbackStarted { reason, .. } => {
                 let _ = writeln!(out, "{:>9}  rollback: {}", clock(e.t), reason.message);
-                let unit = |check: &str| {
-                    plan.checks
-                        .get(check)
-                        .map(|c| c.unit())
-                        .unwrap_or(Unit::Number)
-                };
+                let unit = |check: &str| plan.unit_of(check);
                 if let (Some(check), Some(ev)) = (&reason.check, &reason.evidence) {
                     let _ = writeln!(
                         out,
@@ -130,11 +124,7 @@ pub fn render(plan: &Plan, events: &[Stamped]) -> String {
                 from,
                 to,
             } = seen;
-            let unit = plan
-                .checks
-                .get(name)
-                .map(|c| c.unit())
-                .unwrap_or(Unit::Number);
+            let unit = plan.unit_of(name);
             let present = values.iter().flatten();
             let (lo, hi) = present.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
                 (l.min(*v), h.max(*v))

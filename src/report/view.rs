@@ -5,7 +5,6 @@
 use super::chart::{chart, Point};
 use crate::analysis::threshold::{explain, show};
 use crate::event::{Event, Outcome, Stamped, Verdict};
-use crate::plan::check::Unit;
 use crate::plan::Plan;
 use serde::Serialize;
 
@@ -118,12 +117,7 @@ fn word(o: Outcome) -> (&'static str, &'static str) {
 impl RunView {
     /// Folds `events` of a run of `plan` (whose checks give the values' units).
     pub fn of(plan: &Plan, events: &[Stamped]) -> RunView {
-        let unit = |check: &str| {
-            plan.checks
-                .get(check)
-                .map(|c| c.unit())
-                .unwrap_or(Unit::Number)
-        };
+        let unit = |check: &str| plan.unit_of(check);
         let fmt = |check: &str, v: Option<f64>| {
             v.map(|v| show(v, unit(check)))
                 .unwrap_or_else(|| "–".into())
