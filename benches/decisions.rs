@@ -31,6 +31,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Binomial, Distribution, Gamma, Poisson};
 use rollgate::analysis::histogram;
+use rollgate::analysis::latency::LatencyTest;
 use rollgate::analysis::mann_whitney::{self, Class};
 use rollgate::analysis::sequential::{Counts, RateRatioTest};
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -46,11 +47,11 @@ const OTHER_BUCKETS: [f64; 10] = [0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 1.
 /// Latency is log-normal: median 100 ms, σ 0.5 (p99 about 320 ms).
 const LATENCY_MEDIAN: f64 = 0.1;
 const LATENCY_SIGMA: f64 = 0.5;
-/// rollgate's latency check counts requests slower than this bucket bound.
-const SLOW: f64 = 0.25;
 /// rollgate's default `false-rollbacks`, per check.
 const FALSE_ROLLBACKS: f64 = 0.01;
-const LATENCY_TOLERANCE: f64 = 0.25;
+/// rollgate's latency check: every quantile from p90 up may be 10% slower than the baseline's.
+const LATENCY_FROM: f64 = 0.9;
+const LATENCY_TOLERANCE: f64 = 0.1;
 
 /// What a scenario does, minute by minute.
 struct Scenario {
@@ -122,6 +123,16 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "within tolerance (+3% latency)",
             canary_latency: |_| 1.03,
+            ..base
+        },
+        Scenario {
+            name: "within tolerance (+8% latency)",
+            canary_latency: |_| 1.08,
+            ..base
+        },
+        Scenario {
+            name: "healthy, other buckets",
+            layout: &OTHER_BUCKETS,
             ..base
         },
         Scenario {
@@ -210,9 +221,6 @@ struct Group {
 }
 
 impl Group {
-    fn slow(&self) -> f64 {
-        histogram::above(SLOW, &self.buckets).map_or(0.0, |a| a.0)
-    }
     fn error_rate(&self) -> Option<f64> {
         (self.requests > 0.0).then(|| self.errors / self.requests)
     }
@@ -224,6 +232,20 @@ impl Group {
 struct Minute {
     canary: Group,
     baseline: Group,
+}
+
+/// One generated rollout: the baseline's histogram before it (an hour of stable serving all
+/// traffic: what its counters hold when the rollout starts), then each minute.
+struct Run {
+    before: Group,
+    minutes: Vec<Minute>,
+}
+
+impl std::ops::Deref for Run {
+    type Target = [Minute];
+    fn deref(&self) -> &[Minute] {
+        &self.minutes
+    }
 }
 
 fn poisson(rng: &mut StdRng, mean: f64) -> f64 {
@@ -313,11 +335,11 @@ fn group(
     }
 }
 
-fn generate(s: &Scenario, seed: u64) -> Vec<Minute> {
+fn generate(s: &Scenario, seed: u64) -> Run {
     let mut rng = StdRng::seed_from_u64(seed);
     let baseline_shares = bucket_shares(s.layout, 1.0, None);
     let mut canary_shares: Vec<(f64, Vec<f64>)> = Vec::new();
-    (0..MINUTES)
+    let minutes = (0..MINUTES)
         .map(|t| {
             let total = poisson(&mut rng, REQUESTS_PER_MINUTE * (s.traffic)(t));
             let canary_requests = poisson(&mut rng, total * (s.weight)(t)).min(total);
@@ -350,20 +372,38 @@ fn generate(s: &Scenario, seed: u64) -> Vec<Minute> {
                 ),
             }
         })
-        .collect()
+        .collect();
+    let before = group(
+        &mut rng,
+        REQUESTS_PER_MINUTE * 60.0,
+        s.baseline_errors,
+        &baseline_shares,
+        s.layout,
+        None,
+    );
+    Run { before, minutes }
 }
 
 /// A policy: the minute it rolls back, if it does.
 trait Policy {
-    fn decide(&self, run: &[Minute]) -> Option<usize>;
+    fn decide(&self, run: &Run) -> Option<usize>;
 }
 
 struct Rollgate;
 
 impl Policy for Rollgate {
-    fn decide(&self, run: &[Minute]) -> Option<usize> {
+    fn decide(&self, run: &Run) -> Option<usize> {
         let mut errors = RateRatioTest::new(1.0, FALSE_ROLLBACKS);
-        let mut slow = RateRatioTest::new(1.0 + LATENCY_TOLERANCE, FALSE_ROLLBACKS);
+        let q: f64 = std::env::var("Q")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LATENCY_FROM);
+        let tol: f64 = std::env::var("TOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LATENCY_TOLERANCE);
+        let mut latency = LatencyTest::new(q, tol, FALSE_ROLLBACKS);
+        latency.choose(&run.before.buckets, &run[0].canary.buckets);
         run.iter().position(|m| {
             let e = errors.update(Counts {
                 canary_events: m.canary.errors,
@@ -371,13 +411,8 @@ impl Policy for Rollgate {
                 baseline_events: m.baseline.errors,
                 baseline_total: m.baseline.requests,
             });
-            let l = slow.update(Counts {
-                canary_events: m.canary.slow(),
-                canary_total: m.canary.requests,
-                baseline_events: m.baseline.slow(),
-                baseline_total: m.baseline.requests,
-            });
-            e.regressed() || l.regressed()
+            let l = latency.update(&m.canary.buckets, &m.baseline.buckets);
+            e.regressed() || l.is_some_and(|l| l.regressed())
         })
     }
 }
@@ -414,7 +449,7 @@ fn window(run: &[Minute], t: usize) -> (Group, Group) {
 }
 
 impl Policy for Argo {
-    fn decide(&self, run: &[Minute]) -> Option<usize> {
+    fn decide(&self, run: &Run) -> Option<usize> {
         (0..run.len()).find(|&t| {
             let (c, _) = window(run, t);
             c.error_rate().is_some_and(|r| r > self.max_error_rate)
@@ -426,7 +461,7 @@ impl Policy for Argo {
 struct Kayenta;
 
 impl Policy for Kayenta {
-    fn decide(&self, run: &[Minute]) -> Option<usize> {
+    fn decide(&self, run: &Run) -> Option<usize> {
         (9..run.len()).step_by(10).find(|&t| {
             let last = &run[t - 9..=t];
             let series = |f: &dyn Fn(&Group) -> Option<f64>, canary: bool| -> Vec<f64> {
@@ -521,7 +556,7 @@ impl Limit {
     }
 
     /// Its bound, so that it rolls back `target` of `healthy` runs.
-    fn calibrated(mut self, healthy: &[Vec<Minute>], target: f64) -> Limit {
+    fn calibrated(mut self, healthy: &[Run], target: f64) -> Limit {
         let worst = healthy
             .iter()
             .map(|r| self.log_lr(r).into_iter().fold(f64::MIN, f64::max))
@@ -532,7 +567,7 @@ impl Limit {
 }
 
 impl Policy for Limit {
-    fn decide(&self, run: &[Minute]) -> Option<usize> {
+    fn decide(&self, run: &Run) -> Option<usize> {
         self.log_lr(run).iter().position(|l| *l >= self.log_bound)
     }
 }
@@ -547,7 +582,7 @@ fn wilson(k: f64, n: f64) -> (f64, f64) {
 }
 
 /// Share of runs rolled back, and the median minute of deciding (1-based).
-fn score(p: &dyn Policy, runs: &[Vec<Minute>]) -> (f64, Option<f64>) {
+fn score(p: &dyn Policy, runs: &[Run]) -> (f64, Option<f64>) {
     let mut minutes: Vec<usize> = runs.iter().filter_map(|r| p.decide(r)).collect();
     minutes.sort_unstable();
     let share = minutes.len() as f64 / runs.len() as f64;
@@ -565,28 +600,57 @@ fn calibrate(mut values: Vec<f64>, target: f64) -> f64 {
 fn fixture(s: &Scenario, seed: u64) -> String {
     let run = generate(s, seed);
     let mut out = format!(
-        "# Generated by `cargo bench --bench decisions -- --fixture \"{}\" {seed} FILE`: one\n# hour at 10% of 1,000 requests a minute, counters read every minute.\nstart: 2026-03-01T12:00:00Z\nexpect: {{ outcome: {} }}\nqueries:\n",
+        "# Generated by `cargo bench --bench decisions -- --fixture \"{}\" {seed} FILE`: one\n# hour at 10% of 1,000 requests a minute, counters read every minute; stable's\n# latency histogram holds the hour before the rollout.\nstart: 2026-03-01T12:00:00Z\nexpect: {{ outcome: {} }}\nqueries:\n",
         s.name,
         if s.promote { "promoted" } else { "rolled-back" }
     );
-    type Count = fn(&Minute) -> f64;
-    let series: [(&str, Count); 6] = [
-        ("sum(http_requests_errors_total{version=\"canary\"})", |m| m.canary.errors),
-        ("sum(http_requests_total{version=\"canary\"})", |m| m.canary.requests),
-        ("sum(http_requests_errors_total{version=\"stable\"})", |m| m.baseline.errors),
-        ("sum(http_requests_total{version=\"stable\"})", |m| m.baseline.requests),
-        ("sum(http_request_duration_seconds_count{version=\"canary\"}) - sum(http_request_duration_seconds_bucket{version=\"canary\",le=\"0.25\"})", |m| m.canary.slow()),
-        ("sum(http_request_duration_seconds_count{version=\"stable\"}) - sum(http_request_duration_seconds_bucket{version=\"stable\",le=\"0.25\"})", |m| m.baseline.slow()),
-    ];
-    for (query, f) in series {
-        // Counters: the first reading at 0 is 0; each minute adds that minute's count.
-        let mut total = 0.0;
-        let mut steps = vec!["[0s, 0]".to_string()];
+    // Counters: each minute adds that minute's count to where the counter started.
+    let steps = |start: f64, f: &dyn Fn(&Minute) -> f64| {
+        let mut total = start;
+        let mut steps = vec![format!("[0s, {total}]")];
         for (t, m) in run.iter().enumerate() {
             total += f(m);
             steps.push(format!("[{}m, {total}]", t + 1));
         }
-        out += &format!("  '{query}':\n    steps: [{}]\n", steps.join(", "));
+        steps.join(", ")
+    };
+    type Count = fn(&Minute) -> f64;
+    let counters: [(&str, Count); 4] = [
+        ("sum(http_requests_errors_total{version=\"canary\"})", |m| {
+            m.canary.errors
+        }),
+        ("sum(http_requests_total{version=\"canary\"})", |m| {
+            m.canary.requests
+        }),
+        ("sum(http_requests_errors_total{version=\"stable\"})", |m| {
+            m.baseline.errors
+        }),
+        ("sum(http_requests_total{version=\"stable\"})", |m| {
+            m.baseline.requests
+        }),
+    ];
+    for (query, f) in counters {
+        out += &format!("  '{query}':\n    steps: [{}]\n", steps(0.0, &f));
+    }
+    type Histogram = fn(&Minute) -> &Group;
+    let histograms: [(&str, Histogram, Option<&Group>); 2] = [
+        ("canary", |m| &m.canary, None),
+        ("stable", |m| &m.baseline, Some(&run.before)),
+    ];
+    for (version, group, before) in histograms {
+        out += &format!("  'sum by (le) (http_request_duration_seconds_bucket{{version=\"{version}\"}})':\n    series:\n");
+        for (i, (le, _)) in run[0].canary.buckets.iter().enumerate() {
+            let le = if le.is_infinite() {
+                "+Inf".to_string()
+            } else {
+                le.to_string()
+            };
+            let start = before.map_or(0.0, |b| b.buckets[i].1);
+            out += &format!(
+                "      - labels: {{ le: \"{le}\" }}\n        steps: [{}]\n",
+                steps(start, &|m: &Minute| group(m).buckets[i].1)
+            );
+        }
     }
     out
 }
@@ -609,7 +673,7 @@ fn main() {
     let seeds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(300);
     let all = scenarios();
     // Calibration on ten times as many healthy runs, with their own seeds, never the ones scored.
-    let healthy: Vec<Vec<Minute>> = (0..seeds * 10)
+    let healthy: Vec<Run> = (0..seeds * 10)
         .map(|s| generate(&all[0], 1_000_000 + s))
         .collect();
     let worst = |f: &dyn Fn(&[Minute], usize) -> Option<f64>| -> Vec<f64> {
@@ -649,9 +713,9 @@ fn main() {
         }
     };
     // Healthy runs of another bucket layout, for the limit of a scenario that uses it.
-    let mut healthy_by_layout: Vec<(&[f64], Vec<Vec<Minute>>)> = vec![(&BUCKETS[..], healthy)];
+    let mut healthy_by_layout: Vec<(&[f64], Vec<Run>)> = vec![(&BUCKETS[..], healthy)];
     for s in &all {
-        let runs: Vec<Vec<Minute>> = (0..seeds).map(|seed| generate(s, seed)).collect();
+        let runs: Vec<Run> = (0..seeds).map(|seed| generate(s, seed)).collect();
         let limit = if s.promote {
             String::new()
         } else {

@@ -10,6 +10,7 @@
 
 pub mod burn_rate;
 pub mod histogram;
+pub mod latency;
 pub mod mann_whitney;
 pub mod sequential;
 pub mod threshold;

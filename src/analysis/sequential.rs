@@ -187,6 +187,7 @@ impl RateRatioTest {
             baseline_rate,
             null_ratio: self.null_ratio,
             dispersion,
+            slower: None,
         }
     }
 }

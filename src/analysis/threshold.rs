@@ -1,6 +1,7 @@
 //! Threshold verdicts: one evaluation of one check, explained.
 
 use crate::analysis::burn_rate::Burning;
+use crate::analysis::latency::Waiting;
 use crate::analysis::sequential::Counts;
 use crate::event::Evidence;
 use crate::event::Method;
@@ -25,6 +26,8 @@ pub struct Observed {
     pub burning: Option<Burning>,
     /// For a check on counts: this interval's, for methods that judge a window's sums.
     pub counts: Option<Counts>,
+    /// For a histogram check: why its test cannot judge yet.
+    pub waiting: Option<Waiting>,
 }
 
 /// A verdict with its explanation.
@@ -96,8 +99,13 @@ pub fn describe(c: &Check) -> String {
             .map(|q| q.to_string())
             .unwrap_or_else(|| "1%".into());
         let tolerance = c.max_increase.map(|q| format!(" +{q}")).unwrap_or_default();
+        let what = if c.histogram() {
+            format!("{} and above", crate::plan::units::Quantile(c.quantile()))
+        } else {
+            "rate".into()
+        };
         parts.push(format!(
-            "sequential: rate ≤ baseline's{tolerance}, false rollbacks ≤ {level}"
+            "sequential: {what} ≤ baseline's{tolerance}, false rollbacks ≤ {level}"
         ));
     } else {
         match c.method {
@@ -166,6 +174,9 @@ fn critical(c: &Check, unit: Unit) -> Option<(f64, bool)> {
 /// last interval): "1.02% vs baseline 0.5% over the run so far (2.04×, tolerance 1.1×):
 /// e-value 143 ≥ 100".
 pub fn explain(e: &Evidence, unit: Unit) -> String {
+    if let Some(slower) = e.slower {
+        return explain_latency(e, slower, unit);
+    }
     let rate = |r: Option<f64>| r.map(|r| show(r, unit)).unwrap_or_else(|| "no data".into());
     let ratio = e
         .ratio
@@ -177,6 +188,32 @@ pub fn explain(e: &Evidence, unit: Unit) -> String {
         rate(e.canary_rate),
         rate(e.baseline_rate),
         e.null_ratio,
+        show(e.e_value, Unit::Number),
+        e.bound
+    )
+}
+
+/// What the latency test saw, for its leading comparison: "7.1% of canary requests slower than
+/// 250ms vs 5.05% of baseline's slower than 227ms (= 250ms / 1.1) over the run so far (1.41×):
+/// e-value 143 ≥ 100".
+fn explain_latency(e: &Evidence, slower: crate::event::Slower, unit: Unit) -> String {
+    let share = |r: Option<f64>| {
+        r.map(|r| show(r, Unit::Ratio))
+            .unwrap_or_else(|| "no data".into())
+    };
+    let ratio = e
+        .ratio
+        .map(|r| format!("{r:.2}×"))
+        .unwrap_or_else(|| "no ratio".into());
+    let op = if e.regressed() { "≥" } else { "<" };
+    format!(
+        "{} of canary requests slower than {} vs {} of baseline's slower than {} (= {} / {}) over the run so far ({ratio}): e-value {} {op} {}",
+        share(e.canary_rate),
+        show(slower.canary_than, unit),
+        share(e.baseline_rate),
+        show(slower.baseline_than, unit),
+        show(slower.canary_than, unit),
+        1.0 + slower.tolerance,
         show(e.e_value, Unit::Number),
         e.bound
     )
@@ -208,6 +245,29 @@ pub fn judge(c: &Check, unit: Unit, seen: Observed) -> Judged {
     };
     let s = |x: f64| show(x, unit);
     let apart = |x: f64, bound: f64| show_apart(x, bound, unit);
+    match seen.waiting {
+        Some(Waiting::Baseline(have, need)) => {
+            return Judged {
+                verdict: Verdict::Inconclusive,
+                why: Some(format!(
+                    "the baseline's histogram holds {have:.0} requests; {need:.0} are needed to place {}",
+                    crate::plan::units::Quantile(c.quantile())
+                )),
+            }
+        }
+        Some(Waiting::NoBounds) => {
+            return Judged {
+                verdict: Verdict::Inconclusive,
+                why: Some(format!(
+                    "no bucket bound of the histogram can judge {} +{}: each needs the baseline's bounds on both sides of it less the tolerance, above {}, with requests slower",
+                    crate::plan::units::Quantile(c.quantile()),
+                    c.max_increase.unwrap_or(Quantity::Percent(0.0)),
+                    crate::plan::units::Quantile(c.quantile())
+                )),
+            }
+        }
+        None => {}
+    }
     // Too few requests say nothing yet, not even about a critical bound: one error in three
     // requests at 1% traffic is no reason to roll back.
     if let (Some(min), Some(n)) = (c.min_samples, seen.samples) {

@@ -16,6 +16,21 @@ pub struct Evidence {
     pub null_ratio: f64,
     /// The dispersion the last interval was discounted by.
     pub dispersion: f64,
+    /// For latency judged over histograms: what the rates above are shares of, for the pair
+    /// with the most evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slower: Option<Slower>,
+}
+
+/// Which latencies a histogram check's leading comparison counts requests slower than.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Slower {
+    /// The canary's bucket bound.
+    pub canary_than: f64,
+    /// The baseline's latency: that bound less the tolerance.
+    pub baseline_than: f64,
+    /// How much slower than the baseline's each quantile may be (0.1 for 10%).
+    pub tolerance: f64,
 }
 
 impl Evidence {

@@ -18,7 +18,7 @@ mod verdict;
 
 pub use decision::Decision;
 pub use evaluation::Evaluation;
-pub use evidence::Evidence;
+pub use evidence::{Evidence, Slower};
 pub use method::Method;
 pub use outcome::Outcome;
 pub use pause_timeout::PauseTimeout;
@@ -93,6 +93,9 @@ pub enum Event {
         query: String,
         /// `None` for no data (an empty answer, NaN) or a failure.
         value: Option<f64>,
+        /// A histogram's answer: each bucket bound as Prometheus writes `le`, and its count.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        buckets: Option<Vec<(String, f64)>>,
         /// Why the source did not answer, when it failed.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,

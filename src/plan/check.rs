@@ -1,6 +1,6 @@
 //! Checks: a query per group (canary, baseline) and what counts as healthy.
 
-use super::units::{Duration, Quantity};
+use super::units::{Duration, Quantile, Quantity};
 use crate::event::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,8 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The canary group's data: a query whose value is the check's value (a rate, a latency, a
-    /// KPI), or `events` and `total` counters whose ratio per interval is.
+    /// KPI), `events` and `total` counters whose ratio per interval is, or a latency histogram's
+    /// `buckets`.
     pub canary: Series,
     /// The same for the baseline (stable) group; needed to compare with the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,12 +36,15 @@ pub struct Check {
     /// A bound past which the rollout rolls back at once, without waiting for `failure-limit`: an absolute value, or a factor of `max`/`min` such as `2x`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical: Option<Quantity>,
-    /// How much worse than the baseline the canary may be upwards: relative (`10%`) or, for ratios, in percentage points (`0.5pp`).
+    /// How much worse than the baseline the canary may be upwards: relative (`10%`) or, for ratios, in percentage points (`0.5pp`). For histograms: how much slower each judged quantile may be (`10%`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_increase: Option<Quantity>,
     /// How much lower than the baseline the canary may be: relative (`10%`) or, for ratios, in percentage points (`1pp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_decrease: Option<Quantity>,
+    /// For histograms: the quantile shown as the check's value and the lowest one judged; it and every quantile above it may be at most `max-increase` slower than the baseline's (default `p50`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<Quantile>,
     /// Requests needed in a group before a verdict other than inconclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_samples: Option<u64>,
@@ -77,6 +81,16 @@ pub enum Series {
     Value(String),
     /// Counters, e.g. `sum(http_requests_total{code=~"5..",version="canary"})` and `sum(http_requests_total{version="canary"})`: each interval's increase of `events` over that of `total` is the check's value, and the counts are what the statistical methods weigh.
     Counts(Counts),
+    /// A latency histogram's bucket counters, one series per bound: `sum by (le) (http_request_duration_seconds_bucket{version="canary"})`. Each interval's increase per bucket is a latency distribution; the check's value is its `quantile`, and the sequential test weighs whole distributions. Any bucket layout works.
+    Histogram(Histogram),
+}
+
+/// A latency histogram of one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Histogram {
+    /// A query answering one series per bucket bound, each with its `le` label (cumulative counters, as Prometheus' `_bucket` series are), e.g. `sum by (le) (http_request_duration_seconds_bucket{version="canary"})`.
+    pub buckets: String,
 }
 
 /// Two counters of one group.
@@ -96,12 +110,24 @@ impl Check {
         self.counts_both() && matches!(self.method, None | Some(Method::Sequential))
     }
 
-    /// Counters for the canary and for the baseline.
+    /// Counters for the canary and for the baseline, or histograms for both (whose buckets
+    /// are counters too).
     pub fn counts_both(&self) -> bool {
         matches!(
             (&self.canary, &self.baseline),
             (Series::Counts(_), Some(Series::Counts(_)))
+                | (Series::Histogram(_), Some(Series::Histogram(_)))
         )
+    }
+
+    /// Whether the check reads latency histograms.
+    pub fn histogram(&self) -> bool {
+        matches!(self.canary, Series::Histogram(_))
+    }
+
+    /// The quantile a histogram check shows and judges from: `quantile`, p50 unless stated.
+    pub fn quantile(&self) -> f64 {
+        self.quantile.map_or(0.5, |q| q.0)
     }
 
     /// Whether each evaluation compares the canary's value with the baseline's as is
@@ -122,6 +148,7 @@ impl Series {
         match self {
             Series::Value(q) => vec![q],
             Series::Counts(c) => vec![&c.events, &c.total],
+            Series::Histogram(h) => vec![&h.buckets],
         }
     }
 }
@@ -156,8 +183,11 @@ impl Check {
         if let Some(u) = self.unit {
             return u;
         }
-        if let Series::Counts(_) = self.canary {
-            return Unit::Ratio;
+        match self.canary {
+            Series::Counts(_) => return Unit::Ratio,
+            // Prometheus' convention: `le` in seconds.
+            Series::Histogram(_) => return Unit::Seconds,
+            Series::Value(_) => {}
         }
         let absolute = [self.max, self.min, self.critical];
         if absolute

@@ -5,7 +5,7 @@
 use super::document::{pointer_segments, Document};
 use super::schema::{resolve, schema};
 use super::step::ID_PATTERN;
-use super::units::{DURATION_PATTERN, QUANTITY_PATTERN};
+use super::units::{DURATION_PATTERN, QUANTILE_PATTERN, QUANTITY_PATTERN};
 use crate::diagnostics::{did_you_mean, suggest, Code, Diagnostic};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
@@ -214,6 +214,10 @@ pub(super) fn map_error(doc: &Document, err: &ValidationError<'_>, out: &mut Vec
                 Diagnostic::error(Code::BadQuantity, format!("`{found}` in {where_} is not a threshold"))
                     .at(value_span)
                     .help("write a number (`0.01`), a percentage (`1%`), points (`0.5pp`), a duration (`500ms`) or a factor (`2x`)")
+            } else if pattern == QUANTILE_PATTERN {
+                Diagnostic::error(Code::BadValue, format!("`{found}` in {where_} is not a quantile from p50 up"))
+                    .at(value_span)
+                    .help("write `p` and a percentile from 50 to below 100: `p50`, `p90`, `p99`, `p99.9`; the histogram test judges the quantiles above the median, where latency is thinning out")
             } else if pattern == ID_PATTERN {
                 Diagnostic::error(Code::BadValue, format!("`{found}` is not a valid id for {where_}"))
                     .at(value_span)

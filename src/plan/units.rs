@@ -11,6 +11,63 @@ pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*(ms|s|m|h|d)\s*)+$";
 /// A quantity pattern (for strings; plain numbers are accepted as numbers).
 pub const QUANTITY_PATTERN: &str = r"^\s*-?[0-9]+(\.[0-9]+)?\s*(%|pp|ms|s|m|h|x)?\s*$";
 
+/// A quantile pattern: p50 up to below p100.
+pub const QUANTILE_PATTERN: &str = r"^p(5[0-9]|[6-9][0-9])(\.[0-9]+)?$";
+
+/// A quantile as people write it, from `p50` up: `p90`, `p99`, `p99.9`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantile(pub f64);
+
+impl std::str::FromStr for Quantile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Quantile, String> {
+        s.strip_prefix('p')
+            .and_then(|n| n.parse::<f64>().ok())
+            .filter(|n| (50.0..100.0).contains(n))
+            .map(|n| Quantile(n / 100.0))
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a quantile from p50 to below p100; write e.g. `p90` or `p99.9`"
+                )
+            })
+    }
+}
+
+impl fmt::Display for Quantile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", (self.0 * 100_000.0).round() / 1000.0)
+    }
+}
+
+impl Serialize for Quantile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Quantile, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Quantile {
+    fn schema_name() -> Cow<'static, str> {
+        "Quantile".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": QUANTILE_PATTERN,
+            "patternErrorMessage": "Not a quantile: write `p` and a percentile from 50 to below 100, e.g. `p50`, `p90`, `p99.9`.",
+            "description": "A quantile from `p50` up: `p90`, `p99`, `p99.9`.",
+            "examples": ["p50", "p90", "p99"]
+        })
+    }
+}
+
 /// A span of time written with a unit: `90s`, `10m`, `2h`, `1h 30m`, `500ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(pub std::time::Duration);
@@ -249,6 +306,15 @@ mod tests {
             assert!(ok.parse::<Quantity>().is_ok(), "{ok}");
         }
         assert!(!q("5 apples"));
+        let quantile = regex_lite_match(QUANTILE_PATTERN);
+        for ok in ["p50", "p90", "p99", "p99.9"] {
+            assert!(quantile(ok), "{ok}");
+            assert_eq!(ok.parse::<Quantile>().unwrap().to_string(), ok);
+        }
+        for bad in ["p40", "p100", "99", "p9"] {
+            assert!(!quantile(bad), "{bad}");
+            assert!(bad.parse::<Quantile>().is_err(), "{bad}");
+        }
     }
 
     fn regex_lite_match(pattern: &str) -> impl Fn(&str) -> bool {

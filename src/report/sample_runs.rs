@@ -116,6 +116,7 @@ fn evidence(e_value: f64, ratio: f64) -> Evidence {
         baseline_rate: Some(0.00486),
         null_ratio: 1.0,
         dispersion: 1.0,
+        slower: None,
     }
 }
 

@@ -80,6 +80,7 @@ mod tests {
             baseline_rate: Some(0.00486),
             null_ratio: 1.0,
             dispersion: 1.0,
+            slower: None,
         }));
         assert_eq!(
             rollback_in_words(&reason, Unit::Ratio, 1140.0),

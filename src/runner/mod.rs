@@ -5,6 +5,7 @@
 //! race them, and any failure leads into the rollback path.
 
 mod counting;
+mod histograms;
 mod observe;
 mod pause;
 mod preflight;
@@ -21,7 +22,7 @@ use crate::event::{Event, Mode, Outcome, Reason, Stamped};
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
 use crate::journal::Journal;
-use crate::plan::check::{Counts, Series};
+use crate::plan::check::{Counts, Histogram, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
 use crate::plan::{Plan, ResumePolicy};
@@ -57,6 +58,9 @@ impl Queries {
                 Some(Series::Counts(c)) => {
                     out.push((vec![group, "events"], c.events.as_str()));
                     out.push((vec![group, "total"], c.total.as_str()));
+                }
+                Some(Series::Histogram(h)) => {
+                    out.push((vec![group, "buckets"], h.buckets.as_str()))
                 }
                 None => {}
             }
@@ -104,6 +108,9 @@ pub fn resolve_queries(plan: &Plan, contexts: &Value) -> BTreeMap<String, Querie
             events: sub(&c.events),
             total: sub(&c.total),
         }),
+        Series::Histogram(h) => Series::Histogram(Histogram {
+            buckets: sub(&h.buckets),
+        }),
     };
     plan.checks
         .iter()
@@ -143,6 +150,8 @@ pub(crate) struct RunContext {
     answers: Mutex<BTreeMap<(String, String), observe::LatestAnswer>>,
     /// Count checks' counters and sequential tests, per group looked at.
     counting: Mutex<BTreeMap<(String, observe::Group), counting::Counting>>,
+    /// Histogram checks' bucket counters and latency tests, per group looked at.
+    histograms: Mutex<BTreeMap<(String, observe::Group), histograms::Histograms>>,
     /// True while a trigger's pause holds the run: no step starts until it is lifted.
     hold: tokio::sync::watch::Sender<bool>,
     /// Why the run was stopped from outside (a signal, `rollgate rollback`), once it was.
@@ -300,6 +309,7 @@ fn run_context(
         journal_error: Mutex::new(None),
         answers: Mutex::new(BTreeMap::new()),
         counting: Mutex::new(BTreeMap::new()),
+        histograms: Mutex::new(BTreeMap::new()),
         hold: tokio::sync::watch::channel(false).0,
         stop: tokio::sync::watch::channel(None).0,
         skip,

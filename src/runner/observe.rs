@@ -2,8 +2,10 @@
 //! evaluates every interval, failing early on a critical bound or `failure-limit` failures.
 
 use super::counting::{Counting, Reading};
+use super::histograms::{Histograms, Reading as HistogramReading};
 use super::RunContext;
 use crate::analysis::burn_rate::{Window, DEFAULT_WINDOWS};
+use crate::analysis::latency::LatencyTest;
 use crate::analysis::sequential::RateRatioTest;
 use crate::analysis::threshold::{self, describe, judge, Judged, Observed};
 use crate::analysis::window::{judge_window, WindowSamples};
@@ -12,6 +14,7 @@ use crate::event::{Evaluation, Event, Mode, Reason, Verdict};
 use crate::plan::check::{OnNoData, Series};
 use crate::plan::Quantity;
 use crate::providers::metrics::MetricsError;
+use crate::providers::metrics::{le_text, Buckets};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -57,8 +60,10 @@ impl RunContext {
             _ => &q.canary,
         };
         // Validation gives both groups the same kind of data.
-        let Series::Value(main) = main else {
-            return self.look_at_counts(check, group).await;
+        let main = match main {
+            Series::Value(main) => main,
+            Series::Counts(_) => return self.look_at_counts(check, group).await,
+            Series::Histogram(_) => return self.look_at_histograms(check, group).await,
         };
         match self.query_metric(source, main).await {
             Ok(v) => seen.canary = v,
@@ -134,16 +139,80 @@ impl RunContext {
         seen
     }
 
-    /// Whether `check` counts (events over total) and its counters have not been read yet.
+    /// A histogram check: its bucket counters now, made into the interval since its last
+    /// reading. After a rollback, stable's histogram (the baseline's) is read alone.
+    async fn look_at_histograms(&self, check: &str, group: Group) -> Observed {
+        let q = &self.queries[check];
+        let source = q.source.as_str();
+        let mut seen = Observed::default();
+        let buckets = |s: Option<&Series>| match s {
+            Some(Series::Histogram(h)) => Some(h.buckets.clone()),
+            _ => None,
+        };
+        let (main, other) = match group {
+            Group::Stable => (
+                buckets(q.baseline.as_ref()).or(buckets(Some(&q.canary))),
+                None,
+            ),
+            Group::Canary => (buckets(Some(&q.canary)), buckets(q.baseline.as_ref())),
+        };
+        let Some(main) = main else { return seen };
+        let canary = match self.query_buckets(source, &main).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return seen,
+            Err(_) => {
+                seen.source_down = true;
+                return seen;
+            }
+        };
+        let baseline = match other {
+            Some(b) => self.query_buckets(source, &b).await.ok().flatten(),
+            None => None,
+        };
+        let now = self.clock.elapsed();
+        let mut all = self.histograms.lock().expect("not poisoned");
+        let state = all
+            .entry((check.to_string(), group))
+            .or_insert_with(|| self.histogram_state(check, group));
+        match state.read(now, HistogramReading { canary, baseline }, SAME_MOMENT) {
+            Some(i) => (seen.canary, seen.baseline) = i.quantiles(state.quantile()),
+            None => seen.first_reading = true,
+        }
+        seen.waiting = state.waiting();
+        seen.samples = Some(state.canary_total);
+        seen.evidence = state.evidence;
+        seen
+    }
+
+    /// A histogram check's state: the quantile it shows, and for the canary the latency test.
+    fn histogram_state(&self, check: &str, group: Group) -> Histograms {
+        let c = &self.plan.checks[check];
+        let tolerance = match c.max_increase {
+            Some(Quantity::Percent(p)) => p,
+            _ => 0.0,
+        };
+        let test = (group == Group::Canary && c.sequential())
+            .then(|| LatencyTest::new(c.quantile(), tolerance, c.level()));
+        Histograms::new(c.quantile(), test)
+    }
+
+    /// Whether `check` reads counters (events over total, or a histogram's buckets) that have
+    /// not been read yet.
     fn counts_unread(&self, check: &str, group: Group) -> bool {
-        let counts = matches!(self.queries[check].canary, Series::Counts(_));
         let key = (check.to_string(), group);
-        counts
-            && !self
+        match self.queries[check].canary {
+            Series::Counts(_) => !self
                 .counting
                 .lock()
                 .expect("not poisoned")
-                .contains_key(&key)
+                .contains_key(&key),
+            Series::Histogram(_) => !self
+                .histograms
+                .lock()
+                .expect("not poisoned")
+                .contains_key(&key),
+            Series::Value(_) => false,
+        }
     }
 
     /// The sequential test a count check compared with its baseline runs, unless its method
@@ -212,6 +281,34 @@ impl RunContext {
                 source: source.to_string(),
                 query: query.to_string(),
                 value: answer.as_ref().ok().copied().flatten(),
+                buckets: None,
+                error: answer.as_ref().err().map(|e| e.0.clone()),
+            });
+        }
+        answer
+    }
+
+    /// Asks `source` for a histogram's buckets now; in a real run the answer is journaled.
+    /// Only its own check asks it, and that check's state takes one reading per moment.
+    async fn query_buckets(
+        &self,
+        source: &str,
+        query: &str,
+    ) -> Result<Option<Buckets>, MetricsError> {
+        let answer = self.providers.metrics[source]
+            .buckets(query, self.clock.now())
+            .await;
+        if self.mode == Mode::Run {
+            let buckets = answer
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map(|b| b.iter().map(|(le, count)| (le_text(*le), *count)).collect());
+            self.emit(Event::Queried {
+                source: source.to_string(),
+                query: query.to_string(),
+                value: None,
+                buckets,
                 error: answer.as_ref().err().map(|e| e.0.clone()),
             });
         }

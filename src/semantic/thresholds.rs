@@ -49,19 +49,93 @@ fn wrong_unit(ctx: &Ctx<'_>, at: Vec<String>, q: Quantity, what: &str, why: Stri
     .help(why)
 }
 
-/// A check's data and method fit together.
-fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
+/// What a group's data is, in words.
+fn kind(s: &Series) -> &'static str {
+    match s {
+        Series::Value(_) => "a value query",
+        Series::Counts(_) => "counters",
+        Series::Histogram(_) => "a histogram",
+    }
+}
+
+/// A histogram check judges latency against the baseline's by `max-increase` from its
+/// `quantile` up, and nothing else applies to it.
+fn histograms(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
+    let here = |k: &str| path(&["checks", name, k]);
+    if c.baseline.is_none() {
+        out.push(
+            Diagnostic::error(Code::MissingBaseline, format!("check `{name}` judges the canary's latency against the baseline's, and has no `baseline`"))
+                .at(ctx.key_span(&path(&["checks", name])))
+                .help("add `baseline: { buckets: 'sum by (le) (<histogram>_bucket{version=\"stable\"})' }`"),
+        );
+    }
+    match c.max_increase {
+        Some(Quantity::Percent(p)) if p >= 0.0 => {}
+        Some(q) => out.push(
+            Diagnostic::error(Code::WrongUnit, format!("a histogram check's tolerance says how much slower each quantile may be, relative to the baseline's, and `max-increase: {q}` is not a percentage"))
+                .at(ctx.span(&here("max-increase")))
+                .help("e.g. `max-increase: 10%`"),
+        ),
+        None => out.push(
+            Diagnostic::error(Code::MissingKey, format!("check `{name}` reads histograms and has no `max-increase`"))
+                .at(ctx.key_span(&path(&["checks", name])))
+                .help("add e.g. `max-increase: 10%`: how much slower than the baseline's each quantile from `quantile` up may be"),
+        ),
+    }
+    let present = [
+        ("max", c.max.is_some()),
+        ("min", c.min.is_some()),
+        ("critical", c.critical.is_some()),
+        ("max-decrease", c.max_decrease.is_some()),
+        ("samples", c.samples.is_some()),
+        ("min-samples", c.min_samples.is_some()),
+        ("slo", c.slo.is_some()),
+    ];
+    for (key, _) in present.iter().filter(|p| p.1) {
+        out.push(
+            Diagnostic::error(Code::MethodMismatch, format!("check `{name}` judges latency histograms against the baseline's by `max-increase`; `{key}` does not apply to it"))
+                .at(ctx.key_span(&here(key)))
+                .help("remove it; to bound the canary's latency itself, add a check with a value query, e.g. `histogram_quantile(0.99, sum by (le) (rate(<histogram>_bucket[1m])))` with `max: 500ms`"),
+        );
+    }
+    if let Some(m) = c.method.filter(|m| *m != Method::Sequential) {
+        out.push(
+            Diagnostic::error(
+                Code::MethodMismatch,
+                format!("`method: {m}` does not weigh histograms; check `{name}` reads them"),
+            )
+            .at(ctx.span(&here("method")))
+            .help("remove `method`: histograms are judged by the sequential test"),
+        );
+    }
+    if let Some(u @ (Unit::Ratio | Unit::Number)) = c.unit {
+        out.push(
+            Diagnostic::error(
+                Code::WrongUnit,
+                format!(
+                    "a histogram's bucket bounds are latencies, and check `{name}` says `unit: {}`",
+                    serde_json::to_value(u)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            )
+            .at(ctx.span(&here("unit")))
+            .help("`unit: seconds` (Prometheus' convention, the default) or `unit: milliseconds`"),
+        );
+    }
+}
+
+/// A check on counters or values: its method fits its data.
+fn counts_and_values(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
     let here = |k: &str| path(&["checks", name, k]);
     let counts = |s: &Series| matches!(s, Series::Counts(_));
-    if let Some(b) = &c.baseline {
-        if counts(b) != counts(&c.canary) {
-            out.push(
-                Diagnostic::error(Code::MethodMismatch, format!("check `{name}` counts one group (`events`, `total`) and queries a value for the other"))
-                    .at(ctx.span(&here("baseline")))
-                    .help("give both groups the same kind of data: counters for `canary` and `baseline`, or a value query for each"),
-            );
-            return;
-        }
+    if c.quantile.is_some() {
+        out.push(
+            Diagnostic::error(Code::ConflictingKeys, format!("`quantile` picks the quantile of a histogram, and check `{name}` reads {}", kind(&c.canary)))
+                .at(ctx.key_span(&here("quantile")))
+                .help("give `canary` and `baseline` as histograms (`buckets: 'sum by (le) (<histogram>_bucket{...})'`), or remove `quantile`"),
+        );
     }
     if let Some(m @ (Method::Sequential | Method::ZTest | Method::MannWhitney)) = c.method {
         let wants_counts = m != Method::MannWhitney;
@@ -157,6 +231,26 @@ fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
                     .help("count the events that are bad (errors, slow requests) so that higher is worse, or use `method: threshold`"),
             );
         }
+    }
+}
+
+/// A check's data and method fit together.
+fn methods(ctx: &Ctx<'_>, name: &str, c: &Check, out: &mut Vec<Diagnostic>) {
+    let here = |k: &str| path(&["checks", name, k]);
+    if let Some(b) = &c.baseline {
+        if kind(b) != kind(&c.canary) {
+            out.push(
+                Diagnostic::error(Code::MethodMismatch, format!("check `{name}` has {} for `canary` and {} for `baseline`", kind(&c.canary), kind(b)))
+                    .at(ctx.span(&here("baseline")))
+                    .help("give both groups the same kind of data: counters (`events`, `total`), histograms (`buckets`) or a value query for each"),
+            );
+            return;
+        }
+    }
+    if c.histogram() {
+        histograms(ctx, name, c, out);
+    } else {
+        counts_and_values(ctx, name, c, out);
     }
     if let Some(q) = c.false_rollbacks {
         let fits = matches!(q, Quantity::Percent(p) if p > 0.0 && p <= 0.5);

@@ -93,7 +93,7 @@ fn a_preview_shows_the_outputs_summary_and_pr_comment_a_job_would_produce() {
         "> [!CAUTION]",
         "e-value 185 ≥ 100",
         "| `errors` | 1.92% | 0.331% | fail |",
-        "| `slow-requests` |",
+        "| `latency` | 219ms | 227ms | pass |",
     ] {
         assert!(comment.contains(want), "missing {want:?} in:\n{comment}");
     }

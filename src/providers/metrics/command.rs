@@ -1,7 +1,7 @@
 //! A metric source driven by the user's program: it gets the query in `ROLLGATE_QUERY` and
 //! prints a number, nothing (no data), or Prometheus' JSON for an instant query.
 
-use super::{MetricSource, MetricsError};
+use super::{Buckets, MetricSource, MetricsError};
 use crate::plan::provider::MetricsCommand;
 use crate::providers::shell;
 use async_trait::async_trait;
@@ -38,17 +38,60 @@ pub fn parse_output(out: &str) -> Result<Option<f64>, String> {
     super::instant_value(json.get("data").unwrap_or(&json))
 }
 
-#[async_trait]
-impl MetricSource for Command {
-    async fn query(&self, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, MetricsError> {
+/// A histogram: Prometheus' JSON for an instant query (whole reply or `data`) with one series
+/// per `le`, or lines of `LE COUNT` (`0.25 80`, `+Inf 100`); `Ok(None)` for no data.
+pub fn parse_histogram(out: &str) -> Result<Option<Buckets>, String> {
+    let t = out.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(json) = serde_json::from_str::<Value>(t) {
+        return super::instant_histogram(json.get("data").unwrap_or(&json));
+    }
+    let series = t
+        .lines()
+        .map(
+            |line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [le, count] => count
+                    .parse::<f64>()
+                    .map(|c| (Some(le.to_string()), c))
+                    .map_err(|_| format!("printed `{line}`: the count is not a number")),
+                _ => Err(format!(
+                    "printed `{line}`: neither Prometheus JSON nor `LE COUNT` lines like `0.25 80`"
+                )),
+            },
+        )
+        .collect::<Result<Vec<_>, String>>()?;
+    super::histogram_of(series)
+}
+
+impl Command {
+    /// The program's output for `query` at `at`.
+    async fn output(&self, query: &str, at: DateTime<Utc>) -> Result<String, MetricsError> {
         let env = BTreeMap::from([
             ("ROLLGATE_QUERY".to_string(), query.to_string()),
             ("ROLLGATE_TIME".to_string(), at.to_rfc3339()),
         ]);
-        let out = shell::run(&self.spec.run, &env, shell::DEFAULT_TIMEOUT)
+        shell::run(&self.spec.run, &env, shell::DEFAULT_TIMEOUT)
             .await
-            .map_err(MetricsError)?;
+            .map_err(MetricsError)
+    }
+}
+
+#[async_trait]
+impl MetricSource for Command {
+    async fn query(&self, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, MetricsError> {
+        let out = self.output(query, at).await?;
         parse_output(&out).map_err(|e| MetricsError(format!("`{}` {e}", self.spec.run)))
+    }
+
+    async fn buckets(
+        &self,
+        query: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Buckets>, MetricsError> {
+        let out = self.output(query, at).await?;
+        parse_histogram(&out).map_err(|e| MetricsError(format!("`{}` {e}", self.spec.run)))
     }
 }
 
@@ -74,5 +117,18 @@ mod tests {
         assert!(parse_output("oops")
             .unwrap_err()
             .contains("neither a number"));
+    }
+
+    #[test]
+    fn histograms_as_json_or_lines() {
+        let lines = "0.1 50\n0.25 80\n+Inf 100\n";
+        let want = Some(vec![(0.1, 50.0), (0.25, 80.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(parse_histogram(lines), Ok(want.clone()));
+        let json = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"le":"0.25"},"value":[1,"80"]},{"metric":{"le":"0.1"},"value":[1,"50"]},{"metric":{"le":"+Inf"},"value":[1,"100"]}]}}"#;
+        assert_eq!(parse_histogram(json), Ok(want));
+        assert_eq!(parse_histogram(""), Ok(None));
+        assert!(parse_histogram("0.1 lots")
+            .unwrap_err()
+            .contains("not a number"));
     }
 }

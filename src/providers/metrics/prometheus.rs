@@ -3,7 +3,7 @@
 //! answer) is a source failure, and an empty vector or NaN is no data: what either means is
 //! the check's `on-no-data`.
 
-use super::{instant_value, MetricSource, MetricsError};
+use super::{instant_histogram, instant_value, Buckets, MetricSource, MetricsError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -121,6 +121,18 @@ impl MetricSource for Prometheus {
             .get("/api/v1/query", &[("query", query), ("time", &seconds(at))])
             .await?;
         instant_value(&data)
+            .map_err(|e| MetricsError(format!("Prometheus at {}: `{query}` {e}", self.url)))
+    }
+
+    async fn buckets(
+        &self,
+        query: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Buckets>, MetricsError> {
+        let data = self
+            .get("/api/v1/query", &[("query", query), ("time", &seconds(at))])
+            .await?;
+        instant_histogram(&data)
             .map_err(|e| MetricsError(format!("Prometheus at {}: `{query}` {e}", self.url)))
     }
 }
