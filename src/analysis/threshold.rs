@@ -178,11 +178,7 @@ pub fn explain(e: &Evidence, unit: Unit) -> String {
         return explain_latency(e, slower, unit);
     }
     let rate = |r: Option<f64>| r.map(|r| show(r, unit)).unwrap_or_else(|| "no data".into());
-    let ratio = e
-        .ratio
-        .map(|r| format!("{r:.2}×"))
-        .unwrap_or_else(|| "no ratio".into());
-    let op = if e.regressed() { "≥" } else { "<" };
+    let (ratio, op) = ratio_and_verdict(e);
     format!(
         "{} vs baseline {} over the run so far ({ratio}, tolerance {}×): e-value {} {op} {}",
         rate(e.canary_rate),
@@ -193,6 +189,15 @@ pub fn explain(e: &Evidence, unit: Unit) -> String {
     )
 }
 
+/// The evidence's ratio as shown ("2.04×"), and how its e-value stands to the bound.
+fn ratio_and_verdict(e: &Evidence) -> (String, &'static str) {
+    let ratio = e
+        .ratio
+        .map(|r| format!("{r:.2}×"))
+        .unwrap_or_else(|| "no ratio".into());
+    (ratio, if e.regressed() { "≥" } else { "<" })
+}
+
 /// What the latency test saw, for its leading comparison: "7.1% of canary requests slower than
 /// 250ms vs 5.05% of baseline's slower than 227ms (= 250ms / 1.1) over the run so far (1.41×):
 /// e-value 143 ≥ 100".
@@ -201,11 +206,7 @@ fn explain_latency(e: &Evidence, slower: crate::event::Slower, unit: Unit) -> St
         r.map(|r| show(r, Unit::Ratio))
             .unwrap_or_else(|| "no data".into())
     };
-    let ratio = e
-        .ratio
-        .map(|r| format!("{r:.2}×"))
-        .unwrap_or_else(|| "no ratio".into());
-    let op = if e.regressed() { "≥" } else { "<" };
+    let (ratio, op) = ratio_and_verdict(e);
     format!(
         "{} of canary requests slower than {} vs {} of baseline's slower than {} (= {} / {}) over the run so far ({ratio}): e-value {} {op} {}",
         share(e.canary_rate),

@@ -18,6 +18,20 @@ pub fn rollback_in_words(reason: &Reason, unit: Unit, over: f64) -> String {
     else {
         return reason.message.clone();
     };
+    if let Some(slower) = e.slower {
+        return format!(
+            "`{check}` slower than stable's by more than {}: {} of its requests took over {} against {} of stable's over {} ({} / {}) over {}; a false alarm this strong comes from fewer than 1 in {} healthy canaries",
+            crate::plan::Quantity::Percent(slower.tolerance),
+            show(canary, Unit::Ratio),
+            show(slower.canary_than, unit),
+            show(baseline, Unit::Ratio),
+            show(slower.baseline_than, unit),
+            show(slower.canary_than, unit),
+            1.0 + slower.tolerance,
+            minutes(over),
+            thousands(e.e_value.floor())
+        );
+    }
     let tolerance = if e.null_ratio <= 1.0 {
         "no worse than stable".to_string()
     } else {
@@ -89,5 +103,18 @@ mod tests {
         reason.evidence.as_mut().unwrap().null_ratio = 1.1;
         reason.evidence.as_mut().unwrap().e_value = 2_345_678.0;
         assert!(rollback_in_words(&reason, Unit::Ratio, 30.0).ends_with("over 30 seconds; a false alarm this strong comes from fewer than 1 in 2,345,678 healthy canaries (at most 1.1× stable's)"));
+        // Latency from histograms: shares slower than the two latencies compared.
+        let e = reason.evidence.as_mut().unwrap();
+        e.slower = Some(crate::event::Slower {
+            canary_than: 0.25,
+            baseline_than: 0.25 / 1.1,
+            tolerance: 0.1,
+        });
+        (e.canary_rate, e.baseline_rate, e.e_value) = (Some(0.0905), Some(0.0509), 147.2);
+        reason.check = Some("latency".into());
+        assert_eq!(
+            rollback_in_words(&reason, Unit::Seconds, 600.0),
+            "`latency` slower than stable's by more than 10%: 9.05% of its requests took over 250ms against 5.09% of stable's over 227ms (250ms / 1.1) over 10 minutes; a false alarm this strong comes from fewer than 1 in 147 healthy canaries"
+        );
     }
 }

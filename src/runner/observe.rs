@@ -35,6 +35,30 @@ pub enum Group {
     Stable,
 }
 
+/// What `group` reads of a check's data (`pick` takes the kind it reads): for the canary, the
+/// canary's and the baseline's; for stable after a rollback, the baseline's (or, without one,
+/// the canary's query, which then sees stable) alone.
+fn sides<T>(
+    q: &super::Queries,
+    group: Group,
+    pick: impl Fn(&Series) -> Option<T>,
+) -> (Option<T>, Option<T>) {
+    let baseline = q.baseline.as_ref().and_then(&pick);
+    match group {
+        Group::Stable => (baseline.or_else(|| pick(&q.canary)), None),
+        Group::Canary => (pick(&q.canary), baseline),
+    }
+}
+
+/// The canary's answer, or whether its source was down (rather than without data).
+fn answered<T>(answer: Result<Option<T>, MetricsError>) -> Result<T, bool> {
+    match answer {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(false),
+        Err(_) => Err(true),
+    }
+}
+
 /// How an observation ended.
 pub enum Observation {
     /// The window passed; each check's last verdict, for the phase's evaluation.
@@ -87,17 +111,10 @@ impl RunContext {
         let q = &self.queries[check];
         let source = q.source.as_str();
         let mut seen = Observed::default();
-        let counts = |s: Option<&Series>| match s {
-            Some(Series::Counts(c)) => Some(c.clone()),
+        let (main, other) = sides(q, group, |s| match s {
+            Series::Counts(c) => Some(c.clone()),
             _ => None,
-        };
-        let (main, other) = match group {
-            Group::Stable => (
-                counts(q.baseline.as_ref()).or(counts(Some(&q.canary))),
-                None,
-            ),
-            Group::Canary => (counts(Some(&q.canary)), counts(q.baseline.as_ref())),
-        };
+        });
         let Some(main) = main else { return seen };
         let pair = |c: crate::plan::check::Counts| async move {
             let events = self.query_metric(source, &c.events).await;
@@ -108,11 +125,10 @@ impl RunContext {
                 _ => Ok(None),
             }
         };
-        let canary = match pair(main).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return seen,
-            Err(_) => {
-                seen.source_down = true;
+        let canary = match answered(pair(main).await) {
+            Ok(c) => c,
+            Err(down) => {
+                seen.source_down = down;
                 return seen;
             }
         };
@@ -145,23 +161,15 @@ impl RunContext {
         let q = &self.queries[check];
         let source = q.source.as_str();
         let mut seen = Observed::default();
-        let buckets = |s: Option<&Series>| match s {
-            Some(Series::Histogram(h)) => Some(h.buckets.clone()),
+        let (main, other) = sides(q, group, |s| match s {
+            Series::Histogram(h) => Some(h.buckets.clone()),
             _ => None,
-        };
-        let (main, other) = match group {
-            Group::Stable => (
-                buckets(q.baseline.as_ref()).or(buckets(Some(&q.canary))),
-                None,
-            ),
-            Group::Canary => (buckets(Some(&q.canary)), buckets(q.baseline.as_ref())),
-        };
+        });
         let Some(main) = main else { return seen };
-        let canary = match self.query_buckets(source, &main).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return seen,
-            Err(_) => {
-                seen.source_down = true;
+        let canary = match answered(self.query_buckets(source, &main).await) {
+            Ok(c) => c,
+            Err(down) => {
+                seen.source_down = down;
                 return seen;
             }
         };

@@ -390,6 +390,51 @@ fn the_sequential_test_rolls_back_a_doubled_error_rate_and_says_why() {
 }
 
 #[test]
+fn latency_is_judged_from_whole_histograms_of_any_layout() {
+    for (fixture, bound) in [
+        ("canary-p99-plus-20", 0.25),
+        ("canary-p99-plus-20-other-buckets", 0.3),
+    ] {
+        let (code, ev) = dry_run(
+            "workflows/statistical-canary.yaml",
+            &format!("fixtures/metrics/statistical-canary/{fixture}.yaml"),
+            &[],
+        );
+        assert_eq!(code, 3, "{fixture}");
+        let reason = &of(&ev, "rollback-started")[0]["reason"];
+        assert_eq!(reason["check"], "latency");
+        // The leading comparison: canary requests slower than one of its bucket bounds against
+        // the baseline's slower than that bound less the 10% tolerance.
+        let slower = &reason["evidence"]["slower"];
+        assert_eq!(slower["canary_than"], bound, "{fixture}: {slower}");
+        let baseline_than = slower["baseline_than"].as_f64().unwrap();
+        assert!((baseline_than - bound / 1.1).abs() < 1e-9, "{slower}");
+        let message = reason["message"].as_str().unwrap();
+        assert!(
+            message.contains(" of canary requests slower than ") && message.contains("e-value"),
+            "{message}"
+        );
+        // Every evaluation after the zero point is judged, the value being the interval's p90.
+        let latency: Vec<_> = of(&ev, "check-evaluated")
+            .into_iter()
+            .filter(|e| e["check"] == "latency")
+            .collect();
+        assert!(latency
+            .iter()
+            .all(|e| e["method"] == "sequential" && e["evidence"]["e_value"].is_number()));
+        let p90 = latency[0]["value"].as_f64().unwrap();
+        assert!((0.15..0.35).contains(&p90), "{fixture}: p90 {p90}");
+    }
+    // A healthy canary with the same histograms promotes.
+    let (code, _) = dry_run(
+        "workflows/statistical-canary.yaml",
+        "fixtures/metrics/statistical-canary/healthy.yaml",
+        &[],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn an_incident_on_both_versions_is_not_the_canarys_fault() {
     let (code, ev) = dry_run(
         "workflows/statistical-canary.yaml",

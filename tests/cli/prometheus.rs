@@ -1,5 +1,6 @@
 //! A real Prometheus (Debian's package, installed by the README's test command) on loopback,
-//! scraping itself every second: the `prometheus` metric source's answers and failures.
+//! scraping itself every second: the `prometheus` metric source's answers (values and
+//! histograms) and failures.
 
 use crate::support::{tool, Daemon};
 use rollgate::providers::metrics::{MetricSource, Prometheus};
@@ -81,6 +82,28 @@ fn answers_no_data_and_failures_from_a_real_prometheus() {
         );
         let bad = prom.query("sum(", now()).await.unwrap_err().0;
         assert!(bad.contains("HTTP 400"), "{bad}");
+        // Its own request latency, as a histogram check reads one: a vector by `le`, sorted,
+        // cumulative, ending with the +Inf bucket that counts every request.
+        let buckets = prom
+            .buckets(
+                "sum by (le) (prometheus_http_request_duration_seconds_bucket)",
+                now(),
+            )
+            .await
+            .unwrap()
+            .expect("it has served requests");
+        assert!(buckets.len() >= 3, "{buckets:?}");
+        assert!(buckets
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(buckets.last().unwrap().0, f64::INFINITY);
+        assert!(buckets.last().unwrap().1 > 0.0, "{buckets:?}");
+        let no_le = prom.buckets("up", now()).await.unwrap_err().0;
+        assert!(no_le.contains("sum by (le)"), "{no_le}");
+        assert_eq!(
+            prom.buckets("rollgate_no_such_metric_bucket", now()).await,
+            Ok(None)
+        );
     });
     let _ = server.process.0.kill();
     let _ = server.process.0.wait();

@@ -80,7 +80,10 @@ fn readme_fixture_example_loads() {
     let section = readme.split("## Rehearse a plan").nth(1).unwrap();
     let example = first_yaml_block(section);
     let f = rollgate::fixture::parse("README.md", example).unwrap_or_else(|d| panic!("{d:#?}"));
-    assert_eq!(f.queries().count(), 2);
+    assert_eq!(f.queries().count(), 3);
+    assert!(
+        f.is_histogram("sum by (le) (http_request_duration_seconds_bucket{version=\"canary\"})")
+    );
     assert_eq!(f.events.len(), 3);
 }
 
