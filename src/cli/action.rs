@@ -34,7 +34,12 @@ pub fn run(io: &mut Io<'_>) -> Exit {
                 plan,
                 inputs,
                 json: false,
-                state_dir: crate::journal::DEFAULT_DIR.into(),
+                state: super::state::State {
+                    state: std::env::var("ROLLGATE_STATE")
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| crate::journal::DEFAULT_DIR.into()),
+                },
                 environment,
             },
             io,

@@ -1,8 +1,10 @@
 //! `rollgate approve|reject|continue|rollback [RUN]`: decisions for a run from a terminal.
 
 use super::{resume::take_over, who, Exit, Io};
+use crate::journal::Store;
 pub use crate::live::decide::Kind;
 use crate::live::decide::{decide, Decided, Decision};
+use std::sync::Arc;
 
 // What `approve`, `reject` and `continue` take (each says what it is where it is declared).
 #[derive(clap::Args, Debug)]
@@ -15,9 +17,8 @@ pub struct GateArgs {
     /// Who decides; one of the gate's approvers [default: $USER].
     #[arg(long)]
     pub by: Option<String>,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 /// Put a run's routers back as they were before it
@@ -37,23 +38,23 @@ pub struct RollbackArgs {
     /// Also put back a run that was promoted (its routers go back to before it).
     #[arg(long)]
     pub promoted: bool,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 impl GateArgs {
     pub fn run(self, kind: Kind, io: &mut Io<'_>) -> Exit {
         let by = who(self.by);
         let (run, gate) = (self.run.as_deref(), self.gate.as_deref());
+        let store = self.state.open()?;
         let d = Decision {
             kind,
             run,
             gate,
             by: &by,
-            state_dir: &self.state_dir,
+            store: store.as_ref(),
         };
-        say(&d, io)
+        say(&d, &store, io)
     }
 }
 
@@ -63,27 +64,28 @@ impl RollbackArgs {
         let kind = Kind::Rollback {
             promoted: self.promoted,
         };
-        let (run, state_dir) = (self.run.as_deref(), &self.state_dir);
+        let store = self.state.open()?;
         say(
             &Decision {
                 kind,
-                run,
+                run: self.run.as_deref(),
                 gate: None,
                 by: &by,
-                state_dir,
+                store: store.as_ref(),
             },
+            &store,
             io,
         )
     }
 }
 
 /// Decides, and says what came of it; a run no longer running is taken over.
-fn say(d: &Decision<'_>, io: &mut Io<'_>) -> Exit {
+fn say(d: &Decision<'_>, store: &Arc<dyn Store>, io: &mut Io<'_>) -> Exit {
     match decide(d)? {
         Decided::Said(said) => {
             writeln!(io.out, "{said}")?;
             Ok(super::exit::OK)
         }
-        Decided::TakeOver { run_id, then } => take_over(&run_id, d.state_dir, false, then, io),
+        Decided::TakeOver { run_id, then } => take_over(&run_id, store.clone(), false, then, io),
     }
 }

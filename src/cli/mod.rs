@@ -10,6 +10,7 @@ mod record;
 mod resume;
 mod run;
 mod schema;
+mod state;
 mod status;
 mod validate;
 

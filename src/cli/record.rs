@@ -3,7 +3,6 @@
 
 use super::{exit, runtime, validated, Exit, Failure, Io};
 use crate::fixture::record::{self, Recording};
-use crate::journal;
 use crate::runner::prepare::real_contexts;
 use chrono::Utc;
 use std::path::Path;
@@ -39,9 +38,8 @@ pub struct Args {
     /// Where to write the fixture (a new file) [default: stdout].
     #[arg(long, short)]
     pub out: Option<String>,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
@@ -53,13 +51,16 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         }
     }
     let (recording, plan) = match (&a.run, &a.plan) {
-        (Some(run_id), _) => match journal::read(Path::new(&a.state_dir), run_id) {
-            Ok(run) => (record::from_journal(&run), run.header.plan.clone()),
-            Err(e) => {
-                let state_dir = &a.state_dir;
-                return Err(Failure::usage(format!("no run `{run_id}` under {state_dir}/runs ({e}); `rollgate history` lists the runs")));
+        (Some(run_id), _) => {
+            let store = a.state.open()?;
+            match store.read(run_id) {
+                Ok(run) => (record::from_journal(&run), run.header.plan.clone()),
+                Err(e) => {
+                    let at = store.location();
+                    return Err(Failure::usage(format!("no run `{run_id}` in {at} ({e}); `rollgate history` lists the runs")));
+                }
             }
-        },
+        }
         (None, Some(plan)) => (past(plan, &a)?, plan.to_string()),
         (None, None) => return Err(Failure::usage("say what to record: `--run RUN` (a run's own answers) or `PLAN --from T --to T` (a past range of Prometheus)")),
     };

@@ -2,7 +2,9 @@
 //! back, or carry it on when its plan says `resume: continue`.
 
 use super::{exit, run::drive, runtime, Exit, Io};
+use crate::journal::Store;
 use crate::live::{self, Resumable, Then};
+use std::sync::Arc;
 
 /// Take over a run that stopped without finishing and put its routers back
 ///
@@ -18,25 +20,24 @@ pub struct Args {
     /// One JSON event per line.
     #[arg(long)]
     pub json: bool,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
-    take_over(&a.run, &a.state_dir, a.json, Then::Resume, io)
+    take_over(&a.run, a.state.open()?, a.json, Then::Resume, io)
 }
 
 /// Takes a run over and drives it to its end.
 pub(super) fn take_over(
     run_id: &str,
-    state_dir: &str,
+    store: Arc<dyn Store>,
     json: bool,
     then: Then,
     io: &mut Io<'_>,
 ) -> Exit {
     let rt = runtime()?;
-    match rt.block_on(live::take_over(run_id, state_dir, then))? {
+    match rt.block_on(live::take_over(run_id, store, then))? {
         Resumable::Finished(said) => {
             writeln!(io.out, "{said}")?;
             Ok(exit::OK)

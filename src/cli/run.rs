@@ -25,9 +25,8 @@ pub struct Args {
     /// One JSON event per line.
     #[arg(long)]
     pub json: bool,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
     /// The deployment environment (GitHub deployment and PR comment), for `github` providers
     /// that name none.
     #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
@@ -43,7 +42,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let asked = NewRun {
         plan: &a.plan,
         inputs: &a.inputs,
-        state_dir: &a.state_dir,
+        store: a.state.open()?,
         environment: &a.environment,
     };
     let rt = runtime()?;
@@ -52,7 +51,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         io.err,
         "run {}: journal in {}",
         live.run_id,
-        live.run_dir.display()
+        live.store.location_of(&live.run_id)
     )?;
     let driven = drive(&rt, live, a.json, io)?;
     if driven.outcome == Outcome::RouterFailed {

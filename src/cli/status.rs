@@ -3,7 +3,6 @@
 use super::{exit, Exit, Failure, Io};
 use crate::journal;
 use crate::report::status::{history_json, history_text, status_json, status_text};
-use std::path::Path;
 
 /// Show where a run stands (the latest when none is named)
 ///
@@ -17,9 +16,8 @@ pub struct StatusArgs {
     pub run: Option<String>,
     #[arg(long)]
     pub json: bool,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 /// List the runs journaled here, oldest first, with their state
@@ -28,9 +26,8 @@ pub struct StatusArgs {
 pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
-    /// Where runs are journaled.
-    #[arg(long, default_value = crate::journal::DEFAULT_DIR)]
-    pub state_dir: String,
+    #[command(flatten)]
+    pub state: super::state::State,
 }
 
 fn pretty(v: &serde_json::Value) -> String {
@@ -38,22 +35,24 @@ fn pretty(v: &serde_json::Value) -> String {
 }
 
 pub fn history(a: HistoryArgs, io: &mut Io<'_>) -> Exit {
-    let runs = journal::list(Path::new(&a.state_dir))?;
+    let store = a.state.open()?;
+    let runs = store.list()?;
     if a.json {
         writeln!(io.out, "{}", pretty(&history_json(&runs)))?;
     } else {
-        write!(io.out, "{}", history_text(&runs, &a.state_dir))?;
+        write!(io.out, "{}", history_text(&runs, &store.location()))?;
     }
     Ok(exit::OK)
 }
 
 pub fn status(a: StatusArgs, io: &mut Io<'_>) -> Exit {
-    let record = journal::find(Path::new(&a.state_dir), a.run.as_deref())?;
-    let state_dir = &a.state_dir;
+    let store = a.state.open()?;
+    let record = journal::find(store.as_ref(), a.run.as_deref())?;
     let r = record.ok_or_else(|| {
+        let at = store.location();
         Failure::usage(match &a.run {
-            Some(id) => format!("no run `{id}` under {state_dir}/runs"),
-            None => format!("no runs under {state_dir}/runs"),
+            Some(id) => format!("no run `{id}` in {at}"),
+            None => format!("no runs in {at}"),
         })
     })?;
     if a.json {

@@ -1,23 +1,25 @@
-//! The journal is the state of a run: `.rollgate/runs/<run-id>/run.json` (what was run: the
-//! plan, its SHA-256, the inputs, the process) and `events.jsonl`, every event the runner
-//! emits, written and flushed before the runner moves on. A run killed at any moment leaves
-//! a journal that says what it did, including each router's state before its first shift, so
-//! `rollgate resume` can put it back. Flushing survives the process dying, not the machine.
+//! The journal is the state of a run: its header (what was run: the plan, its SHA-256, the
+//! inputs, the process) and every event the runner emits, kept before the runner moves on. A
+//! run killed at any moment leaves a journal that says what it did, including each router's
+//! state before its first shift, so `rollgate resume` can put it back. Where journals are kept
+//! is a [`Store`]: a directory (`dir`, the default) behind one trait.
 
-pub mod lock;
+pub mod dir;
+mod open;
+pub mod store;
+
+pub use open::open;
+pub use store::{Held, Log, Store, Written};
 
 use crate::event::RouterState;
-use crate::event::Stamped;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::io;
+use std::path::Path;
 
-/// Where runs are kept, relative to the working directory, unless `--state-dir` says otherwise.
+/// Where runs are kept, relative to the working directory, unless `--state` says otherwise.
 pub const DEFAULT_DIR: &str = ".rollgate";
 
 /// A gate a run waits at, or a pause it holds in, as its journal tells.
@@ -68,89 +70,6 @@ pub fn sha256(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn run_dir(root: &Path, run_id: &str) -> PathBuf {
-    root.join("runs").join(run_id)
-}
-
-/// An id for a new run started at `started`: its time and this process's id, and a count when
-/// a run of this process already took that (several runs started in one second, in one
-/// process). [`Journal::create`] refuses an id that is taken, so no run's journal is
-/// overwritten even if two take the same.
-pub fn new_run_id(root: &Path, started: DateTime<Utc>) -> String {
-    let base = format!(
-        "{}-{}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        std::process::id()
-    );
-    (1..)
-        .map(|n| match n {
-            1 => base.clone(),
-            n => format!("{base}-{n}"),
-        })
-        .find(|id| !run_dir(root, id).exists())
-        .expect("some count is free")
-}
-
-/// An open journal, appending events.
-#[derive(Debug)]
-pub struct Journal {
-    file: Mutex<File>,
-}
-
-impl Journal {
-    /// Starts the journal of a new run; refused if a run of that id exists.
-    pub fn create(root: &Path, header: &Header) -> io::Result<Journal> {
-        let dir = run_dir(root, &header.run_id);
-        fs::create_dir_all(root.join("runs"))?;
-        fs::create_dir(&dir).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => io::Error::new(
-                e.kind(),
-                format!(
-                    "a run `{}` already exists in {}",
-                    header.run_id,
-                    dir.display()
-                ),
-            ),
-            _ => e,
-        })?;
-        fs::write(
-            dir.join("run.json"),
-            serde_json::to_string_pretty(header).expect("headers serialize") + "\n",
-        )?;
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(dir.join("events.jsonl"))?;
-        Ok(Journal {
-            file: Mutex::new(file),
-        })
-    }
-
-    /// Reopens a run's journal to append to it, dropping a last line a crash cut short.
-    pub fn reopen(root: &Path, run_id: &str) -> io::Result<Journal> {
-        let path = run_dir(root, run_id).join("events.jsonl");
-        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        let keep = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        file.set_len(keep as u64)?;
-        file.seek(SeekFrom::End(0))?;
-        Ok(Journal {
-            file: Mutex::new(file),
-        })
-    }
-
-    /// Appends one event and flushes it to the OS before returning.
-    pub fn append(&self, e: &Stamped) -> io::Result<()> {
-        let mut line = serde_json::to_string(e).expect("events serialize");
-        line.push('\n');
-        let mut f = self.file.lock().expect("not poisoned");
-        // One write per event, so a crash leaves whole lines (or a last partial one, dropped on reopen).
-        f.write_all(line.as_bytes())?;
-        f.flush()
-    }
 }
 
 /// A run as its journal tells it.
@@ -302,45 +221,12 @@ impl Record {
     }
 }
 
-/// Reads a run's journal.
-pub fn read(root: &Path, run_id: &str) -> io::Result<Record> {
-    let dir = run_dir(root, run_id);
-    let header: Header =
-        serde_json::from_str(&fs::read_to_string(dir.join("run.json"))?).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", dir.join("run.json").display()),
-            )
-        })?;
-    let text = fs::read_to_string(dir.join("events.jsonl"))?;
-    let complete = text.rfind('\n').map(|i| &text[..i]).unwrap_or("");
-    let events = complete
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    Ok(Record { header, events })
-}
-
-/// Every run under `root`, oldest first.
 /// Run `id`'s record, or the latest run's when none is named; `None` when there is no such run.
-pub fn find(root: &Path, id: Option<&str>) -> io::Result<Option<Record>> {
+pub fn find(store: &dyn Store, id: Option<&str>) -> io::Result<Option<Record>> {
     Ok(match id {
-        Some(id) => read(root, id).ok(),
-        None => list(root)?.pop(),
+        Some(id) => store.read(id).ok(),
+        None => store.list()?.pop(),
     })
-}
-
-pub fn list(root: &Path) -> io::Result<Vec<Record>> {
-    let mut ids: Vec<String> = match fs::read_dir(root.join("runs")) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    ids.sort();
-    Ok(ids.iter().filter_map(|id| read(root, id).ok()).collect())
 }
 
 /// Whether a process is alive (Linux: it has a /proc entry).
@@ -348,10 +234,10 @@ pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Whether the plan named `plan` may start now, given the rollbacks its earlier runs under
-/// `root` ended in: at most `max_per_hour` in the last hour, and `cool_down` after the last one.
+/// Whether the plan named `plan` may start now, given the rollbacks its earlier runs in
+/// `store` ended in: at most `max_per_hour` in the last hour, and `cool_down` after the last one.
 pub fn rollback_policy_allows(
-    root: &Path,
+    store: &dyn Store,
     plan: &str,
     max_per_hour: Option<u32>,
     cool_down: Option<std::time::Duration>,
@@ -360,8 +246,9 @@ pub fn rollback_policy_allows(
     if max_per_hour.is_none() && cool_down.is_none() {
         return Ok(());
     }
-    let rollbacks: Vec<DateTime<Utc>> = list(root)
-        .map_err(|e| format!("cannot read the history under {}: {e}", root.display()))?
+    let rollbacks: Vec<DateTime<Utc>> = store
+        .list()
+        .map_err(|e| format!("cannot read the history in {}: {e}", store.location()))?
         .iter()
         .filter(|r| r.events.first().is_some_and(|e| e["plan"] == plan))
         .filter_map(|r| r.events.iter().rev().find(|e| e["event"] == "run-finished"))
@@ -398,84 +285,4 @@ pub fn rollback_policy_allows(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{Event, Mode};
-
-    fn header(id: &str) -> Header {
-        Header {
-            run_id: id.into(),
-            plan: "p.yaml".into(),
-            plan_file: None,
-            plan_sha256: sha256("x"),
-            inputs: vec![],
-            started_at: Utc::now(),
-            pid: std::process::id(),
-            concurrency: None,
-            environment: None,
-        }
-    }
-
-    #[test]
-    fn a_taken_run_id_is_refused_and_the_next_one_is_free() {
-        let dir = tempfile::tempdir().unwrap();
-        let started = Utc::now();
-        let first = new_run_id(dir.path(), started);
-        Journal::create(dir.path(), &header(&first)).unwrap();
-        let mut again = header(&first);
-        again.plan = "other.yaml".into();
-        let refused = Journal::create(dir.path(), &again).err().unwrap();
-        assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(read(dir.path(), &first).unwrap().header.plan, "p.yaml");
-        let second = new_run_id(dir.path(), started);
-        assert_eq!(second, format!("{first}-2"));
-        Journal::create(dir.path(), &header(&second)).unwrap();
-    }
-
-    #[test]
-    fn appends_reads_and_drops_a_cut_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::create(dir.path(), &header("r1")).unwrap();
-        let e = Stamped {
-            t: 0.0,
-            at: Utc::now(),
-            event: Event::RunStarted {
-                plan: "p".into(),
-                mode: Mode::Run,
-                steps: 3,
-                fixture: None,
-            },
-        };
-        j.append(&e).unwrap();
-        j.append(&Stamped {
-            event: Event::RouterCaptured {
-                router: "edge".into(),
-                state: RouterState::share(0),
-            },
-            ..e.clone()
-        })
-        .unwrap();
-        drop(j);
-        // A crash in the middle of a write.
-        let path = dir.path().join("runs/r1/events.jsonl");
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"t\":1.0,\"event\":\"weight-sh").unwrap();
-        let r = read(dir.path(), "r1").unwrap();
-        assert_eq!(r.events.len(), 2);
-        assert_eq!(
-            r.routers(),
-            vec![("edge".to_string(), RouterState::share(0), None)]
-        );
-        let j = Journal::reopen(dir.path(), "r1").unwrap();
-        j.append(&e).unwrap();
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 3);
-        assert!(text
-            .lines()
-            .all(|l| serde_json::from_str::<Value>(l).is_ok()));
-        assert_eq!(list(dir.path()).unwrap().len(), 1);
-    }
 }

@@ -4,9 +4,8 @@
 //! taking it over ([`super::take_over`]) to roll it back or put its routers back.
 
 use super::{Error, Then};
-use crate::journal::{self, Record, WaitingGate};
-use crate::providers::approvals::cli::{self as decisions, may_decide, Written};
-use std::path::Path;
+use crate::journal::{self, Record, Store, WaitingGate, Written};
+use crate::providers::approvals::cli::may_decide;
 
 /// What to decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +40,7 @@ pub struct Decision<'a> {
     pub gate: Option<&'a str>,
     /// Who decides.
     pub by: &'a str,
-    pub state_dir: &'a str,
+    pub store: &'a dyn Store,
 }
 
 /// What a decision came to.
@@ -53,10 +52,11 @@ pub enum Decided {
 }
 
 pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
-    let root = Path::new(d.state_dir);
+    let store = d.store;
     let record = match d.run {
-        Some(id) => journal::read(root, id).ok(),
-        None => journal::list(root)?
+        Some(id) => store.read(id).ok(),
+        None => store
+            .list()?
             .into_iter()
             .rev()
             .find(|r| r.outcome().is_none() && journal::alive(r.header.pid)),
@@ -67,8 +67,8 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
             .map(|r| format!("run `{r}`"))
             .unwrap_or("running run".into());
         return Err(Error::Usage(format!(
-            "no {which} under {}/runs; `rollgate history` lists the runs",
-            d.state_dir
+            "no {which} in {}; `rollgate history` lists the runs",
+            store.location()
         )));
     };
     let by = d.by;
@@ -85,10 +85,9 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
     } else if !running {
         return Err(Error::Failed(format!("run {id} is not running (it stopped without finishing); `rollgate resume {id}` takes it over")));
     }
-    let run_dir = root.join("runs").join(&id);
     if let Kind::Rollback { .. } = d.kind {
-        decisions::write(
-            &run_dir,
+        store.ask(
+            &id,
             &Written {
                 decision: "rollback".into(),
                 gate: None,
@@ -105,8 +104,8 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
         Kind::Reject => "reject",
         _ => "approve",
     };
-    decisions::write(
-        &run_dir,
+    store.ask(
+        &id,
         &Written {
             decision: decision.into(),
             gate: Some(step.clone()),

@@ -104,7 +104,8 @@ mod tests {
     use super::*;
     use crate::delivery::Deliveries;
     use crate::event::Event;
-    use crate::journal::{Header, Journal};
+    use crate::journal::dir::Dir;
+    use crate::journal::{Header, Store};
     use std::sync::{Arc, Mutex};
 
     /// Writes down what it sees: each event's name, then `finish` with how many it was given.
@@ -168,7 +169,8 @@ mod tests {
             concurrency: None,
             environment: None,
         };
-        let journal = Arc::new(Journal::create(dir.path(), &header).unwrap());
+        let store = Dir::new(dir.path());
+        let journal = store.create(&header).unwrap();
         let (shown, served) = (Arc::default(), Arc::default());
         let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -211,7 +213,7 @@ mod tests {
                 "finish 4"
             ]
         );
-        let journaled = crate::journal::read(dir.path(), "r1").unwrap().events;
+        let journaled = store.read("r1").unwrap().events;
         let sent: Vec<_> = journaled
             .iter()
             .filter(|e| e["event"] == "notification-sent")

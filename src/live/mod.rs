@@ -27,14 +27,13 @@ pub use take_over::{take_over, Resumable, Then};
 use crate::clock::Clock;
 use crate::event::{Mode, Outcome, Stamped};
 use crate::graph::StepGraph;
-use crate::journal::{lock, Journal};
+use crate::journal::{Held, Log, Store};
 use crate::plan::Plan;
 use crate::providers::approvals::{BySource, Cli};
 use crate::providers::Providers;
 use crate::report::Reporter;
 use crate::runner::{self, Journaled, Setup, TakeOver};
 use chrono::{DateTime, Utc};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,10 +47,10 @@ pub struct LiveRun {
     /// When the run first started, and how long ago that was (zero for a new run).
     pub started_at: DateTime<Utc>,
     pub already: Duration,
-    pub journal: Arc<Journal>,
+    pub journal: Arc<dyn Log>,
     pub run_id: String,
-    /// The run's directory in the journal, where decisions for it are written.
-    pub run_dir: PathBuf,
+    /// Where the run is kept, and decisions for it are written.
+    pub store: Arc<dyn Store>,
     /// The deployment environment, for `github` providers that name none.
     pub environment: String,
     pub github: Vec<github::Connected>,
@@ -60,7 +59,7 @@ pub struct LiveRun {
     /// A new run, or one taken over.
     pub how: How,
     /// Held for as long as the run goes.
-    _lock: Option<lock::Lock>,
+    _lock: Option<Box<dyn Held>>,
 }
 
 /// Whether a live run starts from the beginning or takes over a stopped one.
@@ -119,7 +118,7 @@ impl LiveRun {
         // Gates without `via` are decided from a terminal: `rollgate approve|reject RUN`.
         sources.insert(
             crate::plan::gate::CLI_APPROVALS.into(),
-            Arc::new(Cli::new(self.run_dir.clone())),
+            Arc::new(Cli::new(self.store.clone(), &self.run_id)),
         );
         let mut providers = self.providers;
         providers.approvals = Some(Arc::new(BySource { sources }));
@@ -136,7 +135,7 @@ impl LiveRun {
             mode: Mode::Run,
             fixture: None,
             contexts: self.contexts,
-            cancel: stop::stop_when(self.run_dir, github.commands, signals),
+            cancel: stop::stop_when(self.store, self.run_id.clone(), github.commands, signals),
             journal: Some(self.journal),
         };
         let run = async move {

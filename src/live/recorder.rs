@@ -3,12 +3,12 @@
 
 use crate::delivery::Delivered;
 use crate::event::{Event, Stamped};
-use crate::journal::Journal;
+use crate::journal::Log;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 pub struct Recorder {
-    pub journal: Arc<Journal>,
+    pub journal: Arc<dyn Log>,
     /// When the run started: events are stamped with the time since.
     pub started_at: DateTime<Utc>,
 }

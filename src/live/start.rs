@@ -5,11 +5,10 @@
 use super::{github, Error, How, LiveRun};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
-use crate::journal::{self, lock, Header, Journal};
+use crate::journal::{self, Header, Store};
 use crate::runner::prepare::real_contexts;
 use crate::validate::{validate_file, Validated};
 use chrono::Utc;
-use std::path::Path;
 use std::sync::Arc;
 
 /// What a new run is asked to be.
@@ -17,7 +16,7 @@ pub struct NewRun<'a> {
     pub plan: &'a str,
     pub inputs: &'a [String],
     /// Where runs are journaled.
-    pub state_dir: &'a str,
+    pub store: Arc<dyn Store>,
     /// The deployment environment, for `github` providers that name none.
     pub environment: &'a str,
 }
@@ -47,12 +46,12 @@ pub async fn start(
         let list: String = missing.iter().map(|m| format!("\n  - {m}")).collect();
         Error::Usage(format!("`rollgate run` cannot run {plan} yet:{list}\n  = help: rehearse it with `rollgate dry-run {plan} --fixture FILE`"))
     })?;
-    let root = Path::new(asked.state_dir);
+    let store = &asked.store;
     let started = Utc::now();
     // rollback.max-per-hour and cool-down, from the journals of this plan's earlier runs.
     let rb = &v.plan.rollback;
     journal::rollback_policy_allows(
-        root,
+        store.as_ref(),
         &v.plan.name,
         rb.max_per_hour,
         rb.cool_down.map(|d| d.0),
@@ -62,14 +61,14 @@ pub async fn start(
     let (github, warnings) = github::connect(&v.plan, &graph, &providers)
         .await
         .map_err(Error::Failed)?;
-    let run_id = journal::new_run_id(root, started);
+    let run_id = store.new_run_id(started);
     let group = v
         .plan
         .concurrency
         .as_ref()
         .map(|c| interpolate(c.group(), &Contexts::plain(&contexts)));
     let lock = match &group {
-        Some(g) => Some(lock::acquire(root, g, &run_id).map_err(Error::Failed)?),
+        Some(g) => Some(store.lock(g, &run_id, false).map_err(Error::Failed)?),
         None => None,
     };
     let header = Header {
@@ -85,7 +84,7 @@ pub async fn start(
         concurrency: group,
         environment: Some(asked.environment.to_string()),
     };
-    let journal = Arc::new(Journal::create(root, &header)?);
+    let journal = store.create(&header)?;
     Ok(LiveRun {
         plan: v.plan,
         graph,
@@ -94,7 +93,7 @@ pub async fn start(
         started_at: started,
         already: std::time::Duration::ZERO,
         journal,
-        run_dir: root.join("runs").join(&run_id),
+        store: store.clone(),
         run_id,
         environment: asked.environment.to_string(),
         github,

@@ -4,8 +4,8 @@
 
 use crate::event::CANCELLED;
 use crate::github::commands::Commands;
+use crate::journal::Store;
 use crate::runner::Cancellation;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Whether the process's signals stop the run: yes for the command line, where one process is
@@ -17,7 +17,12 @@ pub enum Signals {
 }
 
 /// Completes, with why, when the run must stop and roll back.
-pub fn stop_when(run_dir: PathBuf, prs: Vec<Arc<Commands>>, signals: Signals) -> Cancellation {
+pub fn stop_when(
+    store: Arc<dyn Store>,
+    run_id: String,
+    prs: Vec<Arc<Commands>>,
+    signals: Signals,
+) -> Cancellation {
     Box::pin(async move {
         let signalled = async {
             if signals == Signals::StopTheRun {
@@ -28,7 +33,7 @@ pub fn stop_when(run_dir: PathBuf, prs: Vec<Arc<Commands>>, signals: Signals) ->
         };
         tokio::select! {
             why = signalled => why,
-            why = crate::providers::approvals::cli::rollback_requested(run_dir) => why,
+            why = crate::providers::approvals::cli::rollback_requested(store, run_id) => why,
             why = from_a_pr(prs) => why,
         }
     })

@@ -4,11 +4,10 @@
 
 use super::{github, Error, How, LiveRun};
 use crate::compile::compile;
-use crate::journal::{self, lock, Journal};
+use crate::journal::{self, Store};
 use crate::runner::{prepare::real_contexts, Journaled, TakeOver};
 use crate::validate::validate;
 use chrono::Utc;
-use std::path::Path;
 use std::sync::Arc;
 
 /// What taking over a run does.
@@ -28,12 +27,16 @@ pub enum Resumable {
     Finished(String),
 }
 
-/// Takes run `run_id` under `state_dir` over. Inside the runtime it will run in.
-pub async fn take_over(run_id: &str, state_dir: &str, then: Then) -> Result<Resumable, Error> {
-    let root = Path::new(state_dir);
-    let record = journal::read(root, run_id).map_err(|e| {
+/// Takes run `run_id` in `store` over. Inside the runtime it will run in.
+pub async fn take_over(
+    run_id: &str,
+    store: Arc<dyn Store>,
+    then: Then,
+) -> Result<Resumable, Error> {
+    let record = store.read(run_id).map_err(|e| {
         Error::Usage(format!(
-            "no run `{run_id}` under {state_dir}/runs ({e}); `rollgate history` lists the runs"
+            "no run `{run_id}` in {} ({e}); `rollgate history` lists the runs",
+            store.location()
         ))
     })?;
     match (record.outcome(), &then) {
@@ -72,10 +75,10 @@ pub async fn take_over(run_id: &str, state_dir: &str, then: Then) -> Result<Resu
         ))
     })?;
     let lock = match &record.header.concurrency {
-        Some(g) => Some(lock::take_over(root, g, run_id).map_err(Error::Failed)?),
+        Some(g) => Some(store.lock(g, run_id, true).map_err(Error::Failed)?),
         None => None,
     };
-    let journal = Arc::new(Journal::reopen(root, run_id)?);
+    let journal = store.reopen(run_id)?;
     let from = Journaled {
         routers: record.routers(),
         died_at: record.last_step().map(str::to_string),
@@ -104,7 +107,7 @@ pub async fn take_over(run_id: &str, state_dir: &str, then: Then) -> Result<Resu
         already,
         journal,
         run_id: run_id.to_string(),
-        run_dir: root.join("runs").join(run_id),
+        store,
         warnings,
         how: How::TakenOver {
             from,

@@ -28,9 +28,10 @@ pub fn state(r: &Record) -> String {
 }
 
 /// One line per run: id, start, plan, state.
-pub fn history_text(runs: &[Record], state_dir: &str) -> String {
+/// `location`: where the runs are kept, for saying there are none.
+pub fn history_text(runs: &[Record], location: &str) -> String {
     if runs.is_empty() {
-        return format!("no runs under {state_dir}/runs\n");
+        return format!("no runs in {location}\n");
     }
     runs.iter()
         .map(|r| {

@@ -21,7 +21,7 @@ use crate::event::RouterState;
 use crate::event::{Event, Mode, Outcome, Reason, Stamped};
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
-use crate::journal::Journal;
+use crate::journal::Log;
 use crate::plan::check::{Counts, Histogram, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
@@ -86,7 +86,7 @@ pub struct Setup {
     /// Completes when the run is cancelled (SIGINT/SIGTERM, or a fixture's `cancel`).
     pub cancel: Cancellation,
     /// Where every event is written before the run moves on (real runs).
-    pub journal: Option<Arc<Journal>>,
+    pub journal: Option<Arc<dyn Log>>,
 }
 
 /// A future that completes, with why, when the run must stop and roll back: a signal, or
@@ -141,7 +141,7 @@ pub(crate) struct RunContext {
     queries: BTreeMap<String, Queries>,
     events: mpsc::UnboundedSender<Stamped>,
     routers: Mutex<Routers>,
-    journal: Option<Arc<Journal>>,
+    journal: Option<Arc<dyn Log>>,
     /// The first failure to write the journal; the run then stops and rolls back.
     journal_error: Mutex<Option<String>>,
     /// Steps a resumed run already did.

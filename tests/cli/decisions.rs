@@ -88,7 +88,7 @@ fn an_approver_lets_the_run_go_on_and_anyone_else_is_refused() {
     assert_eq!(rig.router(), "100");
     let (code, _, err) = rig.rollgate(&["approve", "--by", "alice"]);
     assert_eq!(code, 2, "no run is going on");
-    assert!(err.contains("no running run under .rollgate/runs"), "{err}");
+    assert!(err.contains("no running run in .rollgate;"), "{err}");
 }
 
 #[test]

@@ -27,5 +27,6 @@ mod rig;
 mod rollouts;
 mod run;
 mod schema;
+mod state;
 mod support;
 mod workflows;

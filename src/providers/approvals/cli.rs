@@ -1,77 +1,27 @@
 //! Gate decisions from a terminal, for a real run: `rollgate approve|reject RUN` writes a
-//! decision into the run's directory, and the waiting run reads it. A decision names who made
+//! decision into the run's store, and the waiting run reads it. A decision names who made
 //! it; one by anyone not among the gate's approvers is ignored (and `rollgate approve` refuses
 //! it up front). Each decision is used once: a later gate needs its own.
 
 use super::Approvals;
 use crate::clock::Clock;
 use crate::event::Decision;
+use crate::journal::Store;
 use crate::plan::Gate;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// A decision as `rollgate approve|reject|rollback` writes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Written {
-    /// `approve`, `reject` or `rollback`.
-    pub decision: String,
-    /// The gate it is for (step id or phase name); any waiting gate when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<String>,
-    pub by: String,
-}
-
-/// Where a run's decisions are written.
-pub fn dir(run_dir: &Path) -> PathBuf {
-    run_dir.join("decisions")
-}
-
-/// Writes a decision for the run whose directory is `run_dir`, atomically (a reader never sees
-/// half a file).
-pub fn write(run_dir: &Path, w: &Written) -> std::io::Result<PathBuf> {
-    let dir = dir(run_dir);
-    std::fs::create_dir_all(&dir)?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let name = format!("{stamp}-{}-{}", w.decision, std::process::id());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, serde_json::to_string(w).expect("decisions serialize"))?;
-    let path = dir.join(format!("{name}.json"));
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
-}
-
-/// Unused decisions, oldest first.
-pub fn pending(run_dir: &Path) -> Vec<(PathBuf, Written)> {
-    let Ok(entries) = std::fs::read_dir(dir(run_dir)) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| {
-            let w = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
-            Some((p, w))
-        })
-        .collect()
-}
-
-/// Marks a decision used.
-fn spend(path: &Path) {
-    let _ = std::fs::rename(path, path.with_extension("used"));
-}
+use std::sync::Arc;
 
 pub struct Cli {
-    run_dir: PathBuf,
+    store: Arc<dyn Store>,
+    run_id: String,
 }
 
 impl Cli {
-    pub fn new(run_dir: PathBuf) -> Cli {
-        Cli { run_dir }
+    pub fn new(store: Arc<dyn Store>, run_id: &str) -> Cli {
+        Cli {
+            store,
+            run_id: run_id.to_string(),
+        }
     }
 }
 
@@ -84,12 +34,12 @@ impl Cli {
     /// The oldest unused decision that may decide the gate known by `names`; the others for it
     /// are used up on the way (a non-approver's is ignored).
     fn next_decision(&self, names: &[&str], gate: &Gate) -> Option<(Decision, String)> {
-        for (path, w) in pending(&self.run_dir) {
+        for (id, w) in self.store.asked(&self.run_id) {
             let for_this = w.gate.as_deref().is_none_or(|g| names.contains(&g));
             if !for_this || w.decision == "rollback" {
                 continue;
             }
-            spend(&path);
+            self.store.spend(&self.run_id, &id);
             if !may_decide(&gate.approvers, &w.by) {
                 continue;
             }
@@ -119,13 +69,14 @@ impl Approvals for Cli {
 }
 
 /// Completes when someone asks the run to roll back (`rollgate rollback RUN`), with who.
-pub async fn rollback_requested(run_dir: PathBuf) -> String {
+pub async fn rollback_requested(store: Arc<dyn Store>, run_id: String) -> String {
     loop {
-        if let Some((path, w)) = pending(&run_dir)
+        if let Some((id, w)) = store
+            .asked(&run_id)
             .into_iter()
             .find(|(_, w)| w.decision == "rollback")
         {
-            spend(&path);
+            store.spend(&run_id, &id);
             return format!("rollback requested by {}", w.by);
         }
         tokio::time::sleep(super::POLL).await;
@@ -137,24 +88,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decisions_are_written_whole_and_read_oldest_first() {
-        let dir = tempfile::tempdir().unwrap();
-        for by in ["alice", "bob"] {
-            write(
-                dir.path(),
-                &Written {
-                    decision: "approve".into(),
-                    gate: None,
-                    by: by.into(),
-                },
-            )
-            .unwrap();
-        }
-        let p = pending(dir.path());
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].1.by, "alice");
-        spend(&p[0].0);
-        assert_eq!(pending(dir.path())[0].1.by, "bob");
+    fn approvers_are_named_or_anyone() {
         assert!(may_decide(&["alice".into()], "alice"));
         assert!(!may_decide(&["alice".into()], "mallory"));
         assert!(may_decide(&["*".into()], "anyone"));
