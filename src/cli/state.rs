@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct State {
-    /// Where runs are kept: a directory.
+    /// Where runs are kept: a directory, or a PostgreSQL database (`postgres://USER@HOST/DB`).
     #[arg(
         long = "state",
         visible_alias = "state-dir",
@@ -20,6 +20,9 @@ pub struct State {
 impl State {
     /// The store it names.
     pub fn open(&self) -> Result<Arc<dyn Store>, Failure> {
-        journal::open(&self.state).map_err(Failure::usage)
+        journal::open(&self.state).map_err(|e| match e {
+            journal::OpenError::Usage(why) => Failure::usage(why),
+            journal::OpenError::Failed(why) => Failure::failed(why),
+        })
     }
 }

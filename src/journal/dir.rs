@@ -271,6 +271,7 @@ mod tests {
             pid: std::process::id(),
             concurrency: None,
             environment: None,
+            host: None,
         }
     }
 

@@ -6,10 +6,11 @@
 
 pub mod dir;
 mod open;
+pub mod postgres;
 pub mod store;
 
 pub use open::open;
-pub use store::{Held, Log, Store, Written};
+pub use store::{Held, Log, OpenError, Store, Written};
 
 use crate::event::RouterState;
 use chrono::{DateTime, Utc};
@@ -63,6 +64,25 @@ pub struct Header {
     /// The deployment environment it ran for (`--environment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// The machine it ran on, where `pid` means something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// This machine's name.
+pub fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether the run's process may still be going: alive here, or on another machine, where
+/// this one cannot tell.
+pub fn may_be_running(h: &Header) -> bool {
+    match &h.host {
+        Some(host) if *host != this_host() => true,
+        _ => alive(h.pid),
+    }
 }
 
 pub fn sha256(text: &str) -> String {
@@ -285,4 +305,33 @@ pub fn rollback_policy_allows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_elsewhere_may_be_running_and_one_here_is_looked_at() {
+        let h = |host: Option<&str>, pid: u32| Header {
+            run_id: "r".into(),
+            plan: "p.yaml".into(),
+            plan_file: None,
+            plan_sha256: sha256("x"),
+            inputs: vec![],
+            started_at: Utc::now(),
+            pid,
+            concurrency: None,
+            environment: None,
+            host: host.map(str::to_string),
+        };
+        let dead = 999_999_999;
+        assert!(may_be_running(&h(Some("elsewhere.invalid"), dead)));
+        assert!(!may_be_running(&h(Some(&this_host()), dead)));
+        assert!(
+            !may_be_running(&h(None, dead)),
+            "older journals: this machine's"
+        );
+        assert!(may_be_running(&h(None, std::process::id())));
+    }
 }

@@ -65,3 +65,12 @@ pub trait Store: Send + Sync {
     /// Marks a decision used.
     fn spend(&self, run_id: &str, id: &str);
 }
+
+/// Why a store could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// What `--state` says is not a store.
+    Usage(String),
+    /// It is one, and cannot be reached or used (down, refused, a newer schema).
+    Failed(String),
+}

@@ -59,7 +59,7 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
             .list()?
             .into_iter()
             .rev()
-            .find(|r| r.outcome().is_none() && journal::alive(r.header.pid)),
+            .find(|r| r.outcome().is_none() && journal::may_be_running(&r.header)),
     };
     let Some(record) = record else {
         let which = d
@@ -73,7 +73,7 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
     };
     let by = d.by;
     let id = record.header.run_id.clone();
-    let running = record.outcome().is_none() && journal::alive(record.header.pid);
+    let running = record.outcome().is_none() && journal::may_be_running(&record.header);
     if let Kind::Rollback { promoted } = d.kind {
         if !running {
             return put_back(&record, by, promoted);

@@ -168,6 +168,7 @@ mod tests {
             pid: std::process::id(),
             concurrency: None,
             environment: None,
+            host: None,
         };
         let store = Dir::new(dir.path());
         let journal = store.create(&header).unwrap();

@@ -83,6 +83,7 @@ pub async fn start(
         pid: std::process::id(),
         concurrency: group,
         environment: Some(asked.environment.to_string()),
+        host: Some(journal::this_host()),
     };
     let journal = store.create(&header)?;
     Ok(LiveRun {

@@ -49,7 +49,15 @@ pub async fn take_over(
                 "run {run_id} already finished: {outcome}; nothing to resume{hint}"
             )));
         }
-        (None, _) if journal::alive(record.header.pid) => {
+        (None, _) if journal::may_be_running(&record.header) => {
+            if let Some(host) = record
+                .header
+                .host
+                .as_ref()
+                .filter(|h| **h != journal::this_host())
+            {
+                return Err(Error::Failed(format!("run {run_id} ran on {host} (pid {}), where this machine cannot tell whether it still runs; take it over from {host}, or stop it there with SIGTERM or `rollgate rollback {run_id}`", record.header.pid)));
+            }
             return Err(Error::Failed(format!("run {run_id} is still running (pid {}); stop it with SIGTERM or `rollgate rollback {run_id}`, which roll it back", record.header.pid)));
         }
         _ => {}

@@ -15,7 +15,7 @@ pub fn state(r: &Record) -> String {
             ),
             None => o.to_string(),
         },
-        None if journal::alive(r.header.pid) => match r.waiting_gate().and_then(|g| g.paused) {
+        None if journal::may_be_running(&r.header) => match r.waiting_gate().and_then(|g| g.paused) {
             Some(_) => "paused".into(),
             None => "running".into(),
         },

@@ -19,6 +19,7 @@ mod install;
 mod istio;
 mod kube_api;
 mod notify;
+mod postgres;
 mod prometheus;
 // Shared with `cargo run --example rig`, which uses the parts the tests do not.
 #[allow(dead_code)]

@@ -1,5 +1,5 @@
 //! `--state` (or `ROLLGATE_STATE`, or the older `--state-dir`) says where every command finds
-//! runs; a store that is not built is refused without echoing its URL.
+//! runs; a store out of reach is refused without echoing its password.
 
 use crate::support::rollgate;
 use std::process::Command;
@@ -46,17 +46,25 @@ fn every_way_of_naming_the_state_finds_the_same_runs() {
 }
 
 #[test]
-fn a_store_that_is_not_built_is_refused_without_its_secret() {
+fn a_store_out_of_reach_is_refused_without_its_secret() {
     let r = rollgate(&[
         "history",
         "--state",
-        "postgres://deploy:hunter2@db:5432/rollgate",
+        "postgres://deploy:hunter2@127.0.0.1:1/rollgate?sslmode=disable",
     ]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("PostgreSQL store is not built yet"),
+        r.stderr
+            .contains("cannot reach postgres://deploy@127.0.0.1:1/rollgate"),
         "{}",
         r.stderr
     );
     assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    let bad = rollgate(&["history", "--state", "postgres://[oops"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("not a PostgreSQL URL"),
+        "{}",
+        bad.stderr
+    );
 }

@@ -1,0 +1,510 @@
+//! The PostgreSQL store: runs kept in a database every machine can reach, so a run's journal
+//! outlives the machine that ran it and locks hold across machines. Tables `rollgate_runs`
+//! (each run's header), `rollgate_events` (every event, keyed by run and sequence, never two
+//! alike), `rollgate_decisions` and `rollgate_locks`; their version is in `rollgate_schema`,
+//! migrated on first use, and a newer schema than this rollgate knows is refused.
+//!
+//! The store's calls are synchronous, like the directory's, so the runner appends an event and
+//! moves on only once it is kept. They run on one thread of the store's own that owns the
+//! connection (`postgres`' blocking client, which may not be driven from inside the run's
+//! runtime), reconnecting when the connection was lost.
+
+use super::store::{Held, Log, OpenError, Store, Written};
+use super::{alive, this_host as host, Header, Record};
+use crate::event::Stamped;
+use chrono::{DateTime, Utc};
+use postgres::error::SqlState;
+use postgres::{Client, Config};
+use std::io::{self, ErrorKind};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// The schema this rollgate writes, and every migration to it, in order.
+const MIGRATIONS: [&str; 1] = [r#"
+CREATE TABLE rollgate_runs (
+    run_id text PRIMARY KEY,
+    header text NOT NULL,
+    created timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE rollgate_events (
+    run_id text NOT NULL REFERENCES rollgate_runs ON DELETE CASCADE,
+    seq bigint NOT NULL,
+    event text NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE rollgate_decisions (
+    id bigserial PRIMARY KEY,
+    run_id text NOT NULL REFERENCES rollgate_runs ON DELETE CASCADE,
+    decision text NOT NULL,
+    used boolean NOT NULL DEFAULT false
+);
+CREATE TABLE rollgate_locks (
+    grp text PRIMARY KEY,
+    run_id text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL
+);
+"#];
+
+type Job = Box<dyn FnOnce(&mut Client) + Send>;
+
+/// The connection's thread, taking jobs.
+struct Worker {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    /// Where, for people: `postgres://user@host:port/db`, never the password.
+    shown: String,
+}
+
+impl Worker {
+    /// Runs `f` on the connection and waits for what it returns.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> io::Result<T> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |client| {
+            let _ = tx.send(f(client));
+        });
+        let sent = self.jobs.lock().expect("not poisoned").send(job);
+        let gone = || io::Error::other(format!("the store at {} stopped", self.shown));
+        sent.map_err(|_| gone())?;
+        rx.recv()
+            .map_err(|_| gone())?
+            .map_err(|e| io::Error::other(format!("{}: {}", self.shown, said(&e))))
+    }
+}
+
+/// A database error in words: the server's message where it sent one.
+fn said(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
+/// Runs kept in PostgreSQL.
+pub struct Postgres {
+    worker: Arc<Worker>,
+}
+
+/// `url` for people: its user, host, port and database, without a password.
+fn shown(config: &Config) -> String {
+    use postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or_default();
+    format!("postgres://{user}{host}:{port}/{db}")
+}
+
+/// Connects as `config` says, with TLS (rustls, the system's roots) unless `sslmode=disable`.
+fn connect(config: &Config) -> Result<Client, postgres::Error> {
+    use postgres::config::SslMode;
+    if config.get_ssl_mode() == SslMode::Disable {
+        return config.connect(postgres::NoTls);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+}
+
+/// Brings the schema to this rollgate's version, one migrator at a time; refuses a newer one.
+fn migrate(client: &mut Client, shown: &str) -> Result<(), String> {
+    let fail = |e: postgres::Error| format!("{shown}: {}", said(&e));
+    let mut tx = client.transaction().map_err(fail)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS rollgate_schema (version integer NOT NULL);
+         LOCK TABLE rollgate_schema IN EXCLUSIVE MODE;",
+    )
+    .map_err(fail)?;
+    let version: i32 = tx
+        .query_opt("SELECT max(version) FROM rollgate_schema", &[])
+        .map_err(fail)?
+        .and_then(|r| r.get::<_, Option<i32>>(0))
+        .unwrap_or(0);
+    let knows = MIGRATIONS.len() as i32;
+    if version > knows {
+        return Err(format!("{shown} holds rollgate's schema version {version}, made by a newer rollgate; this one knows up to version {knows}: use the newer rollgate"));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.batch_execute(sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO rollgate_schema (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )
+        .map_err(fail)?;
+    }
+    tx.commit().map_err(fail)
+}
+
+impl Postgres {
+    /// Connects to the database `url` names and migrates it; an error says where and why,
+    /// never with the password.
+    pub fn connect(url: &str) -> Result<Postgres, OpenError> {
+        let config: Config = url.parse().map_err(|e| {
+            OpenError::Usage(format!("`--state`: not a PostgreSQL URL ({e}); e.g. `postgres://rollgate@db.internal/rollgate`"))
+        })?;
+        let shown = shown(&config);
+        let (jobs, take) = mpsc::channel::<Job>();
+        let (ready, started) = mpsc::channel();
+        let where_ = shown.clone();
+        std::thread::Builder::new()
+            .name("rollgate-store".into())
+            .spawn(move || {
+                let mut client = match connect(&config) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("cannot reach {where_}: {}", said(&e))));
+                        return;
+                    }
+                };
+                let migrated = migrate(&mut client, &where_);
+                let ok = migrated.is_ok();
+                let _ = ready.send(migrated);
+                if !ok {
+                    return;
+                }
+                for job in take {
+                    // A connection the server dropped (a restart) is made again for the next
+                    // call; the call that found it closed fails and says so.
+                    if client.is_closed() {
+                        if let Ok(c) = connect(&config) {
+                            client = c;
+                        }
+                    }
+                    job(&mut client);
+                }
+            })
+            .map_err(|e| OpenError::Failed(format!("cannot start the store's thread: {e}")))?;
+        started
+            .recv()
+            .map_err(|_| OpenError::Failed(format!("cannot reach {shown}")))?
+            .map_err(OpenError::Failed)?;
+        Ok(Postgres {
+            worker: Arc::new(Worker {
+                jobs: Mutex::new(jobs),
+                shown,
+            }),
+        })
+    }
+}
+
+/// A run's journal in the database: each event a row at the next sequence number.
+struct Events {
+    worker: Arc<Worker>,
+    run_id: String,
+    next: Mutex<i64>,
+}
+
+impl Log for Events {
+    fn append(&self, e: &Stamped) -> io::Result<()> {
+        let event = serde_json::to_string(e).expect("events serialize");
+        let mut next = self.next.lock().expect("not poisoned");
+        let (run_id, seq) = (self.run_id.clone(), *next);
+        self.worker.call(move |c| {
+            c.execute(
+                "INSERT INTO rollgate_events (run_id, seq, event) VALUES ($1, $2, $3)",
+                &[&run_id, &seq, &event],
+            )
+        })?;
+        *next += 1;
+        Ok(())
+    }
+}
+
+/// A concurrency group's row, deleted when dropped.
+struct Locked {
+    worker: Arc<Worker>,
+    group: String,
+    run_id: String,
+}
+
+impl Held for Locked {}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let (group, run_id) = (self.group.clone(), self.run_id.clone());
+        let _ = self.worker.call(move |c| {
+            c.execute(
+                "DELETE FROM rollgate_locks WHERE grp = $1 AND run_id = $2",
+                &[&group, &run_id],
+            )
+        });
+    }
+}
+
+fn header_of(run_id: &str, text: &str) -> io::Result<Header> {
+    serde_json::from_str(text).map_err(|e| {
+        io::Error::new(
+            ErrorKind::InvalidData,
+            format!("the header of run {run_id}: {e}"),
+        )
+    })
+}
+
+impl Store for Postgres {
+    fn location(&self) -> String {
+        self.worker.shown.clone()
+    }
+
+    fn location_of(&self, run_id: &str) -> String {
+        format!("{} (run {run_id})", self.worker.shown)
+    }
+
+    /// As the directory store names them; a taken id gets the next count.
+    fn new_run_id(&self, started: DateTime<Utc>) -> String {
+        let base = format!(
+            "{}-{}",
+            started.format("%Y%m%dT%H%M%SZ"),
+            std::process::id()
+        );
+        let pattern = format!("{base}%");
+        let taken: Vec<String> = self
+            .worker
+            .call(move |c| {
+                let rows = c.query(
+                    "SELECT run_id FROM rollgate_runs WHERE run_id LIKE $1",
+                    &[&pattern],
+                )?;
+                Ok(rows.iter().map(|r| r.get(0)).collect())
+            })
+            .unwrap_or_default();
+        (1..)
+            .map(|n| match n {
+                1 => base.clone(),
+                n => format!("{base}-{n}"),
+            })
+            .find(|id| !taken.contains(id))
+            .expect("some count is free")
+    }
+
+    fn create(&self, header: &Header) -> io::Result<Arc<dyn Log>> {
+        let text = serde_json::to_string_pretty(header).expect("headers serialize");
+        let run_id = header.run_id.clone();
+        let inserted = self.worker.call(move |c| {
+            match c.execute(
+                "INSERT INTO rollgate_runs (run_id, header) VALUES ($1, $2)",
+                &[&run_id, &text],
+            ) {
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
+                done => done.map(|_| true),
+            }
+        })?;
+        if !inserted {
+            return Err(io::Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "a run `{}` already exists in {}",
+                    header.run_id, self.worker.shown
+                ),
+            ));
+        }
+        Ok(Arc::new(Events {
+            worker: self.worker.clone(),
+            run_id: header.run_id.clone(),
+            next: Mutex::new(0),
+        }))
+    }
+
+    fn reopen(&self, run_id: &str) -> io::Result<Arc<dyn Log>> {
+        let id = run_id.to_string();
+        let next: i64 = self.worker.call(move |c| {
+            c.query_one(
+                "SELECT coalesce(max(seq) + 1, 0) FROM rollgate_events WHERE run_id = $1",
+                &[&id],
+            )
+            .map(|r| r.get(0))
+        })?;
+        Ok(Arc::new(Events {
+            worker: self.worker.clone(),
+            run_id: run_id.to_string(),
+            next: Mutex::new(next),
+        }))
+    }
+
+    fn read(&self, run_id: &str) -> io::Result<Record> {
+        let id = run_id.to_string();
+        let (header, events) = self.worker.call(move |c| {
+            let header: Option<String> = c
+                .query_opt("SELECT header FROM rollgate_runs WHERE run_id = $1", &[&id])?
+                .map(|r| r.get(0));
+            let events: Vec<String> = c
+                .query(
+                    "SELECT event FROM rollgate_events WHERE run_id = $1 ORDER BY seq",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            Ok((header, events))
+        })?;
+        let Some(header) = header else {
+            return Err(io::Error::new(
+                ErrorKind::NotFound,
+                format!("no run `{run_id}` in {}", self.worker.shown),
+            ));
+        };
+        Ok(Record {
+            header: header_of(run_id, &header)?,
+            events: events
+                .iter()
+                .filter_map(|e| serde_json::from_str(e).ok())
+                .collect(),
+        })
+    }
+
+    fn list(&self) -> io::Result<Vec<Record>> {
+        let (runs, events) = self.worker.call(|c| {
+            let runs: Vec<(String, String)> = c
+                .query(
+                    "SELECT run_id, header FROM rollgate_runs ORDER BY run_id",
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let events: Vec<(String, String)> = c
+                .query(
+                    "SELECT run_id, event FROM rollgate_events ORDER BY run_id, seq",
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            Ok((runs, events))
+        })?;
+        let mut out = Vec::new();
+        for (run_id, header) in runs {
+            out.push(Record {
+                header: header_of(&run_id, &header)?,
+                events: events
+                    .iter()
+                    .filter(|(id, _)| *id == run_id)
+                    .filter_map(|(_, e)| serde_json::from_str(e).ok())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn lock(&self, group: &str, run_id: &str, take_over: bool) -> Result<Box<dyn Held>, String> {
+        let (grp, id, here, pid) = (
+            group.to_string(),
+            run_id.to_string(),
+            host(),
+            std::process::id() as i32,
+        );
+        // Taken, or who holds it: (run, host, pid).
+        let holder = self
+            .worker
+            .call(move |c| {
+                let mut tx = c.transaction()?;
+                let taken = tx.execute(
+                    "INSERT INTO rollgate_locks (grp, run_id, host, pid) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (grp) DO NOTHING",
+                    &[&grp, &id, &here, &pid],
+                )? == 1;
+                if taken {
+                    tx.commit()?;
+                    return Ok(None);
+                }
+                let row = tx.query_one(
+                    "SELECT run_id, host, pid FROM rollgate_locks WHERE grp = $1 FOR UPDATE",
+                    &[&grp],
+                )?;
+                let holder: (String, String, i32) = (row.get(0), row.get(1), row.get(2));
+                // A run being taken over takes back the lock it held when it stopped: its process,
+                // on this machine, is gone.
+                let stopped = holder.1 == here && !alive(holder.2 as u32);
+                if take_over && holder.0 == id && stopped {
+                    tx.execute(
+                        "UPDATE rollgate_locks SET host = $2, pid = $3 WHERE grp = $1",
+                        &[&grp, &here, &pid],
+                    )?;
+                    tx.commit()?;
+                    return Ok(None);
+                }
+                Ok(Some(holder))
+            })
+            .map_err(|e| e.to_string())?;
+        match holder {
+            None => Ok(Box::new(Locked {
+                worker: self.worker.clone(),
+                group: group.to_string(),
+                run_id: run_id.to_string(),
+            })),
+            Some((id, on, pid)) => {
+                let pid = pid as u32;
+                Err(if on != host() {
+                    format!("concurrency group `{group}` is held by run {id} (on {on}, pid {pid}); wait for it to finish, or `rollgate resume {id}` if it stopped")
+                } else if alive(pid) {
+                    format!("concurrency group `{group}` is held by run {id} (pid {pid}); wait for it to finish")
+                } else {
+                    format!("concurrency group `{group}` is held by run {id}, which stopped without finishing; `rollgate resume {id}` puts its routers back and releases the group")
+                })
+            }
+        }
+    }
+
+    fn ask(&self, run_id: &str, w: &Written) -> io::Result<()> {
+        let (id, text) = (
+            run_id.to_string(),
+            serde_json::to_string(w).expect("decisions serialize"),
+        );
+        self.worker.call(move |c| {
+            c.execute(
+                "INSERT INTO rollgate_decisions (run_id, decision) VALUES ($1, $2)",
+                &[&id, &text],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn asked(&self, run_id: &str) -> Vec<(String, Written)> {
+        let id = run_id.to_string();
+        let rows: Vec<(i64, String)> = self
+            .worker
+            .call(move |c| {
+                Ok(c.query(
+                    "SELECT id, decision FROM rollgate_decisions WHERE run_id = $1 AND NOT used ORDER BY id",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+            })
+            .unwrap_or_default();
+        rows.into_iter()
+            .filter_map(|(id, text)| Some((id.to_string(), serde_json::from_str(&text).ok()?)))
+            .collect()
+    }
+
+    fn spend(&self, _run_id: &str, id: &str) {
+        let Ok(id) = id.parse::<i64>() else { return };
+        let _ = self.worker.call(move |c| {
+            c.execute(
+                "UPDATE rollgate_decisions SET used = true WHERE id = $1",
+                &[&id],
+            )
+        });
+    }
+}

@@ -1,0 +1,379 @@
+//! A throwaway PostgreSQL cluster on loopback (Debian's `postgresql`, installed by the README's
+//! test command when missing), and the tests that need one: the store contract on both stores,
+//! and real runs kept in the database.
+
+use crate::support::tool;
+use rollgate::journal::dir::Dir;
+use rollgate::journal::{Header, Store, Written};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A cluster of its own, stopped and removed when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+/// PostgreSQL's server programs: Debian keeps them out of PATH, by major version (the newest
+/// installed is taken); elsewhere they are on it.
+fn server_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
+        .unwrap_or_default();
+    versions.retain(|bin| bin.join("initdb").exists());
+    versions.sort_by_key(|bin| {
+        bin.parent()
+            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    if let Some(bin) = versions.pop() {
+        return bin;
+    }
+    let initdb = tool("initdb", "apt-get install -y postgresql");
+    initdb.parent().expect("a folder").to_path_buf()
+}
+
+/// Runs a server program; as root, as the `postgres` user (PostgreSQL refuses root).
+fn as_owner(program: &Path) -> Command {
+    let id = Command::new("id").arg("-u").output().expect("id runs");
+    if String::from_utf8_lossy(&id.stdout).trim() == "0" {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let bin = server_bin();
+        let dir = tempfile::tempdir().unwrap();
+        let _ = Command::new("chown")
+            .args(["postgres"])
+            .arg(dir.path())
+            .status();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = dir.path().join("data");
+        let init = as_owner(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "rollgate", "--no-sync"])
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let cluster = Cluster { dir, bin, port };
+        cluster.pg_ctl("start");
+        cluster
+    }
+
+    fn pg_ctl(&self, what: &str) {
+        let data = self.dir.path().join("data");
+        let mut c = as_owner(&self.bin.join("pg_ctl"));
+        c.arg("-D").arg(&data).args(["-w", "-m", "fast"]);
+        if what != "stop" {
+            c.arg("-o").arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                self.port,
+                self.dir.path().display()
+            ));
+            c.arg("-l").arg(self.dir.path().join("log"));
+        }
+        let out = c.arg(what).output().unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl {what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `psql` on database `db`, running `sql`, unaligned and bare; what it printed.
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(tool("psql", "apt-get install -y postgresql-client"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "rollgate", "-d", db, "-At", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A URL for a fresh database of its own.
+    pub fn database(&self, name: &str) -> String {
+        self.sql("postgres", &format!("CREATE DATABASE \"{name}\""));
+        format!(
+            "postgres://rollgate@127.0.0.1:{}/{name}?sslmode=disable",
+            self.port
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn header(id: &str) -> Header {
+    Header {
+        run_id: id.into(),
+        plan: "p.yaml".into(),
+        plan_file: None,
+        plan_sha256: rollgate::journal::sha256("x"),
+        inputs: vec!["release=v2".into()],
+        started_at: chrono::Utc::now(),
+        pid: std::process::id(),
+        concurrency: Some("g".into()),
+        environment: None,
+        host: None,
+    }
+}
+
+fn stamped(t: f64, step: &str) -> rollgate::event::Stamped {
+    rollgate::event::Stamped {
+        t,
+        at: chrono::Utc::now(),
+        event: rollgate::event::Event::StepStarted {
+            step: step.into(),
+            kind: "shift",
+        },
+    }
+}
+
+/// What every store does, the same way.
+fn contract(store: &dyn Store) {
+    let started = chrono::Utc::now();
+    let id = store.new_run_id(started);
+    let log = store.create(&header(&id)).unwrap();
+    let taken = store.create(&header(&id)).err().unwrap();
+    assert_eq!(taken.kind(), std::io::ErrorKind::AlreadyExists);
+    assert!(taken
+        .to_string()
+        .contains(&format!("a run `{id}` already exists in")));
+    assert_eq!(store.new_run_id(started), format!("{id}-2"));
+    log.append(&stamped(0.0, "a")).unwrap();
+    log.append(&stamped(1.0, "b")).unwrap();
+    drop(log);
+    // Reopened (a resume), it appends after what is there.
+    store
+        .reopen(&id)
+        .unwrap()
+        .append(&stamped(2.0, "c"))
+        .unwrap();
+    let r = store.read(&id).unwrap();
+    assert_eq!(r.header, header(&id).clone_with_start(r.header.started_at));
+    let steps: Vec<&str> = r
+        .events
+        .iter()
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["a", "b", "c"]);
+    assert_eq!(r.last_step(), Some("c"));
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert_eq!(
+        store.read("no-such-run").unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    // One holder per group, released when dropped; a live holder is not taken over, even by
+    // its own id (a stopped run's resume taking its lock back is tested with a killed run).
+    let held = store.lock("g", &id, false).unwrap();
+    let refused = store.lock("g", "other", false).err().unwrap();
+    assert!(
+        refused.contains(&format!("concurrency group `g` is held by run {id} (pid ")),
+        "{refused}"
+    );
+    assert!(store.lock("g", "other", true).is_err());
+    assert!(store.lock("g", &id, true).is_err());
+    drop(held);
+    drop(store.lock("g", "other", false).unwrap());
+    // Decisions: oldest first, each used once.
+    let w = |d: &str, by: &str| Written {
+        decision: d.into(),
+        gate: Some("canary".into()),
+        by: by.into(),
+    };
+    store.ask(&id, &w("approve", "alice")).unwrap();
+    store.ask(&id, &w("rollback", "bob")).unwrap();
+    let asked = store.asked(&id);
+    assert_eq!(
+        asked.iter().map(|a| a.1.clone()).collect::<Vec<_>>(),
+        [w("approve", "alice"), w("rollback", "bob")]
+    );
+    store.spend(&id, &asked[0].0);
+    assert_eq!(store.asked(&id).len(), 1);
+}
+
+trait WithStart {
+    fn clone_with_start(&self, at: chrono::DateTime<chrono::Utc>) -> Header;
+}
+
+impl WithStart for Header {
+    fn clone_with_start(&self, at: chrono::DateTime<chrono::Utc>) -> Header {
+        Header {
+            started_at: at,
+            ..self.clone()
+        }
+    }
+}
+
+#[test]
+fn both_stores_keep_runs_decisions_and_locks_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(&Dir::new(dir.path()));
+    let cluster = Cluster::start();
+    let url = cluster.database("contract");
+    let store = rollgate::journal::open(&url).unwrap();
+    contract(store.as_ref());
+    // Migrated once, to the version this rollgate writes; opening again changes nothing.
+    assert_eq!(
+        cluster.sql("contract", "SELECT max(version) FROM rollgate_schema"),
+        "1"
+    );
+    drop(rollgate::journal::open(&url).unwrap());
+    assert_eq!(
+        cluster.sql("contract", "SELECT count(*) FROM rollgate_schema"),
+        "1"
+    );
+    // A newer rollgate's schema is refused, saying so.
+    cluster.sql("contract", "INSERT INTO rollgate_schema VALUES (99)");
+    let refused = match rollgate::journal::open(&url) {
+        Err(rollgate::journal::OpenError::Failed(why)) => why,
+        _ => panic!("a newer schema is refused"),
+    };
+    assert!(
+        refused.contains("schema version 99, made by a newer rollgate"),
+        "{refused}"
+    );
+}
+
+/// A plan whose router is a file, gated for alice, with a concurrency group.
+const GATED: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 30s, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\nconcurrency: gated\n";
+
+fn rollgate_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn router(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("router"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() {
+    let cluster = Cluster::start();
+    let url = cluster.database("runs");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("plan.yaml"), GATED).unwrap();
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
+    // Approved by another process, from another directory: the run reads the store.
+    let (mut run, events) = crate::support::Events::spawn(
+        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(["run", "plan.yaml", "--json", "--state", &url])
+            .current_dir(work.path()),
+    );
+    let waiting = events.wait_for("gate-waiting");
+    assert_eq!(waiting["step"], "canary-25.gate");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, out, err) = rollgate_in(
+        elsewhere.path(),
+        &["approve", "--by", "alice", "--state", &url],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("approved `canary-25.gate` of run "), "{out}");
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    assert_eq!(router(work.path()), "100");
+    assert_eq!(
+        cluster.sql("runs", "SELECT count(*) FROM rollgate_locks"),
+        "0"
+    );
+    let (_, history, _) = rollgate_in(elsewhere.path(), &["history", "--state", &url]);
+    assert!(history.contains("plan.yaml  promoted"), "{history}");
+
+    // Killed outright at its gate, the lock still held: resumed by another process, it
+    // puts the router back and releases the group; no event is lost or written twice.
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
+    let (mut run, events) = crate::support::Events::spawn(
+        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(["run", "plan.yaml", "--json", "--state", &url])
+            .current_dir(work.path()),
+    );
+    events.wait_for("gate-waiting");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert_eq!(router(work.path()), "25");
+    let id = cluster.sql(
+        "runs",
+        "SELECT run_id FROM rollgate_runs ORDER BY run_id DESC LIMIT 1",
+    );
+    assert_eq!(cluster.sql("runs", "SELECT run_id FROM rollgate_locks"), id);
+    let before: usize = cluster
+        .sql(
+            "runs",
+            &format!("SELECT count(*) FROM rollgate_events WHERE run_id = '{id}'"),
+        )
+        .parse()
+        .unwrap();
+    // Seen from another machine, a run's process cannot be told alive or dead: not taken over.
+    let host_is = |h: &str| {
+        cluster.sql(
+            "runs",
+            &format!("UPDATE rollgate_runs SET header = jsonb_set(header::jsonb, '{{host}}', '\"{h}\"')::text WHERE run_id = '{id}'"),
+        )
+    };
+    host_is("ci-runner-7");
+    let (code, _, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ran on ci-runner-7 (pid "), "{err}");
+    assert_eq!(router(work.path()), "25");
+    host_is(rollgate::journal::this_host().as_str());
+    // The router's commands name a file relative to where rollgate runs: resumed from there.
+    let (code, out, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(router(work.path()), "0");
+    assert_eq!(
+        cluster.sql("runs", "SELECT count(*) FROM rollgate_locks"),
+        "0"
+    );
+    let seqs = cluster.sql(
+        "runs",
+        &format!("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM rollgate_events WHERE run_id = '{id}'"),
+    );
+    let seqs: Vec<usize> = seqs.split(',').map(|s| s.parse().unwrap()).collect();
+    assert!(seqs.len() > before);
+    assert_eq!(
+        seqs,
+        (0..seqs.len()).collect::<Vec<_>>(),
+        "one row per sequence number, none skipped"
+    );
+    let (_, status, _) = rollgate_in(elsewhere.path(), &["status", &id, "--state", &url]);
+    assert!(status.contains(": rolled-back\n"), "{status}");
+}
