@@ -34,12 +34,7 @@ pub fn run(io: &mut Io<'_>) -> Exit {
                 plan,
                 inputs,
                 json: false,
-                state: super::state::State {
-                    state: std::env::var("ROLLGATE_STATE")
-                        .ok()
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or_else(|| crate::journal::DEFAULT_DIR.into()),
-                },
+                state: super::state::State::from_env()?,
                 environment,
             },
             io,

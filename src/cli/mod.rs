@@ -6,6 +6,7 @@ mod decide;
 mod dry_run;
 mod failure;
 mod graph;
+mod reap;
 mod record;
 mod resume;
 mod run;
@@ -51,6 +52,7 @@ enum Command {
     DryRun(dry_run::Args),
     Run(run::Args),
     Resume(resume::Args),
+    Reap(reap::Args),
     Status(status::StatusArgs),
     History(status::HistoryArgs),
     /// Approve the gate a running run waits at (the latest running run when none is named)
@@ -136,6 +138,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::DryRun(a) => dry_run::run(a, io),
         Command::Run(a) => run::run(a, io),
         Command::Resume(a) => resume::run(a, io),
+        Command::Reap(a) => reap::run(a, io),
         Command::Status(a) => status::status(a, io),
         Command::History(a) => status::history(a, io),
         Command::Approve(a) => a.run(decide::Kind::Approve, io),

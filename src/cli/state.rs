@@ -15,12 +15,49 @@ pub struct State {
         default_value = journal::DEFAULT_DIR
     )]
     pub state: String,
+    /// How long a run stays owned by its process without renewing its lease (PostgreSQL):
+    /// after it, another process may take the run over.
+    #[arg(
+        long,
+        env = "ROLLGATE_LEASE",
+        value_name = "DURATION",
+        default_value = "15s"
+    )]
+    pub lease: crate::plan::Duration,
+    /// How often a run's process renews its lease (PostgreSQL).
+    #[arg(
+        long,
+        env = "ROLLGATE_HEARTBEAT",
+        value_name = "DURATION",
+        default_value = "5s"
+    )]
+    pub heartbeat: crate::plan::Duration,
 }
 
 impl State {
+    /// As the environment says (`ROLLGATE_STATE`, `ROLLGATE_LEASE`, `ROLLGATE_HEARTBEAT`), for
+    /// the Action, which takes no flags.
+    pub fn from_env() -> Result<State, Failure> {
+        let matches = <State as clap::Args>::augment_args(clap::Command::new("rollgate"))
+            .try_get_matches_from(["rollgate"])
+            .map_err(|e| Failure::usage(e.to_string().trim_start_matches("error: ").trim()))?;
+        <State as clap::FromArgMatches>::from_arg_matches(&matches)
+            .map_err(|e| Failure::usage(e.to_string()))
+    }
+
     /// The store it names.
     pub fn open(&self) -> Result<Arc<dyn Store>, Failure> {
-        journal::open(&self.state).map_err(|e| match e {
+        if self.heartbeat.0 >= self.lease.0 {
+            return Err(Failure::usage(format!(
+                "`--heartbeat {}` must be shorter than `--lease {}`: a lease is renewed before it runs out",
+                self.heartbeat, self.lease
+            )));
+        }
+        let terms = journal::Terms {
+            lease: self.lease.0,
+            heartbeat: self.heartbeat.0,
+        };
+        journal::open(&self.state, terms).map_err(|e| match e {
             journal::OpenError::Usage(why) => Failure::usage(why),
             journal::OpenError::Failed(why) => Failure::failed(why),
         })

@@ -4,7 +4,7 @@
 //! of the run), and `.rollgate/locks/<group>.lock` (the run holding a concurrency group).
 //! Flushing survives the process dying, not the machine.
 
-use super::store::{Held, Log, Store, Written};
+use super::store::{Held, Lease, Log, Store, Written};
 use super::{alive, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
@@ -252,6 +252,28 @@ impl Store for Dir {
     fn spend(&self, run_id: &str, id: &str) {
         let path = self.decisions(run_id).join(id);
         let _ = fs::rename(&path, path.with_extension("used"));
+    }
+
+    /// One machine: its process is the owner, looked at by its pid.
+    fn claim(&self, _run_id: &str) -> Result<Arc<dyn Lease>, String> {
+        Ok(Arc::new(Process))
+    }
+
+    fn owned(&self, _run_id: &str) -> Option<bool> {
+        None
+    }
+}
+
+/// A directory store's run is owned by its process for as long as it lives.
+struct Process;
+
+impl Lease for Process {
+    fn check(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn lost(&self) -> bool {
+        false
     }
 }
 

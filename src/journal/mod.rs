@@ -10,7 +10,7 @@ pub mod postgres;
 pub mod store;
 
 pub use open::open;
-pub use store::{Held, Log, OpenError, Store, Written};
+pub use store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 
 use crate::event::RouterState;
 use chrono::{DateTime, Utc};

@@ -4,23 +4,32 @@
 //! alike), `rollgate_decisions` and `rollgate_locks`; their version is in `rollgate_schema`,
 //! migrated on first use, and a newer schema than this rollgate knows is refused.
 //!
+//! A run is owned by the process driving it through a lease: `fence` counts its owners and
+//! `lease_until` is when the current one's lease runs out unless renewed (every heartbeat).
+//! Events are written only by the owner whose fence is current and whose lease has not run
+//! out, and it checks the same before every router write, so an owner that was paused or cut
+//! off past its lease writes nothing more, even after another took the run over.
+//!
 //! The store's calls are synchronous, like the directory's, so the runner appends an event and
 //! moves on only once it is kept. They run on one thread of the store's own that owns the
 //! connection (`postgres`' blocking client, which may not be driven from inside the run's
 //! runtime), reconnecting when the connection was lost.
 
-use super::store::{Held, Log, OpenError, Store, Written};
+use super::store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 use super::{alive, this_host as host, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
 use postgres::error::SqlState;
 use postgres::{Client, Config};
+use std::collections::HashMap;
 use std::io::{self, ErrorKind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// The schema this rollgate writes, and every migration to it, in order.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE rollgate_runs (
     run_id text PRIMARY KEY,
     header text NOT NULL,
@@ -44,7 +53,13 @@ CREATE TABLE rollgate_locks (
     host text NOT NULL,
     pid integer NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE rollgate_runs
+    ADD COLUMN fence bigint NOT NULL DEFAULT 0,
+    ADD COLUMN lease_until timestamptz;
+"#,
+];
 
 type Job = Box<dyn FnOnce(&mut Client) + Send>;
 
@@ -53,6 +68,8 @@ struct Worker {
     jobs: Mutex<mpsc::Sender<Job>>,
     /// Where, for people: `postgres://user@host:port/db`, never the password.
     shown: String,
+    /// The fence of each run this process owns: its events are written under it.
+    fences: Mutex<HashMap<String, i64>>,
 }
 
 impl Worker {
@@ -91,6 +108,7 @@ fn said(e: &postgres::Error) -> String {
 /// Runs kept in PostgreSQL.
 pub struct Postgres {
     worker: Arc<Worker>,
+    terms: Terms,
 }
 
 /// `url` for people: its user, host, port and database, without a password.
@@ -159,7 +177,7 @@ fn migrate(client: &mut Client, shown: &str) -> Result<(), String> {
 impl Postgres {
     /// Connects to the database `url` names and migrates it; an error says where and why,
     /// never with the password.
-    pub fn connect(url: &str) -> Result<Postgres, OpenError> {
+    pub fn connect(url: &str, terms: Terms) -> Result<Postgres, OpenError> {
         let config: Config = url.parse().map_err(|e| {
             OpenError::Usage(format!("`--state`: not a PostgreSQL URL ({e}); e.g. `postgres://rollgate@db.internal/rollgate`"))
         })?;
@@ -203,7 +221,9 @@ impl Postgres {
             worker: Arc::new(Worker {
                 jobs: Mutex::new(jobs),
                 shown,
+                fences: Mutex::new(HashMap::new()),
             }),
+            terms,
         })
     }
 }
@@ -220,14 +240,131 @@ impl Log for Events {
         let event = serde_json::to_string(e).expect("events serialize");
         let mut next = self.next.lock().expect("not poisoned");
         let (run_id, seq) = (self.run_id.clone(), *next);
-        self.worker.call(move |c| {
-            c.execute(
+        let fence = self
+            .worker
+            .fences
+            .lock()
+            .expect("not poisoned")
+            .get(&self.run_id)
+            .copied();
+        let written = self.worker.call(move |c| match fence {
+            // Only while this process's lease is the run's current one.
+            Some(fence) => c.execute(
+                "INSERT INTO rollgate_events (run_id, seq, event)
+                 SELECT $1, $2, $3 FROM rollgate_runs
+                 WHERE run_id = $1 AND fence = $4 AND lease_until > now()",
+                &[&run_id, &seq, &event, &fence],
+            ),
+            None => c.execute(
                 "INSERT INTO rollgate_events (run_id, seq, event) VALUES ($1, $2, $3)",
                 &[&run_id, &seq, &event],
-            )
+            ),
         })?;
+        if written == 0 {
+            return Err(lost(&self.run_id));
+        }
         *next += 1;
         Ok(())
+    }
+}
+
+/// Why an owner may write no more.
+fn lost(run_id: &str) -> io::Error {
+    io::Error::new(
+        ErrorKind::PermissionDenied,
+        format!("this process no longer owns run {run_id}: its lease ran out (another process may have taken the run over); it stops without touching a router"),
+    )
+}
+
+/// A run's lease held by this process: renewed every heartbeat on a thread of its own until
+/// dropped, when it is given up.
+struct Owned {
+    worker: Arc<Worker>,
+    run_id: String,
+    fence: i64,
+    lost: Arc<AtomicBool>,
+    /// Set to stop the heartbeat, which waits on it.
+    stop: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Lease for Owned {
+    fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(lost(&self.run_id));
+        }
+        let (id, fence) = (self.run_id.clone(), self.fence);
+        let holds = self.worker.call(move |c| {
+            c.query_opt(
+                "SELECT 1 FROM rollgate_runs WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
+                &[&id, &fence],
+            )
+            .map(|r| r.is_some())
+        })?;
+        if !holds {
+            self.lost.store(true, Ordering::SeqCst);
+            return Err(lost(&self.run_id));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *stopped.lock().expect("not poisoned") = true;
+        wake.notify_all();
+        self.worker
+            .fences
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.run_id);
+        let (id, fence) = (self.run_id.clone(), self.fence);
+        let _ = self.worker.call(move |c| {
+            c.execute(
+                "UPDATE rollgate_runs SET lease_until = NULL WHERE run_id = $1 AND fence = $2",
+                &[&id, &fence],
+            )
+        });
+    }
+}
+
+/// Renews the lease every heartbeat until stopped, or until it finds the lease gone.
+fn heartbeat(
+    worker: Arc<Worker>,
+    run_id: String,
+    fence: i64,
+    terms: Terms,
+    lost: Arc<AtomicBool>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+) {
+    let (stopped, wake) = &*stop;
+    let mut done = stopped.lock().expect("not poisoned");
+    loop {
+        done = wake
+            .wait_timeout(done, terms.heartbeat)
+            .expect("not poisoned")
+            .0;
+        if *done {
+            return;
+        }
+        let (id, lease) = (run_id.clone(), terms.lease.as_secs_f64());
+        let renewed = worker.call(move |c| {
+            c.execute(
+                "UPDATE rollgate_runs SET lease_until = now() + make_interval(secs => $3)
+                 WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
+                &[&id, &fence, &lease],
+            )
+        });
+        // Unreachable: tried again next beat; the lease may run out meanwhile, which the
+        // next check finds.
+        if let Ok(0) = renewed {
+            lost.store(true, Ordering::SeqCst);
+            return;
+        }
     }
 }
 
@@ -413,6 +550,12 @@ impl Store for Postgres {
             host(),
             std::process::id() as i32,
         );
+        let owner = self
+            .worker
+            .fences
+            .lock()
+            .expect("not poisoned")
+            .contains_key(run_id);
         // Taken, or who holds it: (run, host, pid).
         let holder = self
             .worker
@@ -432,9 +575,9 @@ impl Store for Postgres {
                     &[&grp],
                 )?;
                 let holder: (String, String, i32) = (row.get(0), row.get(1), row.get(2));
-                // A run being taken over takes back the lock it held when it stopped: its process,
-                // on this machine, is gone.
-                let stopped = holder.1 == here && !alive(holder.2 as u32);
+                // A run being taken over takes back the lock it held when it stopped: this
+                // process now holds its lease, or its process, on this machine, is gone.
+                let stopped = owner || (holder.1 == here && !alive(holder.2 as u32));
                 if take_over && holder.0 == id && stopped {
                     tx.execute(
                         "UPDATE rollgate_locks SET host = $2, pid = $3 WHERE grp = $1",
@@ -496,6 +639,71 @@ impl Store for Postgres {
         rows.into_iter()
             .filter_map(|(id, text)| Some((id.to_string(), serde_json::from_str(&text).ok()?)))
             .collect()
+    }
+
+    fn claim(&self, run_id: &str) -> Result<Arc<dyn Lease>, String> {
+        let (id, lease) = (run_id.to_string(), self.terms.lease.as_secs_f64());
+        let claimed = self
+            .worker
+            .call(move |c| {
+                let row = c.query_opt(
+                    "UPDATE rollgate_runs SET fence = fence + 1,
+                         lease_until = now() + make_interval(secs => $2)
+                     WHERE run_id = $1 AND (lease_until IS NULL OR lease_until <= now())
+                     RETURNING fence",
+                    &[&id, &lease],
+                )?;
+                let held_until: Option<String> = match row {
+                    Some(_) => None,
+                    None => c
+                        .query_opt(
+                            "SELECT to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM rollgate_runs WHERE run_id = $1",
+                            &[&id],
+                        )?
+                        .and_then(|r| r.get(0)),
+                };
+                Ok((row.map(|r| r.get::<_, i64>(0)), held_until))
+            })
+            .map_err(|e| e.to_string())?;
+        let fence = match claimed {
+            (Some(fence), _) => fence,
+            (None, Some(until)) => return Err(format!("run {run_id} is owned by another process, whose lease runs until {until} UTC unless it stops renewing it")),
+            (None, None) => return Err(format!("no run `{run_id}` in {}", self.worker.shown)),
+        };
+        self.worker
+            .fences
+            .lock()
+            .expect("not poisoned")
+            .insert(run_id.to_string(), fence);
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (worker, id, terms) = (self.worker.clone(), run_id.to_string(), self.terms);
+        let (l, s) = (lost.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("rollgate-lease".into())
+            .spawn(move || heartbeat(worker, id, fence, terms, l, s))
+            .map_err(|e| format!("cannot start the lease's heartbeat: {e}"))?;
+        Ok(Arc::new(Owned {
+            worker: self.worker.clone(),
+            run_id: run_id.to_string(),
+            fence,
+            lost,
+            stop,
+        }))
+    }
+
+    fn owned(&self, run_id: &str) -> Option<bool> {
+        let id = run_id.to_string();
+        self.worker
+            .call(move |c| {
+                c.query_opt(
+                    "SELECT coalesce(lease_until > now(), false) FROM rollgate_runs WHERE run_id = $1",
+                    &[&id],
+                )
+                .map(|r| r.map(|r| r.get::<_, bool>(0)))
+            })
+            .ok()
+            .flatten()
     }
 
     fn spend(&self, _run_id: &str, id: &str) {

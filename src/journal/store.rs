@@ -30,6 +30,33 @@ pub trait Log: Send + Sync {
 /// A concurrency group's lock, released when dropped.
 pub trait Held: Send + Sync {}
 
+/// A process's ownership of a run, renewed while it drives it and given up when dropped.
+pub trait Lease: Send + Sync {
+    /// `Ok` while this process still owns the run: checked before every router write, so an
+    /// owner that was paused or cut off past its lease touches no router again.
+    fn check(&self) -> io::Result<()>;
+
+    /// Whether this process already found the lease gone (its heartbeat could not renew it):
+    /// cheap, for watching.
+    fn lost(&self) -> bool;
+}
+
+/// How long a lease lasts unless renewed, and how often its owner renews it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms {
+    pub lease: std::time::Duration,
+    pub heartbeat: std::time::Duration,
+}
+
+impl Default for Terms {
+    fn default() -> Terms {
+        Terms {
+            lease: std::time::Duration::from_secs(15),
+            heartbeat: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
 pub trait Store: Send + Sync {
     /// Where runs are kept, for people: `.rollgate`.
     fn location(&self) -> String;
@@ -64,6 +91,13 @@ pub trait Store: Send + Sync {
 
     /// Marks a decision used.
     fn spend(&self, run_id: &str, id: &str);
+
+    /// Makes this process the run's owner, if no other process holds its lease.
+    fn claim(&self, run_id: &str) -> Result<Arc<dyn Lease>, String>;
+
+    /// Whether the run's lease is held now; `None` for a store without leases, where the
+    /// run's process is looked at instead.
+    fn owned(&self, run_id: &str) -> Option<bool>;
 }
 
 /// Why a store could not be opened.

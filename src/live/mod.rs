@@ -27,7 +27,7 @@ pub use take_over::{take_over, Resumable, Then};
 use crate::clock::Clock;
 use crate::event::{Mode, Outcome, Stamped};
 use crate::graph::StepGraph;
-use crate::journal::{Held, Log, Store};
+use crate::journal::{Held, Lease, Log, Store};
 use crate::plan::Plan;
 use crate::providers::approvals::{BySource, Cli};
 use crate::providers::Providers;
@@ -48,6 +48,8 @@ pub struct LiveRun {
     pub started_at: DateTime<Utc>,
     pub already: Duration,
     pub journal: Arc<dyn Log>,
+    /// This process's ownership of the run, held for as long as it drives it.
+    pub lease: Arc<dyn Lease>,
     pub run_id: String,
     /// Where the run is kept, and decisions for it are written.
     pub store: Arc<dyn Store>,
@@ -135,8 +137,15 @@ impl LiveRun {
             mode: Mode::Run,
             fixture: None,
             contexts: self.contexts,
-            cancel: stop::stop_when(self.store, self.run_id.clone(), github.commands, signals),
+            cancel: stop::stop_when(
+                self.store,
+                self.run_id.clone(),
+                self.lease.clone(),
+                github.commands,
+                signals,
+            ),
             journal: Some(self.journal),
+            owner: Some(self.lease),
         };
         let run = async move {
             match how {

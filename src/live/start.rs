@@ -86,6 +86,7 @@ pub async fn start(
         host: Some(journal::this_host()),
     };
     let journal = store.create(&header)?;
+    let lease = store.claim(&run_id).map_err(Error::Failed)?;
     Ok(LiveRun {
         plan: v.plan,
         graph,
@@ -94,6 +95,7 @@ pub async fn start(
         started_at: started,
         already: std::time::Duration::ZERO,
         journal,
+        lease,
         store: store.clone(),
         run_id,
         environment: asked.environment.to_string(),

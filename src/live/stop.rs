@@ -4,7 +4,7 @@
 
 use crate::event::CANCELLED;
 use crate::github::commands::Commands;
-use crate::journal::Store;
+use crate::journal::{Lease, Store};
 use crate::runner::Cancellation;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub enum Signals {
 pub fn stop_when(
     store: Arc<dyn Store>,
     run_id: String,
+    lease: Arc<dyn Lease>,
     prs: Vec<Arc<Commands>>,
     signals: Signals,
 ) -> Cancellation {
@@ -35,8 +36,21 @@ pub fn stop_when(
             why = signalled => why,
             why = crate::providers::approvals::cli::rollback_requested(store, run_id) => why,
             why = from_a_pr(prs) => why,
+            why = lease_lost(lease) => why,
         }
     })
+}
+
+/// Completes when this process finds it no longer owns the run: it stops, and every router
+/// write it would make is refused by the same check.
+async fn lease_lost(lease: Arc<dyn Lease>) -> String {
+    while !lease.lost() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    lease
+        .check()
+        .err()
+        .map_or_else(|| "this process lost the run".into(), |e| e.to_string())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -49,7 +49,10 @@ pub async fn take_over(
                 "run {run_id} already finished: {outcome}; nothing to resume{hint}"
             )));
         }
-        (None, _) if journal::may_be_running(&record.header) => {
+        (None, _) if store.owned(run_id) == Some(true) => {
+            return Err(Error::Failed(format!("run {run_id} is owned by another process, which renews its lease; stop it with SIGTERM or `rollgate rollback {run_id}`, or take it over once its lease runs out")));
+        }
+        (None, _) if store.owned(run_id).is_none() && journal::may_be_running(&record.header) => {
             if let Some(host) = record
                 .header
                 .host
@@ -82,6 +85,8 @@ pub async fn take_over(
             missing.join("; ")
         ))
     })?;
+    // Owned first: the group's lock is then this process's to take back, from any machine.
+    let lease = store.claim(run_id).map_err(Error::Failed)?;
     let lock = match &record.header.concurrency {
         Some(g) => Some(store.lock(g, run_id, true).map_err(Error::Failed)?),
         None => None,
@@ -114,6 +119,7 @@ pub async fn take_over(
         started_at: record.header.started_at,
         already,
         journal,
+        lease,
         run_id: run_id.to_string(),
         store,
         warnings,

@@ -21,7 +21,7 @@ use crate::event::RouterState;
 use crate::event::{Event, Mode, Outcome, Reason, Stamped};
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
-use crate::journal::Log;
+use crate::journal::{Lease, Log};
 use crate::plan::check::{Counts, Histogram, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
@@ -87,6 +87,8 @@ pub struct Setup {
     pub cancel: Cancellation,
     /// Where every event is written before the run moves on (real runs).
     pub journal: Option<Arc<dyn Log>>,
+    /// This process's ownership of the run (real runs), checked before every router write.
+    pub owner: Option<Arc<dyn Lease>>,
 }
 
 /// A future that completes, with why, when the run must stop and roll back: a signal, or
@@ -142,6 +144,7 @@ pub(crate) struct RunContext {
     events: mpsc::UnboundedSender<Stamped>,
     routers: Mutex<Routers>,
     journal: Option<Arc<dyn Log>>,
+    owner: Option<Arc<dyn Lease>>,
     /// The first failure to write the journal; the run then stops and rolls back.
     journal_error: Mutex<Option<String>>,
     /// Steps a resumed run already did.
@@ -183,6 +186,13 @@ impl RunContext {
         }
         // A reporter that stopped listening must not stop the rollout.
         let _ = self.events.send(stamped);
+    }
+
+    /// Why this process may not write to a router, once it no longer owns the run; a router
+    /// is written to only while this is `None`.
+    fn not_owner(&self) -> Option<Reason> {
+        let owner = self.owner.as_ref()?;
+        owner.check().err().map(|e| Reason::says(e.to_string()))
     }
 
     /// Why the run cannot go on, if writing the journal failed.
@@ -306,6 +316,7 @@ fn run_context(
         events,
         routers: Mutex::new(Routers::default()),
         journal: setup.journal,
+        owner: setup.owner,
         journal_error: Mutex::new(None),
         answers: Mutex::new(BTreeMap::new()),
         counting: Mutex::new(BTreeMap::new()),

@@ -53,6 +53,7 @@ impl Prepared {
             contexts: self.contexts,
             cancel,
             journal: None,
+            owner: None,
         }
     }
 }

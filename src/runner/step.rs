@@ -90,6 +90,9 @@ impl RunContext {
                 .insert(router.to_string(), state.canary_weight);
             routers.captured.insert(router.to_string(), state);
         }
+        if let Some(lost) = self.not_owner() {
+            return Err(lost);
+        }
         self.retrying(router, Persistence::Shift, || r.apply(route))
             .await
             .map_err(|e| Reason {
@@ -303,6 +306,9 @@ impl RunContext {
             .cloned();
         let Some(state) = captured else { return Ok(()) };
         let r = &self.providers.routers[router];
+        if let Some(lost) = self.not_owner() {
+            return Err(lost);
+        }
         self.retrying(router, Persistence::Restore, || r.restore(&state))
             .await
             .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;

@@ -37,7 +37,8 @@ fn every_workflow_and_the_action_are_actionlint_clean() {
         [
             ".github/workflows/ci.yml",
             ".github/workflows/release.yml",
-            "workflows/github/deploy.yml"
+            "workflows/github/deploy.yml",
+            "workflows/github/reap.yml"
         ]
     );
     let out = actionlint(&root(), &files);
@@ -49,7 +50,7 @@ fn every_workflow_and_the_action_are_actionlint_clean() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),
-        3,
+        4,
         "{report}"
     );
     // The CI workflow uses the action from the checkout, so actionlint read `action.yml`.

@@ -219,6 +219,18 @@ fn contract(store: &dyn Store) {
     );
     store.spend(&id, &asked[0].0);
     assert_eq!(store.asked(&id).len(), 1);
+    // Owned by one process at a time where the store has leases; given up when dropped.
+    let lease = store.claim(&id).unwrap();
+    lease.check().unwrap();
+    assert!(!lease.lost());
+    if let Some(owned) = store.owned(&id) {
+        assert!(owned);
+        let taken = store.claim(&id).err().unwrap();
+        assert!(taken.contains("is owned by another process"), "{taken}");
+        drop(lease);
+        assert_eq!(store.owned(&id), Some(false));
+        drop(store.claim(&id).unwrap());
+    }
 }
 
 trait WithStart {
@@ -240,21 +252,21 @@ fn both_stores_keep_runs_decisions_and_locks_the_same_way() {
     contract(&Dir::new(dir.path()));
     let cluster = Cluster::start();
     let url = cluster.database("contract");
-    let store = rollgate::journal::open(&url).unwrap();
+    let store = rollgate::journal::open(&url, Default::default()).unwrap();
     contract(store.as_ref());
     // Migrated once, to the version this rollgate writes; opening again changes nothing.
     assert_eq!(
         cluster.sql("contract", "SELECT max(version) FROM rollgate_schema"),
-        "1"
+        "2"
     );
-    drop(rollgate::journal::open(&url).unwrap());
+    drop(rollgate::journal::open(&url, Default::default()).unwrap());
     assert_eq!(
         cluster.sql("contract", "SELECT count(*) FROM rollgate_schema"),
-        "1"
+        "2"
     );
     // A newer rollgate's schema is refused, saying so.
     cluster.sql("contract", "INSERT INTO rollgate_schema VALUES (99)");
-    let refused = match rollgate::journal::open(&url) {
+    let refused = match rollgate::journal::open(&url, Default::default()) {
         Err(rollgate::journal::OpenError::Failed(why)) => why,
         _ => panic!("a newer schema is refused"),
     };
@@ -267,8 +279,14 @@ fn both_stores_keep_runs_decisions_and_locks_the_same_way() {
 /// A plan whose router is a file, gated for alice, with a concurrency group.
 const GATED: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 30s, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\nconcurrency: gated\n";
 
+/// Leases short enough for a test to outlive: 2 s, renewed every half second.
+fn short_leases(c: &mut Command) -> &mut Command {
+    c.env("ROLLGATE_LEASE", "2s")
+        .env("ROLLGATE_HEARTBEAT", "500ms")
+}
+
 fn rollgate_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+    let out = short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
         .args(args)
         .current_dir(dir)
         .output()
@@ -288,7 +306,7 @@ fn router(dir: &Path) -> String {
 }
 
 #[test]
-fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() {
+fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_once_its_lease_ran_out() {
     let cluster = Cluster::start();
     let url = cluster.database("runs");
     let work = tempfile::tempdir().unwrap();
@@ -296,7 +314,7 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() 
     std::fs::write(work.path().join("router"), "0\n").unwrap();
     // Approved by another process, from another directory: the run reads the store.
     let (mut run, events) = crate::support::Events::spawn(
-        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
             .args(["run", "plan.yaml", "--json", "--state", &url])
             .current_dir(work.path()),
     );
@@ -322,7 +340,7 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() 
     // puts the router back and releases the group; no event is lost or written twice.
     std::fs::write(work.path().join("router"), "0\n").unwrap();
     let (mut run, events) = crate::support::Events::spawn(
-        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
             .args(["run", "plan.yaml", "--json", "--state", &url])
             .current_dir(work.path()),
     );
@@ -342,19 +360,12 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() 
         )
         .parse()
         .unwrap();
-    // Seen from another machine, a run's process cannot be told alive or dead: not taken over.
-    let host_is = |h: &str| {
-        cluster.sql(
-            "runs",
-            &format!("UPDATE rollgate_runs SET header = jsonb_set(header::jsonb, '{{host}}', '\"{h}\"')::text WHERE run_id = '{id}'"),
-        )
-    };
-    host_is("ci-runner-7");
+    // Its lease still runs: nobody takes it over yet, from this machine or another.
     let (code, _, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("ran on ci-runner-7 (pid "), "{err}");
+    assert!(err.contains("is owned by another process"), "{err}");
     assert_eq!(router(work.path()), "25");
-    host_is(rollgate::journal::this_host().as_str());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     // The router's commands name a file relative to where rollgate runs: resumed from there.
     let (code, out, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
     assert_eq!(code, 3, "{out}{err}");
@@ -376,4 +387,129 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_after_a_kill() 
     );
     let (_, status, _) = rollgate_in(elsewhere.path(), &["status", &id, "--state", &url]);
     assert!(status.contains(": rolled-back\n"), "{status}");
+}
+
+/// The gated plan, with a router that also logs every write it is given.
+fn logging_router(dir: &Path) {
+    let plan = GATED.replace(
+        "set: 'echo $ROLLGATE_CANARY_WEIGHT > router'",
+        "set: 'echo $ROLLGATE_CANARY_WEIGHT >> writes; echo $ROLLGATE_CANARY_WEIGHT > router'",
+    );
+    std::fs::write(dir.join("plan.yaml"), plan).unwrap();
+    std::fs::write(dir.join("router"), "0\n").unwrap();
+}
+
+fn writes(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("writes"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    assert!(Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// A run of the logging-router plan kept in database `db`, waiting at its gate: the store's
+/// URL, the run's directory, its process and its events (kept, so its output has a reader).
+fn at_its_gate(
+    cluster: &Cluster,
+    db: &str,
+) -> (
+    String,
+    tempfile::TempDir,
+    std::process::Child,
+    crate::support::Events,
+) {
+    let url = cluster.database(db);
+    let work = tempfile::tempdir().unwrap();
+    logging_router(work.path());
+    let (run, events) = crate::support::Events::spawn(
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+            .args(["run", "plan.yaml", "--json", "--state", &url])
+            .current_dir(work.path()),
+    );
+    events.wait_for("gate-waiting");
+    (url, work, run, events)
+}
+
+#[test]
+fn an_orphan_is_reaped_once_its_lease_runs_out() {
+    let cluster = Cluster::start();
+    let (url, work, mut run, _events) = at_its_gate(&cluster, "reap");
+    // Renewing its lease, a run is nobody's orphan.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (code, out, _) = rollgate_in(work.path(), &["reap", "--state", &url]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            format!("no orphaned runs in {}\n", url.split('?').next().unwrap()).as_str()
+        )
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let killed = std::time::Instant::now();
+    assert_eq!(router(work.path()), "25");
+    // Reaped on a schedule: the first pass after the lease ran out puts the router back.
+    let reaped = loop {
+        let (code, out, err) = rollgate_in(work.path(), &["reap", "--state", &url]);
+        assert_eq!(code, 0, "{out}{err}");
+        if err.contains("taking over run ") {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(10),
+            "never reaped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(router(work.path()), "0");
+    assert!(
+        reaped >= std::time::Duration::from_millis(1500),
+        "reaped while its lease ran: {reaped:?}"
+    );
+    assert_eq!(
+        cluster.sql("reap", "SELECT count(*) FROM rollgate_locks"),
+        "0"
+    );
+    let (_, status, _) = rollgate_in(work.path(), &["status", "--state", &url]);
+    assert!(status.contains(": rolled-back\n"), "{status}");
+}
+
+#[test]
+fn an_owner_paused_past_its_lease_writes_nothing_once_another_took_over() {
+    let cluster = Cluster::start();
+    let (url, work, mut run, _events) = at_its_gate(&cluster, "fenced");
+    assert_eq!(writes(work.path()), ["25"]);
+    signal(&run, "-STOP");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (code, out, err) = rollgate_in(work.path(), &["reap", "--state", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("taking over run "), "{err}");
+    assert_eq!(writes(work.path()), ["25", "0"]);
+    let id = cluster.sql("fenced", "SELECT run_id FROM rollgate_runs");
+    let count = |sql: &str| cluster.sql("fenced", sql);
+    let events_then = count("SELECT count(*) FROM rollgate_events");
+    // Woken, the old owner finds the run is no longer its own: it stops, writes no event and
+    // touches no router.
+    signal(&run, "-CONT");
+    let status = run.wait().unwrap();
+    assert_ne!(status.code(), Some(0));
+    assert_eq!(
+        writes(work.path()),
+        ["25", "0"],
+        "the old owner wrote to the router"
+    );
+    assert_eq!(count("SELECT count(*) FROM rollgate_events"), events_then);
+    assert_eq!(router(work.path()), "0");
+    let last = count(&format!(
+        "SELECT event::json->>'outcome' FROM rollgate_events WHERE run_id = '{id}' ORDER BY seq DESC LIMIT 1"
+    ));
+    assert_eq!(last, "rolled-back");
 }
