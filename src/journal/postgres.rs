@@ -149,9 +149,11 @@ fn connect(config: &Config) -> Result<Client, postgres::Error> {
 fn migrate(client: &mut Client, shown: &str) -> Result<(), String> {
     let fail = |e: postgres::Error| format!("{shown}: {}", said(&e));
     let mut tx = client.transaction().map_err(fail)?;
+    // Two first uses at once would race creating the table itself: an advisory lock, held to
+    // the transaction's end, makes them take turns.
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS rollgate_schema (version integer NOT NULL);
-         LOCK TABLE rollgate_schema IN EXCLUSIVE MODE;",
+        "SELECT pg_advisory_xact_lock(hashtext('rollgate_schema'));
+         CREATE TABLE IF NOT EXISTS rollgate_schema (version integer NOT NULL);",
     )
     .map_err(fail)?;
     let version: i32 = tx

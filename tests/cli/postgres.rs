@@ -325,8 +325,15 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_once_its_lease_
         elsewhere.path(),
         &["approve", "--by", "alice", "--state", &url],
     );
+    let approved = std::time::Instant::now();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("approved `canary-25.gate` of run "), "{out}");
+    events.wait_for("gate-decided");
+    let woke = approved.elapsed();
+    assert!(
+        woke < std::time::Duration::from_secs(1),
+        "the run woke {woke:?} after the approval"
+    );
     assert_eq!(run.wait().unwrap().code(), Some(0));
     assert_eq!(router(work.path()), "100");
     assert_eq!(
@@ -512,4 +519,86 @@ fn an_owner_paused_past_its_lease_writes_nothing_once_another_took_over() {
         "SELECT event::json->>'outcome' FROM rollgate_events WHERE run_id = '{id}' ORDER BY seq DESC LIMIT 1"
     ));
     assert_eq!(last, "rolled-back");
+}
+
+#[test]
+fn two_runs_racing_for_one_group_on_two_machines_start_once() {
+    let cluster = Cluster::start();
+    let url = cluster.database("race");
+    // Two checkouts, as on two runners, sharing only the store.
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        std::fs::write(dir.path().join("plan.yaml"), GATED).unwrap();
+        std::fs::write(dir.path().join("router"), "0\n").unwrap();
+    }
+    let spawn = |dir: &Path| {
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+            .args(["run", "plan.yaml", "--state", &url])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (spawn(a.path()), spawn(b.path()));
+    // One is refused at once; the other waits at its gate.
+    let start = std::time::Instant::now();
+    loop {
+        let ended = [first.try_wait().unwrap(), second.try_wait().unwrap()];
+        let at_gate = [router(a.path()), router(b.path())]
+            .iter()
+            .filter(|r| *r == "25")
+            .count();
+        if ended.iter().flatten().count() == 1 && at_gate == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{ended:?}, {at_gate} at the gate"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Approved once it waits at its gate (it observes first).
+    loop {
+        let (code, out, err) =
+            rollgate_in(a.path(), &["approve", "--by", "alice", "--state", &url]);
+        if code == 0 {
+            break;
+        }
+        assert!(err.contains("waits at no gate"), "{out}{err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let outs: Vec<(Option<i32>, String)> = [first, second]
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into(),
+            )
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = outs.iter().map(|o| o.0).collect();
+    assert!(
+        codes == [Some(0), Some(1)] || codes == [Some(1), Some(0)],
+        "{outs:?}"
+    );
+    let loser = &outs.iter().find(|o| o.0 == Some(1)).unwrap().1;
+    assert!(
+        loser.contains("concurrency group `gated` is held by run "),
+        "{loser}"
+    );
+    // The refused run started nothing: no journal of its own.
+    assert_eq!(
+        cluster.sql("race", "SELECT count(*) FROM rollgate_runs"),
+        "1"
+    );
+    assert_eq!(
+        cluster.sql("race", "SELECT count(*) FROM rollgate_locks"),
+        "0"
+    );
 }
