@@ -2,7 +2,8 @@
 //! plan, its SHA-256, the inputs, the process), `events.jsonl` (every event, one line each,
 //! written and flushed before the runner moves on), `decisions/` (one file per decision asked
 //! of the run), and `.rollgate/locks/<group>.lock` (the run holding a concurrency group).
-//! Flushing survives the process dying, not the machine.
+//! Each event is flushed (it survives the process dying) and the file is synced to disk before
+//! and after every router write (it survives the machine going down).
 
 use super::store::{Held, Lease, Log, Store, Written};
 use super::{alive, Header, Record};
@@ -106,6 +107,10 @@ impl Log for EventsFile {
         // One write per event, so a crash leaves whole lines (or a last partial one, dropped on reopen).
         f.write_all(line.as_bytes())?;
         f.flush()
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.lock().expect("not poisoned").sync_data()
     }
 }
 

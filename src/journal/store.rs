@@ -25,6 +25,10 @@ pub struct Written {
 pub trait Log: Send + Sync {
     /// Appends one event; it is kept (as the store keeps things) before this returns.
     fn append(&self, e: &Stamped) -> io::Result<()>;
+
+    /// Makes what was appended survive the machine going down, not only the process: called
+    /// before and after every router write.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// A concurrency group's lock, released when dropped.

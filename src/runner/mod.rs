@@ -188,6 +188,19 @@ impl RunContext {
         let _ = self.events.send(stamped);
     }
 
+    /// Makes the journal so far survive the machine going down: before and after every router
+    /// write, so a run taken over knows what its routers were told.
+    fn sync_journal(&self) {
+        if let Some(j) = &self.journal {
+            if let Err(e) = j.sync() {
+                self.journal_error
+                    .lock()
+                    .expect("not poisoned")
+                    .get_or_insert(format!("cannot write the journal: {e}"));
+            }
+        }
+    }
+
     /// Why this process may not write to a router, once it no longer owns the run; a router
     /// is written to only while this is `None`.
     fn not_owner(&self) -> Option<Reason> {

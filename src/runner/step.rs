@@ -93,6 +93,7 @@ impl RunContext {
         if let Some(lost) = self.not_owner() {
             return Err(lost);
         }
+        self.sync_journal();
         self.retrying(router, Persistence::Shift, || r.apply(route))
             .await
             .map_err(|e| Reason {
@@ -112,6 +113,7 @@ impl RunContext {
             from,
             to: route.clone(),
         });
+        self.sync_journal();
         Ok(())
     }
 
@@ -309,6 +311,7 @@ impl RunContext {
         if let Some(lost) = self.not_owner() {
             return Err(lost);
         }
+        self.sync_journal();
         self.retrying(router, Persistence::Restore, || r.restore(&state))
             .await
             .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;
@@ -326,6 +329,7 @@ impl RunContext {
                 percent: state.canary_weight,
             },
         });
+        self.sync_journal();
         Ok(())
     }
 }

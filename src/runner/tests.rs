@@ -41,15 +41,26 @@ fn run_with_stable(plan: &str, steps: &str, stable: &str, more: &str) -> (Outcom
 
 /// Runs a validated plan against a fixture in virtual time; its outcome and events.
 fn rehearse(v: crate::validate::Validated, fx: fixture::Fixture) -> (Outcome, Vec<Stamped>) {
+    rehearse_with(v, fx, |_| {})
+}
+
+/// The same, with its setup changed first by `adjust` (a journal, an owner).
+fn rehearse_with(
+    v: crate::validate::Validated,
+    fx: fixture::Fixture,
+    adjust: impl FnOnce(&mut runner::Setup),
+) -> (Outcome, Vec<Stamped>) {
     let prepared = prepare::prepare(v, Arc::new(fx), &[], None)
         .unwrap_or_else(|_| panic!("the fixture answers every query"));
+    let mut setup = prepared.setup();
+    adjust(&mut setup);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = rt.block_on(runner::run(prepared.setup(), tx));
+    let outcome = rt.block_on(runner::run(setup, tx));
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -213,4 +224,86 @@ phases:
     // The first minute's 5% is judged at minute 1 (not taken as the counters' zero point).
     assert_eq!(first, Some((60.0, Some(0.05), Some("5% > max 1%".into()))));
     assert_eq!(outcome, Outcome::RolledBack);
+}
+
+/// What a run asked of its journal, in order: each event appended, and each sync.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl crate::journal::Log for Recording {
+    fn append(&self, e: &Stamped) -> std::io::Result<()> {
+        let kind = serde_json::to_value(e).unwrap()["event"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.0.lock().unwrap().push(kind);
+        Ok(())
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.0.lock().unwrap().push("sync".into());
+        Ok(())
+    }
+}
+
+/// Owned by another process from the start: every ownership check fails.
+struct Lost;
+
+impl crate::journal::Lease for Lost {
+    fn check(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("this process no longer owns run r1"))
+    }
+
+    fn lost(&self) -> bool {
+        true
+    }
+}
+
+/// Runs `plan` against a healthy fixture with the journal and owner given.
+fn run_journaled(
+    journal: Arc<Recording>,
+    owner: Option<Arc<dyn crate::journal::Lease>>,
+) -> (Outcome, Vec<Stamped>) {
+    let v = crate::validate::validate("paths.yaml", &plan("")).unwrap();
+    let fixture = format!(
+        "start: 2026-03-01T12:00:00Z\nqueries:\n  'errors{{v=\"canary\"}}':\n    steps: {HEALTHY}\n  'errors{{v=\"stable\"}}':\n    steps: {HEALTHY}\n"
+    );
+    let fx = fixture::parse("f.yaml", &fixture).unwrap();
+    rehearse_with(v, fx, |setup| {
+        setup.journal = Some(journal);
+        setup.owner = owner;
+    })
+}
+
+#[test]
+fn the_journal_is_synced_just_before_and_just_after_every_router_write() {
+    let journal = Arc::new(Recording::default());
+    let (outcome, _) = run_journaled(journal.clone(), None);
+    assert_eq!(outcome, Outcome::Promoted);
+    let asked = journal.0.lock().unwrap().clone();
+    let shifts: Vec<usize> = asked
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| *a == "weight-shifted")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(shifts.len(), 2, "{asked:?}");
+    // The router is written between the sync before and the event after: the journal on disk
+    // says what it was told either way.
+    for i in shifts {
+        assert_eq!(asked[i - 1], "sync", "{asked:?}");
+        assert_eq!(asked[i + 1], "sync", "{asked:?}");
+    }
+}
+
+#[test]
+fn a_process_that_no_longer_owns_the_run_never_writes_a_router() {
+    let (outcome, events) = run_journaled(Arc::new(Recording::default()), Some(Arc::new(Lost)));
+    assert_ne!(outcome, Outcome::Promoted);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.event, Event::WeightShifted { .. })),
+        "a router was written"
+    );
 }
