@@ -4,6 +4,7 @@
 mod actionlint;
 mod bad_plans;
 mod browser;
+mod cluster;
 mod decisions;
 mod dry_run;
 mod editor;
