@@ -267,6 +267,10 @@ impl Store for Dir {
     fn owned(&self, _run_id: &str) -> Option<bool> {
         None
     }
+
+    fn decisions_woken(&self, _run_id: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// A directory store's run is owned by its process for as long as it lives.

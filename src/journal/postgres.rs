@@ -109,6 +109,41 @@ fn said(e: &postgres::Error) -> String {
 pub struct Postgres {
     worker: Arc<Worker>,
     terms: Terms,
+    config: Config,
+    /// Per run, the signal a written decision changes; the listening thread starts with the
+    /// first run asked about.
+    woken: Mutex<Option<Arc<Signals>>>,
+}
+
+/// Per run, the signal its decisions change.
+type Signals = Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>;
+
+/// Changes every run's signal: each looks again (for what a lost connection missed).
+fn wake_all(senders: &Signals) {
+    for tx in senders.lock().expect("not poisoned").values() {
+        tx.send_modify(|n| *n += 1);
+    }
+}
+
+/// LISTENs on its own connection for decisions written by any process, and wakes the run each
+/// is for; made again a second after a connection is lost.
+fn listen(config: Config, senders: Arc<Signals>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    loop {
+        if let Ok(mut client) = connect(&config) {
+            if client.batch_execute("LISTEN rollgate_decisions").is_ok() {
+                wake_all(&senders);
+                let mut notifications = client.notifications();
+                let mut each = notifications.blocking_iter();
+                while let Ok(Some(n)) = each.next() {
+                    if let Some(tx) = senders.lock().expect("not poisoned").get(n.payload()) {
+                        tx.send_modify(|count| *count += 1);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
 
 /// `url` for people: its user, host, port and database, without a password.
@@ -184,6 +219,7 @@ impl Postgres {
             OpenError::Usage(format!("`--state`: not a PostgreSQL URL ({e}); e.g. `postgres://rollgate@db.internal/rollgate`"))
         })?;
         let shown = shown(&config);
+        let listening = config.clone();
         let (jobs, take) = mpsc::channel::<Job>();
         let (ready, started) = mpsc::channel();
         let where_ = shown.clone();
@@ -226,6 +262,8 @@ impl Postgres {
                 fences: Mutex::new(HashMap::new()),
             }),
             terms,
+            config: listening,
+            woken: Mutex::new(None),
         })
     }
 }
@@ -624,7 +662,9 @@ impl Store for Postgres {
             c.execute(
                 "INSERT INTO rollgate_decisions (run_id, decision) VALUES ($1, $2)",
                 &[&id, &text],
-            )
+            )?;
+            // The run is woken at once, wherever it runs.
+            c.execute("SELECT pg_notify('rollgate_decisions', $1)", &[&id])
         })?;
         Ok(())
     }
@@ -697,6 +737,25 @@ impl Store for Postgres {
             lost,
             stop,
         }))
+    }
+
+    fn decisions_woken(&self, run_id: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let mut woken = self.woken.lock().expect("not poisoned");
+        if woken.is_none() {
+            let senders = Arc::new(Mutex::new(HashMap::new()));
+            let (config, to) = (self.config.clone(), senders.clone());
+            std::thread::Builder::new()
+                .name("rollgate-listen".into())
+                .spawn(move || listen(config, to))
+                .ok()?;
+            *woken = Some(senders);
+        }
+        let senders = woken.as_ref().expect("started");
+        let mut senders = senders.lock().expect("not poisoned");
+        let tx = senders
+            .entry(run_id.to_string())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0);
+        Some(tx.subscribe())
     }
 
     fn owned(&self, run_id: &str) -> Option<bool> {

@@ -203,6 +203,7 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_once_its_lease_
     let approved = std::time::Instant::now();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("approved `canary-25.gate` of run "), "{out}");
+    // Woken by the database at once (LISTEN/NOTIFY); otherwise it would look only every 5 s.
     events.wait_for("gate-decided");
     let woke = approved.elapsed();
     assert!(

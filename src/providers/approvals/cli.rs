@@ -61,7 +61,8 @@ impl Approvals for Cli {
         gate: &Gate,
         clock: &Clock,
     ) -> (Decision, Option<String>) {
-        super::until_decided(gate, clock, || {
+        let woken = self.store.decisions_woken(&self.run_id);
+        super::until_decided(gate, clock, woken, || {
             std::future::ready(self.next_decision(names, gate))
         })
         .await
@@ -70,7 +71,13 @@ impl Approvals for Cli {
 
 /// Completes when someone asks the run to roll back (`rollgate rollback RUN`), with who.
 pub async fn rollback_requested(store: Arc<dyn Store>, run_id: String) -> String {
+    let mut woken = store.decisions_woken(&run_id);
     loop {
+        let every = if woken.is_some() {
+            super::POLL_WHEN_WOKEN
+        } else {
+            super::POLL
+        };
         if let Some((id, w)) = store
             .asked(&run_id)
             .into_iter()
@@ -79,7 +86,7 @@ pub async fn rollback_requested(store: Arc<dyn Store>, run_id: String) -> String
             store.spend(&run_id, &id);
             return format!("rollback requested by {}", w.by);
         }
-        tokio::time::sleep(super::POLL).await;
+        super::pause_or_woken(tokio::time::sleep(every), &mut woken).await;
     }
 }
 

@@ -99,7 +99,8 @@ impl Approvals for Github {
         clock: &Clock,
     ) -> (Decision, Option<String>) {
         self.commands.set_gate_waiting(true);
-        let decided = super::until_decided(gate, clock, || self.next_decision(names, gate)).await;
+        let decided =
+            super::until_decided(gate, clock, None, || self.next_decision(names, gate)).await;
         self.commands.set_gate_waiting(false);
         decided
     }

@@ -19,11 +19,35 @@ use std::time::Duration;
 /// How often a waiting gate looks for a decision (and a run for a rollback asked for).
 const POLL: Duration = Duration::from_millis(200);
 
+/// How often it looks when the store also says at once that a decision was written: only in
+/// case a signal was missed (a connection lost and made again).
+const POLL_WHEN_WOKEN: Duration = Duration::from_secs(5);
+
+/// Waits for `pause`, or less if `woken` (a store's signal that a decision was written)
+/// changes; a signal whose sender is gone is dropped, and looking goes on without it.
+async fn pause_or_woken(
+    pause: impl std::future::Future<Output = ()>,
+    woken: &mut Option<tokio::sync::watch::Receiver<u64>>,
+) {
+    let Some(rx) = woken else {
+        return pause.await;
+    };
+    tokio::select! {
+        _ = pause => {}
+        changed = rx.changed() => {
+            if changed.is_err() {
+                *woken = None;
+            }
+        }
+    }
+}
+
 /// Asks `next` for a decision every [`POLL`] until one comes, with who made it, or the gate's
-/// timeout passes.
+/// timeout passes; at once when `woken` changes, and then only every [`POLL_WHEN_WOKEN`].
 async fn until_decided<F, Fut>(
     gate: &Gate,
     clock: &Clock,
+    mut woken: Option<tokio::sync::watch::Receiver<u64>>,
     mut next: F,
 ) -> (Decision, Option<String>)
 where
@@ -38,9 +62,13 @@ where
         if clock.elapsed() >= deadline {
             return (Decision::TimedOut, None);
         }
-        clock
-            .sleep(POLL.min(deadline.saturating_sub(clock.elapsed())))
-            .await;
+        let every = if woken.is_some() {
+            POLL_WHEN_WOKEN
+        } else {
+            POLL
+        };
+        let left = deadline.saturating_sub(clock.elapsed());
+        pause_or_woken(clock.sleep(every.min(left)), &mut woken).await;
     }
 }
 
