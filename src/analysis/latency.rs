@@ -24,7 +24,7 @@
 //! hundredth of the share above p-q (pairs with nothing above them can never decide). Until
 //! the history holds enough requests to place p-q, the test waits.
 
-use super::histogram::Buckets;
+use super::histogram::{self, Buckets};
 use super::sequential::{Counts, RateRatioTest};
 use crate::event::{Evidence, Slower};
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -68,10 +68,9 @@ pub struct LatencyTest {
     pairs: Option<Vec<Pair>>,
 }
 
-/// The count above `le` (an exact bound of `b`), and the total; `None` if `le` is not a bound.
+/// The count above `le` (an exact bound of `b`); `None` if `le` is not a bound.
 fn above(le: f64, b: &Buckets) -> Option<f64> {
-    let total = b.last()?.1;
-    b.iter().find(|(x, _)| *x == le).map(|(_, c)| total - c)
+    histogram::above(le, b).map(|(above, _)| above)
 }
 
 /// Where `x` lies between the bounds of `history` around it: (lower, upper, θ), θ from the

@@ -59,10 +59,7 @@ impl Dir {
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 let (id, pid) = holder(&path);
-                Err(match pid {
-                    Some(pid) if alive(pid) => format!("concurrency group `{group}` is held by run {id} (pid {pid}); wait for it to finish"),
-                    _ => format!("concurrency group `{group}` is held by run {id}, which stopped without finishing; `rollgate resume {id}` puts its routers back and releases the group"),
-                })
+                Err(super::held_by(group, &id, None, pid))
             }
             Err(e) => Err(format!("cannot create {}: {e}", path.display())),
         }
@@ -123,20 +120,10 @@ impl Store for Dir {
         self.run_dir(run_id).display().to_string()
     }
 
-    /// Its time and this process's id, and a count when a run of this process already took
-    /// that (several runs started in one second, in one process). [`Store::create`] refuses an
-    /// id that is taken, so no run's journal is overwritten even if two take the same.
+    /// The first of [`super::run_ids`] without a directory. [`Store::create`] refuses an id
+    /// that is taken, so no run's journal is overwritten even if two take the same.
     fn new_run_id(&self, started: DateTime<Utc>) -> String {
-        let base = format!(
-            "{}-{}",
-            started.format("%Y%m%dT%H%M%SZ"),
-            std::process::id()
-        );
-        (1..)
-            .map(|n| match n {
-                1 => base.clone(),
-                n => format!("{base}-{n}"),
-            })
+        super::run_ids(started)
             .find(|id| !self.run_dir(id).exists())
             .expect("some count is free")
     }

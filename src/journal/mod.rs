@@ -249,6 +249,36 @@ pub fn find(store: &dyn Store, id: Option<&str>) -> io::Result<Option<Record>> {
     })
 }
 
+/// Ids for a run started at `started`, in the order a store tries them: its time and this
+/// process's id, then with a count (several runs started in one second, in one process).
+pub fn run_ids(started: DateTime<Utc>) -> impl Iterator<Item = String> {
+    let base = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    (1..).map(move |n| match n {
+        1 => base.clone(),
+        n => format!("{base}-{n}"),
+    })
+}
+
+/// Why a concurrency group cannot be taken, and what to do: held by `run_id`, whose process
+/// `pid` runs on `on` (this machine when `None` or named so).
+pub fn held_by(group: &str, run_id: &str, on: Option<&str>, pid: Option<u32>) -> String {
+    let elsewhere = on.filter(|h| *h != this_host());
+    match (elsewhere, pid) {
+        (Some(on), pid) => {
+            let pid = pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            format!("concurrency group `{group}` is held by run {run_id} (on {on}{pid}); wait for it to finish, or `rollgate resume {run_id}` if it stopped")
+        }
+        (None, Some(pid)) if alive(pid) => format!(
+            "concurrency group `{group}` is held by run {run_id} (pid {pid}); wait for it to finish"
+        ),
+        _ => format!("concurrency group `{group}` is held by run {run_id}, which stopped without finishing; `rollgate resume {run_id}` puts its routers back and releases the group"),
+    }
+}
+
 /// Whether a process is alive (Linux: it has a /proc entry).
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()

@@ -452,13 +452,10 @@ impl Store for Postgres {
         format!("{} (run {run_id})", self.worker.shown)
     }
 
-    /// As the directory store names them; a taken id gets the next count.
+    /// The first of [`super::run_ids`] no run has.
     fn new_run_id(&self, started: DateTime<Utc>) -> String {
-        let base = format!(
-            "{}-{}",
-            started.format("%Y%m%dT%H%M%SZ"),
-            std::process::id()
-        );
+        let mut ids = super::run_ids(started);
+        let base = ids.next().expect("ids go on");
         let pattern = format!("{base}%");
         let taken: Vec<String> = self
             .worker
@@ -470,11 +467,8 @@ impl Store for Postgres {
                 Ok(rows.iter().map(|r| r.get(0)).collect())
             })
             .unwrap_or_default();
-        (1..)
-            .map(|n| match n {
-                1 => base.clone(),
-                n => format!("{base}-{n}"),
-            })
+        std::iter::once(base)
+            .chain(ids)
             .find(|id| !taken.contains(id))
             .expect("some count is free")
     }
@@ -574,22 +568,25 @@ impl Store for Postgres {
                 .collect();
             Ok((runs, events))
         })?;
-        let mut out = Vec::new();
-        for (run_id, header) in runs {
-            out.push(Record {
-                header: header_of(&run_id, &header)?,
-                events: events
-                    .iter()
-                    .filter(|(id, _)| *id == run_id)
-                    .filter_map(|(_, e)| serde_json::from_str(e).ok())
-                    .collect(),
-            });
+        // Ordered by run, so each run's events are one stretch, taken in one pass.
+        let mut by_run: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+        for (run_id, event) in events {
+            if let Ok(e) = serde_json::from_str(&event) {
+                by_run.entry(run_id).or_default().push(e);
+            }
         }
-        Ok(out)
+        runs.into_iter()
+            .map(|(run_id, header)| {
+                Ok(Record {
+                    header: header_of(&run_id, &header)?,
+                    events: by_run.remove(&run_id).unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     fn lock(&self, group: &str, run_id: &str, take_over: bool) -> Result<Box<dyn Held>, String> {
-        let (grp, id, here, pid) = (
+        let (grp, id, on, pid) = (
             group.to_string(),
             run_id.to_string(),
             host(),
@@ -609,7 +606,7 @@ impl Store for Postgres {
                 let taken = tx.execute(
                     "INSERT INTO rollgate_locks (grp, run_id, host, pid) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (grp) DO NOTHING",
-                    &[&grp, &id, &here, &pid],
+                    &[&grp, &id, &on, &pid],
                 )? == 1;
                 if taken {
                     tx.commit()?;
@@ -622,11 +619,11 @@ impl Store for Postgres {
                 let holder: (String, String, i32) = (row.get(0), row.get(1), row.get(2));
                 // A run being taken over takes back the lock it held when it stopped: this
                 // process now holds its lease, or its process, on this machine, is gone.
-                let stopped = owner || (holder.1 == here && !alive(holder.2 as u32));
+                let stopped = owner || (holder.1 == on && !alive(holder.2 as u32));
                 if take_over && holder.0 == id && stopped {
                     tx.execute(
                         "UPDATE rollgate_locks SET host = $2, pid = $3 WHERE grp = $1",
-                        &[&grp, &here, &pid],
+                        &[&grp, &on, &pid],
                     )?;
                     tx.commit()?;
                     return Ok(None);
@@ -640,16 +637,7 @@ impl Store for Postgres {
                 group: group.to_string(),
                 run_id: run_id.to_string(),
             })),
-            Some((id, on, pid)) => {
-                let pid = pid as u32;
-                Err(if on != host() {
-                    format!("concurrency group `{group}` is held by run {id} (on {on}, pid {pid}); wait for it to finish, or `rollgate resume {id}` if it stopped")
-                } else if alive(pid) {
-                    format!("concurrency group `{group}` is held by run {id} (pid {pid}); wait for it to finish")
-                } else {
-                    format!("concurrency group `{group}` is held by run {id}, which stopped without finishing; `rollgate resume {id}` puts its routers back and releases the group")
-                })
-            }
+            Some((id, on, pid)) => Err(super::held_by(group, &id, Some(&on), Some(pid as u32))),
         }
     }
 

@@ -73,11 +73,6 @@ impl Approvals for Cli {
 pub async fn rollback_requested(store: Arc<dyn Store>, run_id: String) -> String {
     let mut woken = store.decisions_woken(&run_id);
     loop {
-        let every = if woken.is_some() {
-            super::POLL_WHEN_WOKEN
-        } else {
-            super::POLL
-        };
         if let Some((id, w)) = store
             .asked(&run_id)
             .into_iter()
@@ -86,6 +81,7 @@ pub async fn rollback_requested(store: Arc<dyn Store>, run_id: String) -> String
             store.spend(&run_id, &id);
             return format!("rollback requested by {}", w.by);
         }
+        let every = super::poll_every(&woken);
         super::pause_or_woken(tokio::time::sleep(every), &mut woken).await;
     }
 }

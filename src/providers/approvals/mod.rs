@@ -23,6 +23,16 @@ const POLL: Duration = Duration::from_millis(200);
 /// case a signal was missed (a connection lost and made again).
 const POLL_WHEN_WOKEN: Duration = Duration::from_secs(5);
 
+/// How often to look for a decision: seldom when the store also says at once that one was
+/// written.
+fn poll_every(woken: &Option<tokio::sync::watch::Receiver<u64>>) -> Duration {
+    if woken.is_some() {
+        POLL_WHEN_WOKEN
+    } else {
+        POLL
+    }
+}
+
 /// Waits for `pause`, or less if `woken` (a store's signal that a decision was written)
 /// changes; a signal whose sender is gone is dropped, and looking goes on without it.
 async fn pause_or_woken(
@@ -62,13 +72,8 @@ where
         if clock.elapsed() >= deadline {
             return (Decision::TimedOut, None);
         }
-        let every = if woken.is_some() {
-            POLL_WHEN_WOKEN
-        } else {
-            POLL
-        };
         let left = deadline.saturating_sub(clock.elapsed());
-        pause_or_woken(clock.sleep(every.min(left)), &mut woken).await;
+        pause_or_woken(clock.sleep(poll_every(&woken).min(left)), &mut woken).await;
     }
 }
 
