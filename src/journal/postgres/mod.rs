@@ -15,95 +15,26 @@
 //! connection (`postgres`' blocking client, which may not be driven from inside the run's
 //! runtime), reconnecting when the connection was lost.
 
+mod connection;
+mod lease;
+mod listen;
+mod schema;
+
 use super::store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 use super::{alive, this_host as host, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
+use connection::{connect, said, shown, Job, Worker};
+use lease::{heartbeat, lost, Owned};
+use listen::{listen, Signals};
 use postgres::error::SqlState;
-use postgres::{Client, Config};
+use postgres::Config;
+use schema::migrate;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
-
-/// The schema this rollgate writes, and every migration to it, in order.
-const MIGRATIONS: [&str; 2] = [
-    r#"
-CREATE TABLE rollgate_runs (
-    run_id text PRIMARY KEY,
-    header text NOT NULL,
-    created timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE rollgate_events (
-    run_id text NOT NULL REFERENCES rollgate_runs ON DELETE CASCADE,
-    seq bigint NOT NULL,
-    event text NOT NULL,
-    PRIMARY KEY (run_id, seq)
-);
-CREATE TABLE rollgate_decisions (
-    id bigserial PRIMARY KEY,
-    run_id text NOT NULL REFERENCES rollgate_runs ON DELETE CASCADE,
-    decision text NOT NULL,
-    used boolean NOT NULL DEFAULT false
-);
-CREATE TABLE rollgate_locks (
-    grp text PRIMARY KEY,
-    run_id text NOT NULL,
-    host text NOT NULL,
-    pid integer NOT NULL
-);
-"#,
-    r#"
-ALTER TABLE rollgate_runs
-    ADD COLUMN fence bigint NOT NULL DEFAULT 0,
-    ADD COLUMN lease_until timestamptz;
-"#,
-];
-
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
-
-/// The connection's thread, taking jobs.
-struct Worker {
-    jobs: Mutex<mpsc::Sender<Job>>,
-    /// Where, for people: `postgres://user@host:port/db`, never the password.
-    shown: String,
-    /// The fence of each run this process owns: its events are written under it.
-    fences: Mutex<HashMap<String, i64>>,
-}
-
-impl Worker {
-    /// Runs `f` on the connection and waits for what it returns.
-    fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
-    ) -> io::Result<T> {
-        let (tx, rx) = mpsc::channel();
-        let job: Job = Box::new(move |client| {
-            let _ = tx.send(f(client));
-        });
-        let sent = self.jobs.lock().expect("not poisoned").send(job);
-        let gone = || io::Error::other(format!("the store at {} stopped", self.shown));
-        sent.map_err(|_| gone())?;
-        rx.recv()
-            .map_err(|_| gone())?
-            .map_err(|e| io::Error::other(format!("{}: {}", self.shown, said(&e))))
-    }
-}
-
-/// A database error in words: the server's message where it sent one.
-fn said(e: &postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return db.message().to_string();
-    }
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text = format!("{text}: {c}");
-        cause = c.source();
-    }
-    text
-}
 
 /// Runs kept in PostgreSQL.
 pub struct Postgres {
@@ -113,102 +44,6 @@ pub struct Postgres {
     /// Per run, the signal a written decision changes; the listening thread starts with the
     /// first run asked about.
     woken: Mutex<Option<Arc<Signals>>>,
-}
-
-/// Per run, the signal its decisions change.
-type Signals = Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>;
-
-/// Changes every run's signal: each looks again (for what a lost connection missed).
-fn wake_all(senders: &Signals) {
-    for tx in senders.lock().expect("not poisoned").values() {
-        tx.send_modify(|n| *n += 1);
-    }
-}
-
-/// LISTENs on its own connection for decisions written by any process, and wakes the run each
-/// is for; made again a second after a connection is lost.
-fn listen(config: Config, senders: Arc<Signals>) {
-    use postgres::fallible_iterator::FallibleIterator;
-    loop {
-        if let Ok(mut client) = connect(&config) {
-            if client.batch_execute("LISTEN rollgate_decisions").is_ok() {
-                wake_all(&senders);
-                let mut notifications = client.notifications();
-                let mut each = notifications.blocking_iter();
-                while let Ok(Some(n)) = each.next() {
-                    if let Some(tx) = senders.lock().expect("not poisoned").get(n.payload()) {
-                        tx.send_modify(|count| *count += 1);
-                    }
-                }
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-}
-
-/// `url` for people: its user, host, port and database, without a password.
-fn shown(config: &Config) -> String {
-    use postgres::config::Host;
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        Some(Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    let db = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{host}:{port}/{db}")
-}
-
-/// Connects as `config` says, with TLS (rustls, the system's roots) unless `sslmode=disable`.
-fn connect(config: &Config) -> Result<Client, postgres::Error> {
-    use postgres::config::SslMode;
-    if config.get_ssl_mode() == SslMode::Disable {
-        return config.connect(postgres::NoTls);
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
-}
-
-/// Brings the schema to this rollgate's version, one migrator at a time; refuses a newer one.
-fn migrate(client: &mut Client, shown: &str) -> Result<(), String> {
-    let fail = |e: postgres::Error| format!("{shown}: {}", said(&e));
-    let mut tx = client.transaction().map_err(fail)?;
-    // Two first uses at once would race creating the table itself: an advisory lock, held to
-    // the transaction's end, makes them take turns.
-    tx.batch_execute(
-        "SELECT pg_advisory_xact_lock(hashtext('rollgate_schema'));
-         CREATE TABLE IF NOT EXISTS rollgate_schema (version integer NOT NULL);",
-    )
-    .map_err(fail)?;
-    let version: i32 = tx
-        .query_opt("SELECT max(version) FROM rollgate_schema", &[])
-        .map_err(fail)?
-        .and_then(|r| r.get::<_, Option<i32>>(0))
-        .unwrap_or(0);
-    let knows = MIGRATIONS.len() as i32;
-    if version > knows {
-        return Err(format!("{shown} holds rollgate's schema version {version}, made by a newer rollgate; this one knows up to version {knows}: use the newer rollgate"));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.batch_execute(sql).map_err(fail)?;
-        tx.execute(
-            "INSERT INTO rollgate_schema (version) VALUES ($1)",
-            &[&(i as i32 + 1)],
-        )
-        .map_err(fail)?;
-    }
-    tx.commit().map_err(fail)
 }
 
 impl Postgres {
@@ -313,106 +148,6 @@ impl Log for Events {
     }
 }
 
-/// Why an owner may write no more.
-fn lost(run_id: &str) -> io::Error {
-    io::Error::new(
-        ErrorKind::PermissionDenied,
-        format!("this process no longer owns run {run_id}: its lease ran out (another process may have taken the run over); it stops without touching a router"),
-    )
-}
-
-/// A run's lease held by this process: renewed every heartbeat on a thread of its own until
-/// dropped, when it is given up.
-struct Owned {
-    worker: Arc<Worker>,
-    run_id: String,
-    fence: i64,
-    lost: Arc<AtomicBool>,
-    /// Set to stop the heartbeat, which waits on it.
-    stop: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl Lease for Owned {
-    fn lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
-    }
-
-    fn check(&self) -> io::Result<()> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(lost(&self.run_id));
-        }
-        let (id, fence) = (self.run_id.clone(), self.fence);
-        let holds = self.worker.call(move |c| {
-            c.query_opt(
-                "SELECT 1 FROM rollgate_runs WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
-                &[&id, &fence],
-            )
-            .map(|r| r.is_some())
-        })?;
-        if !holds {
-            self.lost.store(true, Ordering::SeqCst);
-            return Err(lost(&self.run_id));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().expect("not poisoned") = true;
-        wake.notify_all();
-        self.worker
-            .fences
-            .lock()
-            .expect("not poisoned")
-            .remove(&self.run_id);
-        let (id, fence) = (self.run_id.clone(), self.fence);
-        let _ = self.worker.call(move |c| {
-            c.execute(
-                "UPDATE rollgate_runs SET lease_until = NULL WHERE run_id = $1 AND fence = $2",
-                &[&id, &fence],
-            )
-        });
-    }
-}
-
-/// Renews the lease every heartbeat until stopped, or until it finds the lease gone.
-fn heartbeat(
-    worker: Arc<Worker>,
-    run_id: String,
-    fence: i64,
-    terms: Terms,
-    lost: Arc<AtomicBool>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
-) {
-    let (stopped, wake) = &*stop;
-    let mut done = stopped.lock().expect("not poisoned");
-    loop {
-        done = wake
-            .wait_timeout(done, terms.heartbeat)
-            .expect("not poisoned")
-            .0;
-        if *done {
-            return;
-        }
-        let (id, lease) = (run_id.clone(), terms.lease.as_secs_f64());
-        let renewed = worker.call(move |c| {
-            c.execute(
-                "UPDATE rollgate_runs SET lease_until = now() + make_interval(secs => $3)
-                 WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
-                &[&id, &fence, &lease],
-            )
-        });
-        // Unreachable: tried again next beat; the lease may run out meanwhile, which the
-        // next check finds.
-        if let Ok(0) = renewed {
-            lost.store(true, Ordering::SeqCst);
-            return;
-        }
-    }
-}
-
 /// A concurrency group's row, deleted when dropped.
 struct Locked {
     worker: Arc<Worker>,
@@ -452,9 +187,9 @@ impl Store for Postgres {
         format!("{} (run {run_id})", self.worker.shown)
     }
 
-    /// The first of [`super::run_ids`] no run has.
+    /// The first of [`crate::journal::run_ids`] no run has.
     fn new_run_id(&self, started: DateTime<Utc>) -> String {
-        let mut ids = super::run_ids(started);
+        let mut ids = crate::journal::run_ids(started);
         let base = ids.next().expect("ids go on");
         let pattern = format!("{base}%");
         let taken: Vec<String> = self
@@ -637,7 +372,12 @@ impl Store for Postgres {
                 group: group.to_string(),
                 run_id: run_id.to_string(),
             })),
-            Some((id, on, pid)) => Err(super::held_by(group, &id, Some(&on), Some(pid as u32))),
+            Some((id, on, pid)) => Err(crate::journal::held_by(
+                group,
+                &id,
+                Some(&on),
+                Some(pid as u32),
+            )),
         }
     }
 
