@@ -81,9 +81,24 @@ pub(super) fn drive(
     if let Some(actions) = Actions::from_env() {
         reporters.push(Box::new(StepReport::new(actions, &live.plan, &live.run_id)));
     }
+    let store = live.store.location_of(&live.run_id);
     let driven = rt.block_on(live.drive(reporters, Signals::StopTheRun))?;
     for w in &driven.warnings {
         writeln!(io.err, "rollgate: {w}")?;
+    }
+    if !driven.unwritten.is_empty() {
+        writeln!(
+            io.err,
+            "rollgate: {} events could not be written to {store}; here they are, one JSON object a line:",
+            driven.unwritten.len()
+        )?;
+        for e in &driven.unwritten {
+            writeln!(
+                io.err,
+                "{}",
+                serde_json::to_string(e).expect("events serialize")
+            )?;
+        }
     }
     Ok(driven)
 }

@@ -22,7 +22,7 @@ pub use evidence::{Evidence, Slower};
 pub use method::Method;
 pub use outcome::Outcome;
 pub use pause_timeout::PauseTimeout;
-pub use reason::{stopped_from_outside, Reason, CANCELLED, REQUESTED};
+pub use reason::{stopped_from_outside, Reason, CANCELLED, REQUESTED, STORE_GONE};
 pub use route::Route;
 pub use router_state::RouterState;
 pub use verdict::Verdict;
@@ -197,6 +197,19 @@ pub enum Event {
         then: PauseTimeout,
         by: Option<String>,
         timed_out: bool,
+    },
+    /// The store keeping the journal could not be reached (a database restarting, a network
+    /// cut): the run keeps its events, writes no router, and tries again every second; still
+    /// unreachable after `rolls_back_after` seconds, it rolls back.
+    StoreUnreachable {
+        error: String,
+        rolls_back_after: f64,
+    },
+    /// The store is reachable again after `after` seconds, and holds every event kept
+    /// meanwhile (`written` of them).
+    StoreReachable {
+        after: f64,
+        written: usize,
     },
     /// `rollgate resume` took over a run that stopped without finishing.
     RunResumed {

@@ -7,6 +7,9 @@ pub const CANCELLED: &str = "the run was cancelled";
 /// The start of the reason when someone asked for the rollback.
 pub const REQUESTED: &str = "rollback requested by ";
 
+/// The start of the reason when the store stayed unreachable past `rollback.store-outage`.
+pub const STORE_GONE: &str = "the store has been unreachable for ";
+
 /// Whether a rollback's reason says the run was stopped from outside (a signal, a request),
 /// rather than by what it observed.
 pub fn stopped_from_outside(reason: &str) -> bool {

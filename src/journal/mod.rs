@@ -6,10 +6,12 @@
 
 pub mod dir;
 mod open;
+mod pending;
 pub mod postgres;
 pub mod store;
 
 pub use open::open;
+pub use pending::{Kept, Pending};
 pub use store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 
 use crate::event::RouterState;

@@ -37,7 +37,9 @@ pub trait Held: Send + Sync {}
 /// A process's ownership of a run, renewed while it drives it and given up when dropped.
 pub trait Lease: Send + Sync {
     /// `Ok` while this process still owns the run: checked before every router write, so an
-    /// owner that was paused or cut off past its lease touches no router again.
+    /// owner that was paused or cut off past its lease touches no router again. An error of
+    /// kind `PermissionDenied` says another process holds the run; any other, that the store
+    /// could not be asked.
     fn check(&self) -> io::Result<()>;
 
     /// Whether this process already found the lease gone (its heartbeat could not renew it):

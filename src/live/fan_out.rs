@@ -95,6 +95,7 @@ impl FanOut<'_> {
             outcome,
             events: self.events,
             warnings,
+            unwritten: Vec::new(),
         })
     }
 }
@@ -192,7 +193,7 @@ mod tests {
             events: Vec::new(),
         };
         let recorder = Recorder {
-            journal: journal.clone(),
+            journal: Arc::new(crate::journal::Pending::new(journal.clone())),
             started_at: header.started_at,
         };
         let driven = fan_out

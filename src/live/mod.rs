@@ -27,7 +27,7 @@ pub use take_over::{take_over, Resumable, Then};
 use crate::clock::Clock;
 use crate::event::{Mode, Outcome, Stamped};
 use crate::graph::StepGraph;
-use crate::journal::{Held, Lease, Log, Store};
+use crate::journal::{Held, Lease, Log, Pending, Store};
 use crate::plan::Plan;
 use crate::providers::approvals::{BySource, Cli};
 use crate::providers::Providers;
@@ -77,6 +77,9 @@ pub struct Driven {
     pub events: Vec<Stamped>,
     /// What went wrong after the run that did not change its outcome.
     pub warnings: Vec<String>,
+    /// Events the store never took (it stayed unreachable, or another process took the run
+    /// over), in order: the caller shows them, so none is lost.
+    pub unwritten: Vec<Stamped>,
 }
 
 /// How long, after the run ends, its last messages may still take to go out.
@@ -124,8 +127,9 @@ impl LiveRun {
         );
         let mut providers = self.providers;
         providers.approvals = Some(Arc::new(BySource { sources }));
+        let journal = Arc::new(Pending::new(self.journal));
         let recorder = recorder::Recorder {
-            journal: self.journal.clone(),
+            journal: journal.clone(),
             started_at: self.started_at,
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -144,7 +148,7 @@ impl LiveRun {
                 github.commands,
                 signals,
             ),
-            journal: Some(self.journal),
+            journal: Some(journal.clone()),
             owner: Some(self.lease),
         };
         let run = async move {
@@ -158,8 +162,12 @@ impl LiveRun {
             reporters,
             events: Vec::new(),
         };
-        fan_out
+        let mut driven = fan_out
             .drive(run, rx, delivered, recorder, github.watchers)
-            .await
+            .await?;
+        // A last try for what waited on an unreachable store.
+        journal.retry();
+        driven.unwritten = journal.left();
+        Ok(driven)
     }
 }

@@ -3,12 +3,12 @@
 
 use crate::delivery::Delivered;
 use crate::event::{Event, Stamped};
-use crate::journal::Log;
+use crate::journal::Pending;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 pub struct Recorder {
-    pub journal: Arc<dyn Log>,
+    pub journal: Arc<Pending>,
     /// When the run started: events are stamped with the time since.
     pub started_at: DateTime<Utc>,
 }
@@ -26,8 +26,13 @@ impl Recorder {
                 error: result.err(),
             },
         };
-        // A journal that cannot take it is the runner's to notice; this is a report.
-        let _ = self.journal.append(&e);
+        // Behind what waits for an unreachable store, without trying it again here: the run
+        // does that, and whatever is left at the end is shown.
+        if self.journal.waiting() > 0 {
+            self.journal.queue(&e);
+        } else {
+            self.journal.write(&e);
+        }
         e
     }
 }

@@ -50,7 +50,13 @@ pub struct Rollback {
     /// After a rollback, how long before this plan may start again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cool_down: Option<Duration>,
+    /// A real run whose store (a PostgreSQL `--state`) cannot be reached holds its routers where they are and retries; once the store has been unreachable this long, it rolls back without being able to prove it still owns the run. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_outage: Option<Duration>,
 }
+
+/// How long a run rides out an unreachable store unless `rollback.store-outage` says.
+pub const DEFAULT_STORE_OUTAGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Rollback {
     /// The weights a gradual rollback steps through from `from`, ending at 0.

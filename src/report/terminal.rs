@@ -171,6 +171,16 @@ pub fn line(e: &Stamped) -> Option<String> {
             if *v { "passed" } else { "FAILED" }
         ),
         Event::RollbackFinished { verified: None } => "rollback finished".into(),
+        Event::StoreUnreachable {
+            error,
+            rolls_back_after,
+        } => format!(
+            "the store is unreachable ({error}): events are kept and no router is written until it answers; rolling back after {}",
+            crate::plan::Duration(std::time::Duration::from_secs_f64(*rolls_back_after))
+        ),
+        Event::StoreReachable { after, written } => format!(
+            "the store answers again after {after:.1}s; the {written} events kept meanwhile are written"
+        ),
         Event::RunResumed {
             died_at,
             continuing,
@@ -297,6 +307,32 @@ mod tests {
     #[test]
     fn a_gate_that_timed_out() {
         insta::assert_snapshot!(lines(&sample_runs::gate_timed_out()));
+    }
+
+    #[test]
+    fn a_store_away_and_back() {
+        let at = |t: f64, event| Stamped {
+            t,
+            at: chrono::Utc::now(),
+            event,
+        };
+        insta::assert_snapshot!(lines(&[
+            at(
+                61.0,
+                Event::StoreUnreachable {
+                    error: "postgres://rollgate@db.internal:5432/rollgate: connection refused"
+                        .into(),
+                    rolls_back_after: 30.0,
+                }
+            ),
+            at(
+                65.2,
+                Event::StoreReachable {
+                    after: 4.2,
+                    written: 21,
+                }
+            ),
+        ]));
     }
 
     #[test]

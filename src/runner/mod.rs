@@ -13,6 +13,7 @@ pub mod prepare;
 mod retry;
 mod rollback;
 mod step;
+mod store_outage;
 mod triggers;
 
 use crate::clock::Clock;
@@ -21,7 +22,7 @@ use crate::event::RouterState;
 use crate::event::{Event, Mode, Outcome, Reason, Stamped};
 use crate::expr::eval::{self, Contexts, Status};
 use crate::graph::{Edge, StepGraph};
-use crate::journal::{Lease, Log};
+use crate::journal::{Lease, Pending};
 use crate::plan::check::{Counts, Histogram, Series};
 use crate::plan::rollback::RollbackMode;
 use crate::plan::trigger::TriggerAction;
@@ -85,8 +86,9 @@ pub struct Setup {
     pub contexts: Value,
     /// Completes when the run is cancelled (SIGINT/SIGTERM, or a fixture's `cancel`).
     pub cancel: Cancellation,
-    /// Where every event is written before the run moves on (real runs).
-    pub journal: Option<Arc<dyn Log>>,
+    /// Where every event is written before the run moves on (real runs), or kept, in order,
+    /// while the store cannot be reached.
+    pub journal: Option<Arc<Pending>>,
     /// This process's ownership of the run (real runs), checked before every router write.
     pub owner: Option<Arc<dyn Lease>>,
 }
@@ -143,10 +145,13 @@ pub(crate) struct RunContext {
     queries: BTreeMap<String, Queries>,
     events: mpsc::UnboundedSender<Stamped>,
     routers: Mutex<Routers>,
-    journal: Option<Arc<dyn Log>>,
+    journal: Option<Arc<Pending>>,
     owner: Option<Arc<dyn Lease>>,
-    /// The first failure to write the journal; the run then stops and rolls back.
+    /// The first failure to write the journal for good (another process holds the run); the
+    /// run then stops and rolls back.
     journal_error: Mutex<Option<String>>,
+    /// Since when the store has been unreachable, while it is.
+    outage: Mutex<Option<store_outage::Outage>>,
     /// Steps a resumed run already did.
     skip: BTreeSet<String>,
     /// Each query's latest answer, shared by a check and a trigger asking at the same moment.
@@ -175,17 +180,14 @@ impl RunContext {
             at: self.clock.now(),
             event,
         };
-        // The journal is the state: written before anything else happens.
-        if let Some(j) = &self.journal {
-            if let Err(e) = j.append(&stamped) {
-                self.journal_error
-                    .lock()
-                    .expect("not poisoned")
-                    .get_or_insert(format!("cannot write the journal: {e}"));
-            }
-        }
+        // The journal is the state: written (or kept, while the store is away) before
+        // anything else happens.
+        let changed = self.write_journal(&stamped);
         // A reporter that stopped listening must not stop the rollout.
         let _ = self.events.send(stamped);
+        if let Some(changed) = changed {
+            self.emit(changed);
+        }
     }
 
     /// Makes the journal so far survive the machine going down: before and after every router
@@ -199,13 +201,6 @@ impl RunContext {
                     .get_or_insert(format!("cannot write the journal: {e}"));
             }
         }
-    }
-
-    /// Why this process may not write to a router, once it no longer owns the run; a router
-    /// is written to only while this is `None`.
-    fn not_owner(&self) -> Option<Reason> {
-        let owner = self.owner.as_ref()?;
-        owner.check().err().map(|e| Reason::says(e.to_string()))
     }
 
     /// Why the run cannot go on, if writing the journal failed.
@@ -331,6 +326,7 @@ fn run_context(
         journal: setup.journal,
         owner: setup.owner,
         journal_error: Mutex::new(None),
+        outage: Mutex::new(None),
         answers: Mutex::new(BTreeMap::new()),
         counting: Mutex::new(BTreeMap::new()),
         histograms: Mutex::new(BTreeMap::new()),
@@ -613,6 +609,10 @@ async fn forward(shared: Arc<RunContext>) -> Outcome {
             }
             why = sh.stopped() => {
                 ended = Some((End::Fail(Reason::says(why)), Some(RollbackMode::Immediate)));
+                break;
+            }
+            why = sh.store_gone(), if sh.journal.is_some() => {
+                ended = Some((End::Fail(why), Some(RollbackMode::Immediate)));
                 break;
             }
         }

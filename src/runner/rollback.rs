@@ -37,8 +37,10 @@ impl RunContext {
             let id = node.id.as_str();
             match &node.kind {
                 // Someone asked for this rollback (a signal, `rollgate rollback`): nobody need
-                // approve it again.
-                StepKind::Gate { .. } if crate::event::stopped_from_outside(&reason.message) => {}
+                // approve it again; nor one for a store gone, where approvals are kept.
+                StepKind::Gate { .. }
+                    if crate::event::stopped_from_outside(&reason.message)
+                        || reason.message.starts_with(crate::event::STORE_GONE) => {}
                 StepKind::Gate { gate } => {
                     self.emit(Event::GateWaiting {
                         step: id.into(),

@@ -90,9 +90,7 @@ impl RunContext {
                 .insert(router.to_string(), state.canary_weight);
             routers.captured.insert(router.to_string(), state);
         }
-        if let Some(lost) = self.not_owner() {
-            return Err(lost);
-        }
+        self.may_write_routers(false).await?;
         self.sync_journal();
         self.retrying(router, Persistence::Shift, || r.apply(route))
             .await
@@ -308,9 +306,7 @@ impl RunContext {
             .cloned();
         let Some(state) = captured else { return Ok(()) };
         let r = &self.providers.routers[router];
-        if let Some(lost) = self.not_owner() {
-            return Err(lost);
-        }
+        self.may_write_routers(true).await?;
         self.sync_journal();
         self.retrying(router, Persistence::Restore, || r.restore(&state))
             .await

@@ -251,7 +251,10 @@ struct Lost;
 
 impl crate::journal::Lease for Lost {
     fn check(&self) -> std::io::Result<()> {
-        Err(std::io::Error::other("this process no longer owns run r1"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "this process no longer owns run r1",
+        ))
     }
 
     fn lost(&self) -> bool {
@@ -270,7 +273,7 @@ fn run_journaled(
     );
     let fx = fixture::parse("f.yaml", &fixture).unwrap();
     rehearse_with(v, fx, |setup| {
-        setup.journal = Some(journal);
+        setup.journal = Some(Arc::new(crate::journal::Pending::new(journal)));
         setup.owner = owner;
     })
 }
@@ -306,4 +309,132 @@ fn a_process_that_no_longer_owns_the_run_never_writes_a_router() {
             .any(|e| matches!(e.event, Event::WeightShifted { .. })),
         "a router was written"
     );
+}
+
+/// A store that cannot be reached while the run's clock is in `down`: its journal and its
+/// lease both fail then, as a database restarting does; what it took, it keeps.
+struct Flaky {
+    clock: std::sync::OnceLock<crate::clock::Clock>,
+    down: std::ops::Range<std::time::Duration>,
+    kept: std::sync::Mutex<Vec<Stamped>>,
+}
+
+impl Flaky {
+    fn new(down: std::ops::Range<u64>) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            clock: std::sync::OnceLock::new(),
+            down: std::time::Duration::from_secs(down.start)
+                ..std::time::Duration::from_secs(down.end),
+            kept: Default::default(),
+        })
+    }
+
+    fn answers(&self) -> std::io::Result<()> {
+        let now = self.clock.get().expect("set before the run").elapsed();
+        if self.down.contains(&now) {
+            return Err(std::io::Error::other("connection refused"));
+        }
+        Ok(())
+    }
+}
+
+impl crate::journal::Log for Flaky {
+    fn append(&self, e: &Stamped) -> std::io::Result<()> {
+        self.answers()?;
+        self.kept.lock().unwrap().push(e.clone());
+        Ok(())
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::journal::Lease for Flaky {
+    fn check(&self) -> std::io::Result<()> {
+        self.answers()
+    }
+
+    fn lost(&self) -> bool {
+        false
+    }
+}
+
+/// Runs the paths plan (with `extra`) on a healthy fixture against a store down while `down`
+/// (seconds of run time); the outcome, the events, and what never got written.
+fn run_with_store_down(extra: &str, store: &Arc<Flaky>) -> (Outcome, Vec<Stamped>, Vec<Stamped>) {
+    let v =
+        crate::validate::validate("paths.yaml", &plan(extra)).unwrap_or_else(|d| panic!("{d:#?}"));
+    let fixture = format!(
+        "start: 2026-03-01T12:00:00Z\nqueries:\n  'errors{{v=\"canary\"}}':\n    steps: {HEALTHY}\n  'errors{{v=\"stable\"}}':\n    steps: {HEALTHY}\n"
+    );
+    let fx = fixture::parse("f.yaml", &fixture).unwrap();
+    let pending = Arc::new(crate::journal::Pending::new(store.clone()));
+    let (outcome, events) = rehearse_with(v, fx, |setup| {
+        let _ = store.clock.set(setup.clock.clone());
+        setup.journal = Some(pending.clone());
+        setup.owner = Some(store.clone());
+    });
+    (outcome, events, pending.left())
+}
+
+fn when(events: &[Stamped], what: impl Fn(&Event) -> bool) -> Vec<f64> {
+    events
+        .iter()
+        .filter(|e| what(&e.event))
+        .map(|e| e.t)
+        .collect()
+}
+
+#[test]
+fn a_store_away_for_a_while_holds_the_routers_and_loses_no_event() {
+    // Down from 2m to 6m: the shift to 50% due at 5m waits for it.
+    let store = Flaky::new(120..360);
+    let (outcome, events, left) = run_with_store_down("rollback: { store-outage: 10m }", &store);
+    assert_eq!(outcome, Outcome::Promoted);
+    let shifted = when(&events, |e| matches!(e, Event::WeightShifted { .. }));
+    assert!(
+        shifted.iter().all(|t| !(120.0..360.0).contains(t)),
+        "a router was written while the store was away: {shifted:?}"
+    );
+    assert_eq!(weights(&events), vec![10, 50]);
+    let away = when(&events, |e| matches!(e, Event::StoreUnreachable { .. }));
+    let back = when(&events, |e| matches!(e, Event::StoreReachable { .. }));
+    assert_eq!(away.len(), 1, "{away:?}");
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!((120.0..=180.0).contains(&away[0]), "{away:?}");
+    assert!((360.0..=361.0).contains(&back[0]), "{back:?}");
+    // Every event is in the journal, in the order it was emitted.
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(*store.kept.lock().unwrap(), events);
+}
+
+#[test]
+fn a_store_gone_past_its_bound_rolls_back_unproven_and_keeps_what_it_could_not_write() {
+    let store = Flaky::new(120..100_000);
+    let (outcome, events, left) = run_with_store_down("", &store);
+    assert_eq!(outcome, Outcome::RolledBack);
+    let reason = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RollbackStarted { reason, .. } => Some(reason.message.clone()),
+            _ => None,
+        })
+        .expect("it rolled back");
+    assert!(
+        reason.starts_with("the store has been unreachable for 30s (rollback.store-outage)"),
+        "{reason}"
+    );
+    // Back to the captured state, 30 s after the store went away.
+    assert_eq!(weights(&events), vec![10, 0]);
+    let restored = when(&events, |e| matches!(e, Event::WeightShifted { .. }))[1];
+    let away = when(&events, |e| matches!(e, Event::StoreUnreachable { .. }))[0];
+    assert!(
+        (30.0..32.0).contains(&(restored - away)),
+        "{away} {restored}"
+    );
+    // What the store took, and what it did not, are every event in order.
+    let mut all = store.kept.lock().unwrap().clone();
+    all.extend(left);
+    assert_eq!(all, events);
 }

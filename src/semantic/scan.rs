@@ -9,7 +9,7 @@ use crate::plan::Duration;
 use serde_json::Value;
 
 /// Keys whose values are durations.
-const DURATION_KEYS: [&str; 8] = [
+const DURATION_KEYS: [&str; 9] = [
     "observe",
     "every",
     "timeout",
@@ -17,6 +17,7 @@ const DURATION_KEYS: [&str; 8] = [
     "for",
     "max-duration",
     "cool-down",
+    "store-outage",
     "duration",
 ];
 

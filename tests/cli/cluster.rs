@@ -85,6 +85,16 @@ impl Cluster {
         cluster
     }
 
+    /// Stops the server (fast: its connections are closed), as a restart or a failover does.
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    /// Starts it again after [`Cluster::stop`], on the same port.
+    pub fn start_again(&self) {
+        self.pg_ctl("start");
+    }
+
     fn pg_ctl(&self, what: &str) {
         let data = self.dir.path().join("data");
         let mut c = as_owner(&self.bin.join("pg_ctl"));

@@ -478,3 +478,108 @@ fn two_runs_racing_for_one_group_on_two_machines_start_once() {
         "0"
     );
 }
+
+/// A plan that watches its canary for 4 s, asking for a metric every 200 ms, then takes all
+/// the traffic; its router logs every write.
+const WATCHED: &str = "name: watched\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT >> writes; echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 200ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 4s }\n  - { name: full, weight: 100, observe: 200ms }\n";
+
+/// A run of `plan` kept in database `db`, once it has shifted its canary.
+fn watched(
+    cluster: &Cluster,
+    db: &str,
+    plan: &str,
+) -> (
+    String,
+    tempfile::TempDir,
+    std::process::Child,
+    crate::support::Events,
+) {
+    let url = cluster.database(db);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
+    let (run, events) = crate::support::Events::spawn(
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+            .args(["run", "plan.yaml", "--json", "--state", &url])
+            .current_dir(work.path()),
+    );
+    events.wait_for("weight-shifted");
+    (url, work, run, events)
+}
+
+#[test]
+fn a_database_restarted_mid_run_is_ridden_out_and_no_event_is_lost() {
+    let cluster = Cluster::start();
+    let (_, work, mut run, events) = watched(&cluster, "restart", WATCHED);
+    // Down for 4 s, past the 2 s lease and across the shift to 100% due 4 s into the run.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    cluster.stop();
+    let away = events.wait_for("store-unreachable");
+    assert_eq!(away["rolls_back_after"], 30.0);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    cluster.start_again();
+    assert_eq!(
+        run.wait().unwrap().code(),
+        Some(0),
+        "{}",
+        events.text.lock().unwrap()
+    );
+    let all = events.finish();
+    let kinds: Vec<&str> = all.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let back = kinds.iter().position(|k| *k == "store-reachable").unwrap();
+    let shifts: Vec<usize> = (0..kinds.len())
+        .filter(|i| kinds[*i] == "weight-shifted")
+        .collect();
+    assert_eq!(shifts.len(), 2, "{kinds:?}");
+    // The shift to 100% waited for the store; the router was told nothing else.
+    assert!(shifts[1] > back, "{kinds:?}");
+    assert_eq!(writes(work.path()), ["25", "100"]);
+    // Every event it printed is in the database once, in order, written after the restart.
+    let journaled = cluster.sql(
+        "restart",
+        "SELECT string_agg(event::json->>'event', ',' ORDER BY seq) FROM rollgate_events",
+    );
+    assert_eq!(journaled, kinds.join(","));
+    assert_eq!(
+        cluster.sql(
+            "restart",
+            "SELECT count(*) FROM rollgate_runs WHERE lease_until IS NULL"
+        ),
+        "1",
+        "the lease is given up at the end"
+    );
+}
+
+#[test]
+fn a_database_gone_past_the_plans_bound_rolls_back_loudly_and_prints_what_it_could_not_write() {
+    let cluster = Cluster::start();
+    let plan = WATCHED.replace("phases:", "rollback: { store-outage: 1s }\nphases:");
+    let (_, work, run, events) = watched(&cluster, "gone", &plan);
+    cluster.stop();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        events.text.lock().unwrap()
+    );
+    let text = events.text.lock().unwrap().clone();
+    let all = events.finish();
+    // Back where the run found it, without proof of owning the run, saying so.
+    assert_eq!(writes(work.path()), ["25", "0"]);
+    let finished = all.iter().find(|e| e["event"] == "run-finished").unwrap();
+    let reason = finished["reason"]["message"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the store has been unreachable for 1s (rollback.store-outage): rolling back without being able to prove"),
+        "{reason}"
+    );
+    // What the database never got is on stderr, the run's end included.
+    assert!(
+        text.contains(" events could not be written to postgres://rollgate@127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""event":"run-finished","outcome":"rolled-back""#),
+        "{text}"
+    );
+}

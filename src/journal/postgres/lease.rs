@@ -6,6 +6,7 @@ use crate::journal::store::{Lease, Terms};
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Why an owner may write no more.
 pub(super) fn lost(run_id: &str) -> io::Error {
@@ -21,6 +22,7 @@ pub(super) struct Owned {
     pub(super) worker: Arc<Worker>,
     pub(super) run_id: String,
     pub(super) fence: i64,
+    pub(super) lease: Duration,
     pub(super) lost: Arc<AtomicBool>,
     /// Set to stop the heartbeat, which waits on it.
     pub(super) stop: Arc<(Mutex<bool>, Condvar)>,
@@ -31,24 +33,31 @@ impl Lease for Owned {
         self.lost.load(Ordering::SeqCst)
     }
 
+    /// Renews the lease as it checks it: a router write that follows has a whole lease before
+    /// anyone may take the run over. A lease that ran out while the store was unreachable is
+    /// taken back if nobody took the run meanwhile (the fence is still this process's).
     fn check(&self) -> io::Result<()> {
         if self.lost.load(Ordering::SeqCst) {
             return Err(lost(&self.run_id));
         }
-        let (id, fence) = (self.run_id.clone(), self.fence);
-        let holds = self.worker.call(move |c| {
-            c.query_opt(
-                "SELECT 1 FROM rollgate_runs WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
-                &[&id, &fence],
-            )
-            .map(|r| r.is_some())
-        })?;
-        if !holds {
+        if renew(&self.worker, &self.run_id, self.fence, self.lease)? == 0 {
             self.lost.store(true, Ordering::SeqCst);
             return Err(lost(&self.run_id));
         }
         Ok(())
     }
+}
+
+/// Extends the lease of the owner holding `fence`; 0 when another process holds the run.
+fn renew(worker: &Worker, run_id: &str, fence: i64, lease: Duration) -> io::Result<u64> {
+    let (id, lease) = (run_id.to_string(), lease.as_secs_f64());
+    worker.call(move |c| {
+        c.execute(
+            "UPDATE rollgate_runs SET lease_until = now() + make_interval(secs => $3)
+             WHERE run_id = $1 AND fence = $2",
+            &[&id, &fence, &lease],
+        )
+    })
 }
 
 impl Drop for Owned {
@@ -90,16 +99,9 @@ pub(super) fn heartbeat(
         if *done {
             return;
         }
-        let (id, lease) = (run_id.clone(), terms.lease.as_secs_f64());
-        let renewed = worker.call(move |c| {
-            c.execute(
-                "UPDATE rollgate_runs SET lease_until = now() + make_interval(secs => $3)
-                 WHERE run_id = $1 AND fence = $2 AND lease_until > now()",
-                &[&id, &fence, &lease],
-            )
-        });
-        // Unreachable: tried again next beat; the lease may run out meanwhile, which the
-        // next check finds.
+        let renewed = renew(&worker, &run_id, fence, terms.lease);
+        // Unreachable: tried again next beat. A lease that ran out meanwhile is taken back
+        // then, unless another process took the run.
         if let Ok(0) = renewed {
             lost.store(true, Ordering::SeqCst);
             return;

@@ -50,9 +50,17 @@ impl Postgres {
     /// Connects to the database `url` names and migrates it; an error says where and why,
     /// never with the password.
     pub fn connect(url: &str, terms: Terms) -> Result<Postgres, OpenError> {
-        let config: Config = url.parse().map_err(|e| {
+        let mut config: Config = url.parse().map_err(|e| {
             OpenError::Usage(format!("`--state`: not a PostgreSQL URL ({e}); e.g. `postgres://rollgate@db.internal/rollgate`"))
         })?;
+        // A cut network must fail a call within seconds, not the system's minutes, so a run
+        // knows its store is gone while its lease still says something; the URL may say else.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(5));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(std::time::Duration::from_secs(10));
+        }
         let shown = shown(&config);
         let listening = config.clone();
         let (jobs, take) = mpsc::channel::<Job>();
@@ -122,20 +130,36 @@ impl Log for Events {
             .expect("not poisoned")
             .get(&self.run_id)
             .copied();
-        let written = self.worker.call(move |c| match fence {
-            // Only while this process's lease is the run's current one.
-            Some(fence) => c.execute(
-                "INSERT INTO rollgate_events (run_id, seq, event)
-                 SELECT $1, $2, $3 FROM rollgate_runs
-                 WHERE run_id = $1 AND fence = $4 AND lease_until > now()",
-                &[&run_id, &seq, &event, &fence],
-            ),
-            None => c.execute(
-                "INSERT INTO rollgate_events (run_id, seq, event) VALUES ($1, $2, $3)",
-                &[&run_id, &seq, &event],
-            ),
+        let written = self.worker.call(move |c| {
+            let inserted = match fence {
+                // Only while this process's lease is the run's current one.
+                Some(fence) => c.execute(
+                    "INSERT INTO rollgate_events (run_id, seq, event)
+                     SELECT $1, $2, $3 FROM rollgate_runs
+                     WHERE run_id = $1 AND fence = $4 AND lease_until > now()
+                     ON CONFLICT (run_id, seq) DO NOTHING",
+                    &[&run_id, &seq, &event, &fence],
+                )?,
+                None => c.execute(
+                    "INSERT INTO rollgate_events (run_id, seq, event) VALUES ($1, $2, $3)
+                     ON CONFLICT (run_id, seq) DO NOTHING",
+                    &[&run_id, &seq, &event],
+                )?,
+            };
+            if inserted == 1 {
+                return Ok(true);
+            }
+            // A connection lost after the commit, before its answer, makes the attempt
+            // before this one look failed: the event there already is this one.
+            let there: Option<String> = c
+                .query_opt(
+                    "SELECT event FROM rollgate_events WHERE run_id = $1 AND seq = $2",
+                    &[&run_id, &seq],
+                )?
+                .map(|r| r.get(0));
+            Ok(there.as_deref() == Some(event.as_str()))
         })?;
-        if written == 0 {
+        if !written {
             return Err(lost(&self.run_id));
         }
         *next += 1;
@@ -462,6 +486,7 @@ impl Store for Postgres {
             worker: self.worker.clone(),
             run_id: run_id.to_string(),
             fence,
+            lease: self.terms.lease,
             lost,
             stop,
         }))
