@@ -2,7 +2,7 @@
 //! `resume` policy (by default its routers go back through the rollback path).
 
 use super::{exit, resume::take_over, Exit, Io};
-use crate::journal::{self, Store};
+use crate::journal::Store;
 use crate::live::Then;
 
 /// The exit code of a run whose router refused ([`crate::event::Outcome::exit_code`]).
@@ -30,11 +30,7 @@ fn orphans(store: &dyn Store) -> std::io::Result<Vec<String>> {
     Ok(store
         .list()?
         .into_iter()
-        .filter(|r| r.outcome().is_none())
-        .filter(|r| match store.owned(&r.header.run_id) {
-            Some(owned) => !owned,
-            None => !journal::may_be_running(&r.header),
-        })
+        .filter(|r| r.outcome().is_none() && !r.driven())
         .map(|r| r.header.run_id)
         .collect())
 }

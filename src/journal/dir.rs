@@ -184,7 +184,11 @@ impl Store for Dir {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
-        Ok(Record { header, events })
+        Ok(Record {
+            header,
+            events,
+            owned: None,
+        })
     }
 
     fn list(&self) -> io::Result<Vec<Record>> {
@@ -249,10 +253,6 @@ impl Store for Dir {
     /// One machine: its process is the owner, looked at by its pid.
     fn claim(&self, _run_id: &str) -> Result<Arc<dyn Lease>, String> {
         Ok(Arc::new(Process))
-    }
-
-    fn owned(&self, _run_id: &str) -> Option<bool> {
-        None
     }
 
     fn decisions_woken(&self, _run_id: &str) -> Option<tokio::sync::watch::Receiver<u64>> {

@@ -78,15 +78,6 @@ pub fn this_host() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// Whether the run's process may still be going: alive here, or on another machine, where
-/// this one cannot tell.
-pub fn may_be_running(h: &Header) -> bool {
-    match &h.host {
-        Some(host) if *host != this_host() => true,
-        _ => alive(h.pid),
-    }
-}
-
 pub fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -100,9 +91,23 @@ pub struct Record {
     pub header: Header,
     /// The events, as JSON, in order; a last line cut short by a crash is left out.
     pub events: Vec<Value>,
+    /// Whether a process holds the run's lease now, in a store with leases; `None` in one
+    /// without, where the run's process is looked at instead.
+    pub owned: Option<bool>,
 }
 
 impl Record {
+    /// Whether some process may be driving the run now: it holds the run's lease, or (in a
+    /// store without leases) its process is alive here, or runs on another machine, where this
+    /// one cannot tell.
+    pub fn driven(&self) -> bool {
+        match (self.owned, &self.header.host) {
+            (Some(owned), _) => owned,
+            (None, Some(host)) if *host != this_host() => true,
+            (None, _) => alive(self.header.pid),
+        }
+    }
+
     /// The outcome, if the run finished.
     pub fn outcome(&self) -> Option<&str> {
         self.events
@@ -345,25 +350,33 @@ mod tests {
 
     #[test]
     fn a_process_elsewhere_may_be_running_and_one_here_is_looked_at() {
-        let h = |host: Option<&str>, pid: u32| Header {
-            run_id: "r".into(),
-            plan: "p.yaml".into(),
-            plan_file: None,
-            plan_sha256: sha256("x"),
-            inputs: vec![],
-            started_at: Utc::now(),
-            pid,
-            concurrency: None,
-            environment: None,
-            host: host.map(str::to_string),
+        let h = |host: Option<&str>, pid: u32| Record {
+            header: Header {
+                run_id: "r".into(),
+                plan: "p.yaml".into(),
+                plan_file: None,
+                plan_sha256: sha256("x"),
+                inputs: vec![],
+                started_at: Utc::now(),
+                pid,
+                concurrency: None,
+                environment: None,
+                host: host.map(str::to_string),
+            },
+            events: vec![],
+            owned: None,
         };
         let dead = 999_999_999;
-        assert!(may_be_running(&h(Some("elsewhere.invalid"), dead)));
-        assert!(!may_be_running(&h(Some(&this_host()), dead)));
-        assert!(
-            !may_be_running(&h(None, dead)),
-            "older journals: this machine's"
-        );
-        assert!(may_be_running(&h(None, std::process::id())));
+        assert!(h(Some("elsewhere.invalid"), dead).driven());
+        assert!(!h(Some(&this_host()), dead).driven());
+        assert!(!h(None, dead).driven(), "older journals: this machine's");
+        assert!(h(None, std::process::id()).driven());
+        // Where the store keeps leases, the lease says, wherever the process ran.
+        let leased = |owned| Record {
+            owned: Some(owned),
+            ..h(Some("elsewhere.invalid"), dead)
+        };
+        assert!(!leased(false).driven());
+        assert!(leased(true).driven());
     }
 }

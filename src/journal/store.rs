@@ -104,10 +104,6 @@ pub trait Store: Send + Sync {
     /// A signal that changes whenever a decision is written for the run, where the store can
     /// tell at once (PostgreSQL's LISTEN/NOTIFY); `None` where it cannot, and the run looks.
     fn decisions_woken(&self, run_id: &str) -> Option<tokio::sync::watch::Receiver<u64>>;
-
-    /// Whether the run's lease is held now; `None` for a store without leases, where the
-    /// run's process is looked at instead.
-    fn owned(&self, run_id: &str) -> Option<bool>;
 }
 
 /// Why a store could not be opened.

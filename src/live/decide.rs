@@ -4,7 +4,7 @@
 //! taking it over ([`super::take_over`]) to roll it back or put its routers back.
 
 use super::{Error, Then};
-use crate::journal::{self, Record, Store, WaitingGate, Written};
+use crate::journal::{Record, Store, WaitingGate, Written};
 use crate::providers::approvals::cli::may_decide;
 
 /// What to decide.
@@ -59,7 +59,7 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
             .list()?
             .into_iter()
             .rev()
-            .find(|r| r.outcome().is_none() && journal::may_be_running(&r.header)),
+            .find(|r| r.outcome().is_none() && r.driven()),
     };
     let Some(record) = record else {
         let which = d
@@ -73,7 +73,7 @@ pub fn decide(d: &Decision<'_>) -> Result<Decided, Error> {
     };
     let by = d.by;
     let id = record.header.run_id.clone();
-    let running = record.outcome().is_none() && journal::may_be_running(&record.header);
+    let running = record.outcome().is_none() && record.driven();
     if let Kind::Rollback { promoted } = d.kind {
         if !running {
             return put_back(&record, by, promoted);

@@ -39,11 +39,6 @@ pub async fn take_over(
             store.location()
         ))
     })?;
-    // Whether its lease is held, for an unfinished run in a store with leases.
-    let owned = match record.outcome() {
-        None => store.owned(run_id),
-        Some(_) => None,
-    };
     match (record.outcome(), &then) {
         (Some(outcome), Then::Resume | Then::RollBack(_)) => {
             let hint = record
@@ -54,10 +49,10 @@ pub async fn take_over(
                 "run {run_id} already finished: {outcome}; nothing to resume{hint}"
             )));
         }
-        (None, _) if owned == Some(true) => {
+        (None, _) if record.owned == Some(true) => {
             return Err(Error::Failed(format!("run {run_id} is owned by another process, which renews its lease; stop it with SIGTERM or `rollgate rollback {run_id}`, or take it over once its lease runs out")));
         }
-        (None, _) if owned.is_none() && journal::may_be_running(&record.header) => {
+        (None, _) if record.driven() => {
             if let Some(host) = record
                 .header
                 .host

@@ -1,7 +1,7 @@
 //! What the journals say about runs, for people and for scripts: `rollgate status` and
 //! `rollgate history`.
 
-use crate::journal::{self, Record};
+use crate::journal::Record;
 use std::fmt::Write;
 
 /// Finished (its outcome, and any router it left off its state before the run), running
@@ -15,7 +15,7 @@ pub fn state(r: &Record) -> String {
             ),
             None => o.to_string(),
         },
-        None if journal::may_be_running(&r.header) => match r.waiting_gate().and_then(|g| g.paused) {
+        None if r.driven() => match r.waiting_gate().and_then(|g| g.paused) {
             Some(_) => "paused".into(),
             None => "running".into(),
         },

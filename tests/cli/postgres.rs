@@ -98,12 +98,13 @@ fn contract(store: &dyn Store) {
     let lease = store.claim(&id).unwrap();
     lease.check().unwrap();
     assert!(!lease.lost());
-    if let Some(owned) = store.owned(&id) {
+    if let Some(owned) = store.read(&id).unwrap().owned {
         assert!(owned);
+        assert_eq!(store.list().unwrap()[0].owned, Some(true));
         let taken = store.claim(&id).err().unwrap();
         assert!(taken.contains("is owned by another process"), "{taken}");
         drop(lease);
-        assert_eq!(store.owned(&id), Some(false));
+        assert_eq!(store.read(&id).unwrap().owned, Some(false));
         drop(store.claim(&id).unwrap());
     }
 }
@@ -243,12 +244,20 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_once_its_lease_
         )
         .parse()
         .unwrap();
-    // Its lease still runs: nobody takes it over yet, from this machine or another.
+    // Its lease still runs: nobody takes it over yet, from this machine or another, and
+    // every machine sees it as running, whatever its process (the lease says, not the pid).
     let (code, _, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is owned by another process"), "{err}");
     assert_eq!(router(work.path()), "25");
+    let (_, status, _) = rollgate_in(elsewhere.path(), &["status", &id, "--state", &url]);
+    assert!(status.contains(": running\n"), "{status}");
     std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (_, status, _) = rollgate_in(elsewhere.path(), &["status", &id, "--state", &url]);
+    assert!(
+        status.contains(": stopped during canary-25.gate (rollgate resume "),
+        "{status}"
+    );
     // The router's commands name a file relative to where rollgate runs: resumed from there.
     let (code, out, err) = rollgate_in(work.path(), &["resume", &id, "--state", &url]);
     assert_eq!(code, 3, "{out}{err}");

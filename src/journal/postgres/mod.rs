@@ -111,6 +111,9 @@ impl Postgres {
     }
 }
 
+/// Whether a run's lease is held now, as a column of `rollgate_runs`.
+const LEASED: &str = "coalesce(lease_until > now(), false)";
+
 /// A run's journal in the database: each event a row at the next sequence number.
 struct Events {
     worker: Arc<Worker>,
@@ -279,9 +282,12 @@ impl Store for Postgres {
     fn read(&self, run_id: &str) -> io::Result<Record> {
         let id = run_id.to_string();
         let (header, events) = self.worker.call(move |c| {
-            let header: Option<String> = c
-                .query_opt("SELECT header FROM rollgate_runs WHERE run_id = $1", &[&id])?
-                .map(|r| r.get(0));
+            let header: Option<(String, bool)> = c
+                .query_opt(
+                    &format!("SELECT header, {LEASED} FROM rollgate_runs WHERE run_id = $1"),
+                    &[&id],
+                )?
+                .map(|r| (r.get(0), r.get(1)));
             let events: Vec<String> = c
                 .query(
                     "SELECT event FROM rollgate_events WHERE run_id = $1 ORDER BY seq",
@@ -292,7 +298,7 @@ impl Store for Postgres {
                 .collect();
             Ok((header, events))
         })?;
-        let Some(header) = header else {
+        let Some((header, owned)) = header else {
             return Err(io::Error::new(
                 ErrorKind::NotFound,
                 format!("no run `{run_id}` in {}", self.worker.shown),
@@ -304,18 +310,19 @@ impl Store for Postgres {
                 .iter()
                 .filter_map(|e| serde_json::from_str(e).ok())
                 .collect(),
+            owned: Some(owned),
         })
     }
 
     fn list(&self) -> io::Result<Vec<Record>> {
         let (runs, events) = self.worker.call(|c| {
-            let runs: Vec<(String, String)> = c
+            let runs: Vec<(String, String, bool)> = c
                 .query(
-                    "SELECT run_id, header FROM rollgate_runs ORDER BY run_id",
+                    &format!("SELECT run_id, header, {LEASED} FROM rollgate_runs ORDER BY run_id"),
                     &[],
                 )?
                 .iter()
-                .map(|r| (r.get(0), r.get(1)))
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
                 .collect();
             let events: Vec<(String, String)> = c
                 .query(
@@ -335,10 +342,11 @@ impl Store for Postgres {
             }
         }
         runs.into_iter()
-            .map(|(run_id, header)| {
+            .map(|(run_id, header, owned)| {
                 Ok(Record {
                     header: header_of(&run_id, &header)?,
                     events: by_run.remove(&run_id).unwrap_or_default(),
+                    owned: Some(owned),
                 })
             })
             .collect()
@@ -509,20 +517,6 @@ impl Store for Postgres {
             .entry(run_id.to_string())
             .or_insert_with(|| tokio::sync::watch::channel(0).0);
         Some(tx.subscribe())
-    }
-
-    fn owned(&self, run_id: &str) -> Option<bool> {
-        let id = run_id.to_string();
-        self.worker
-            .call(move |c| {
-                c.query_opt(
-                    "SELECT coalesce(lease_until > now(), false) FROM rollgate_runs WHERE run_id = $1",
-                    &[&id],
-                )
-                .map(|r| r.map(|r| r.get::<_, bool>(0)))
-            })
-            .ok()
-            .flatten()
     }
 
     fn spend(&self, _run_id: &str, id: &str) {
