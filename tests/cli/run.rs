@@ -1,15 +1,24 @@
-//! `rollgate run`, `resume`, `status`, `history`: real runs against a router driven by a
-//! command that writes a file, in wall time (phases of a second), journaled.
+//! `rollgate run`, `resume`, `status`, `history`, gates: real runs against a router driven by a
+//! command that writes a file, in wall time (phases of a second), journaled. Those about runs
+//! and their journals run twice ([`on_both`]): kept in a directory, and in PostgreSQL.
 
+use crate::cluster::Cluster;
 use crate::support::root;
+use rollgate::journal::{Store, Terms};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A scratch directory with a plan whose router is a file and whose metric is another.
-struct Rig {
+/// A scratch directory with a plan whose router is a file and whose metric is another; its
+/// runs kept in its own `.rollgate`, or in a database of its own.
+struct Rig<'a> {
     dir: tempfile::TempDir,
+    /// The cluster and database its runs are kept in, if not in the directory, and its URL.
+    postgres: Option<(&'a Cluster, String)>,
+    url: Option<String>,
+    store: Arc<dyn Store>,
 }
 
 const PLAN: &str = r#"
@@ -33,14 +42,55 @@ rollback:
 concurrency: file-router
 "#;
 
-impl Rig {
-    fn new() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
-        std::fs::write(dir.path().join("router"), "0\n").unwrap();
-        std::fs::write(dir.path().join("errors"), "0.001\n").unwrap();
-        std::fs::write(dir.path().join("stable-errors"), "0.001\n").unwrap();
-        Rig { dir }
+/// Runs `test` with runs kept in a directory, then in PostgreSQL.
+fn on_both(test: impl Fn(&Rig)) {
+    test(&Rig::new());
+    let cluster = Cluster::start();
+    test(&Rig::in_postgres(&cluster));
+}
+
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
+    std::fs::write(dir.path().join("router"), "0\n").unwrap();
+    std::fs::write(dir.path().join("errors"), "0.001\n").unwrap();
+    std::fs::write(dir.path().join("stable-errors"), "0.001\n").unwrap();
+    dir
+}
+
+impl Rig<'static> {
+    fn new() -> Rig<'static> {
+        let dir = scratch();
+        let store = rollgate::journal::open(
+            &dir.path().join(".rollgate").display().to_string(),
+            Terms::default(),
+        )
+        .unwrap_or_else(|_| panic!("a directory store"));
+        Rig {
+            dir,
+            postgres: None,
+            url: None,
+            store,
+        }
+    }
+}
+
+impl<'a> Rig<'a> {
+    /// Runs kept in a fresh database of `cluster`, with leases of a second (renewed every
+    /// quarter) so a killed run can be resumed soon.
+    fn in_postgres(cluster: &'a Cluster) -> Rig<'a> {
+        static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let db = format!("rig{n}");
+        let url = cluster.database(&db);
+        let store = rollgate::journal::open(&url, Terms::default())
+            .unwrap_or_else(|_| panic!("the store at {url}"));
+        Rig {
+            dir: scratch(),
+            postgres: Some((cluster, db)),
+            url: Some(url),
+            store,
+        }
     }
 
     fn path(&self) -> &Path {
@@ -50,6 +100,11 @@ impl Rig {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rollgate"));
         c.args(args).current_dir(self.path());
+        if let Some(url) = &self.url {
+            c.env("ROLLGATE_STATE", url)
+                .env("ROLLGATE_LEASE", "1s")
+                .env("ROLLGATE_HEARTBEAT", "250ms");
+        }
         c
     }
 
@@ -78,12 +133,66 @@ impl Rig {
             .to_string()
     }
 
-    fn runs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path().join(".rollgate/runs"))
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+    /// Every run's id, oldest first.
+    fn runs(&self) -> Vec<String> {
+        self.store
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.header.run_id)
+            .collect()
+    }
+
+    /// A run's journal: whole events only (a crash may leave a last line cut short).
+    fn journal(&self, id: &str) -> Vec<Value> {
+        self.store.read(id).unwrap().events
+    }
+
+    /// A run's journal, which must be whole: in a directory, no torn last line is left.
+    fn whole_journal(&self, id: &str) -> Vec<Value> {
+        if self.postgres.is_none() {
+            let text = std::fs::read_to_string(
+                self.path()
+                    .join(".rollgate/runs")
+                    .join(id)
+                    .join("events.jsonl"),
+            )
+            .unwrap();
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "a torn last line after resume"
+            );
+        }
+        self.journal(id)
+    }
+
+    /// Whether the plan's concurrency group is held.
+    fn locked(&self) -> bool {
+        match &self.postgres {
+            None => self
+                .path()
+                .join(".rollgate/locks/file-router.lock")
+                .exists(),
+            Some((cluster, db)) => {
+                cluster.sql(
+                    db,
+                    "SELECT count(*) FROM rollgate_locks WHERE grp = 'file-router'",
+                ) == "1"
+            }
+        }
+    }
+
+    /// `rollgate resume ID`, once the killed run's lease ran out where there is one.
+    fn resume(&self, id: &str) -> (i32, String, String) {
+        let start = Instant::now();
+        loop {
+            let (code, out, err) = self.run(&["resume", id]);
+            if !err.contains("is owned by another process") {
+                return (code, out, err);
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{err}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -96,17 +205,6 @@ fn wait_until(what: &str, happened: impl Fn() -> bool) {
     );
 }
 
-fn journal(run: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "a torn last line after resume"
-    );
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn kinds(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -116,7 +214,10 @@ fn kinds(events: &[Value]) -> Vec<String> {
 
 #[test]
 fn a_healthy_run_is_promoted_and_journaled() {
-    let rig = Rig::new();
+    on_both(healthy_run);
+}
+
+fn healthy_run(rig: &Rig) {
     let (code, out, err) = rig.run(&["run", "plan.yaml"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -125,74 +226,71 @@ fn a_healthy_run_is_promoted_and_journaled() {
     );
     assert_eq!(rig.router(), "100");
     let runs = rig.runs();
-    let ev = journal(&runs[0]);
+    let ev = rig.whole_journal(&runs[0]);
     assert_eq!(ev.first().unwrap()["event"], "run-started");
     assert_eq!(ev.last().unwrap()["outcome"], "promoted");
-    let header: Value =
-        serde_json::from_str(&std::fs::read_to_string(runs[0].join("run.json")).unwrap()).unwrap();
-    assert_eq!(header["plan_sha256"].as_str().unwrap().len(), 64);
+    let header = rig.store.read(&runs[0]).unwrap().header;
+    assert_eq!(header.plan_sha256.len(), 64);
     let (_, hist, _) = rig.run(&["history"]);
     assert!(hist.contains("plan.yaml  promoted"), "{hist}");
+    let (_, status, _) = rig.run(&["status"]);
+    assert!(status.contains(": promoted\n"), "{status}");
     assert!(
-        !rig.path().join(".rollgate/locks/file-router.lock").exists(),
-        "the group is released"
+        status.contains("  router router: 0% before the run, last set to 100"),
+        "{status}"
     );
+    assert!(!rig.locked(), "the group is released");
 }
 
 #[test]
 fn errors_roll_back_with_the_hook_told_why() {
-    let rig = Rig::new();
-    std::fs::write(rig.path().join("errors"), "0.05\n").unwrap();
-    let (code, out, _) = rig.run(&["run", "plan.yaml"]);
-    assert_eq!(code, 3, "{out}");
-    assert_eq!(rig.router(), "0");
-    let hook = std::fs::read_to_string(rig.path().join("hook.log")).unwrap();
-    assert!(hook.contains("error-rate 5% > max 1%"), "{hook}");
+    on_both(|rig| {
+        std::fs::write(rig.path().join("errors"), "0.05\n").unwrap();
+        let (code, out, _) = rig.run(&["run", "plan.yaml"]);
+        assert_eq!(code, 3, "{out}");
+        assert_eq!(rig.router(), "0");
+        let hook = std::fs::read_to_string(rig.path().join("hook.log")).unwrap();
+        assert!(hook.contains("error-rate 5% > max 1%"), "{hook}");
+    });
 }
 
 #[test]
 fn sigterm_rolls_back_before_exiting() {
-    let rig = Rig::new();
-    let mut child = rig.spawn();
-    let start = Instant::now();
-    wait_until("the run shifting the router", || rig.router() != "0");
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
-    assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(rig.router(), "0");
-    let ev = journal(&rig.runs()[0]);
-    assert!(ev
-        .iter()
-        .any(|e| e["event"] == "rollback-started"
+    on_both(|rig| {
+        let mut child = rig.spawn();
+        let start = Instant::now();
+        wait_until("the run shifting the router", || rig.router() != "0");
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(rig.router(), "0");
+        let ev = rig.whole_journal(&rig.runs()[0]);
+        assert!(ev.iter().any(|e| e["event"] == "rollback-started"
             && e["reason"]["message"] == "the run was cancelled"));
+    });
 }
 
 #[test]
 fn a_second_run_on_the_group_is_refused_naming_the_holder() {
-    let rig = Rig::new();
-    let mut first = rig.spawn();
-    wait_until("the first run taking the lock", || {
-        rig.path().join(".rollgate/locks/file-router.lock").exists()
+    on_both(|rig| {
+        let mut first = rig.spawn();
+        wait_until("the first run taking the lock", || rig.locked());
+        let (code, _, err) = rig.run(&["run", "plan.yaml"]);
+        first.wait().unwrap();
+        assert_eq!(code, 1);
+        let holder = &rig.runs()[0];
+        assert!(
+            err.contains(&format!(
+                "concurrency group `file-router` is held by run {holder}"
+            )),
+            "{err}"
+        );
     });
-    let (code, _, err) = rig.run(&["run", "plan.yaml"]);
-    first.wait().unwrap();
-    assert_eq!(code, 1);
-    let holder = rig.runs()[0]
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_string();
-    assert!(
-        err.contains(&format!(
-            "concurrency group `file-router` is held by run {holder}"
-        )),
-        "{err}"
-    );
 }
 
 #[test]
@@ -239,27 +337,26 @@ fn plans_run_cannot_do_yet_are_refused_up_front() {
 }
 
 /// Kills `run` with SIGKILL once `k` events are journaled, for each `k` of `boundaries`, then
-/// resumes it; `check` gets the rig, the journal before and after resuming, and resume's exit code.
-fn kill_and_resume(
+/// resumes it, each time on a fresh rig from `rig`; `check` gets the rig, the journal before
+/// and after resuming, and resume's exit code.
+fn kill_and_resume<'a>(
+    rig: &dyn Fn() -> Rig<'a>,
     plan: &str,
     boundaries: impl Iterator<Item = usize>,
     check: impl Fn(&Rig, usize, &[Value], &[Value], i32),
 ) {
     for k in boundaries {
-        let rig = Rig::new();
+        let rig = rig();
         std::fs::write(rig.path().join("plan.yaml"), plan).unwrap();
         let mut child = rig.spawn();
         let start = Instant::now();
         // Until k events are journaled, or the run ends on its own (a busy machine fits fewer
         // evaluations into a window, so a run may have fewer events than the reference run).
-        let run = loop {
+        let id = loop {
             let finished = child.try_wait().unwrap().is_some();
-            if let Some(run) = rig.runs().pop() {
-                let lines = std::fs::read_to_string(run.join("events.jsonl"))
-                    .map(|t| t.lines().count())
-                    .unwrap_or(0);
-                if lines >= k || finished {
-                    break run;
+            if let Some(id) = rig.runs().pop() {
+                if rig.journal(&id).len() >= k || finished {
+                    break id;
                 }
             }
             assert!(
@@ -270,11 +367,10 @@ fn kill_and_resume(
         };
         let _ = child.kill();
         child.wait().unwrap();
-        let before = journal_lenient(&run);
+        let before = rig.journal(&id);
         consistent(&before, k);
-        let id = run.file_name().unwrap().to_string_lossy().to_string();
-        let (code, out, err) = rig.run(&["resume", &id]);
-        let after = journal(&run);
+        let (code, out, err) = rig.resume(&id);
+        let after = rig.whole_journal(&id);
         if before.last().unwrap()["event"] == "run-finished" {
             assert_eq!(code, 0, "boundary {k}: {out}{err}");
             assert!(out.contains("already finished"), "{out}");
@@ -291,25 +387,23 @@ fn kill_and_resume(
                 .any(|e| e["event"] == "run-resumed"),
             "boundary {k}"
         );
-        assert!(
-            !rig.path().join(".rollgate/locks/file-router.lock").exists(),
-            "boundary {k}: the group is still held"
-        );
+        assert!(!rig.locked(), "boundary {k}: the group is still held");
         check(&rig, k, &before, &after, code);
     }
 }
 
 /// Kills `run` after each of its events in turn and resumes it: the router always ends where
-/// it started, and no event written before the kill is lost.
+/// it started, and no event written before the kill is lost. Kept in PostgreSQL, after every
+/// fourth event (each resume there waits for the killed run's lease).
 #[test]
 fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
     let full = {
         let rig = Rig::new();
         assert_eq!(rig.run(&["run", "plan.yaml"]).0, 0);
-        kinds(&journal(&rig.runs()[0]))
+        kinds(&rig.journal(&rig.runs()[0]))
     };
     assert!(full.len() > 20, "{full:?}");
-    kill_and_resume(PLAN, 1..full.len() - 1, |rig, k, _, after, code| {
+    let rolled_back = |rig: &Rig, k: usize, _: &[Value], after: &[Value], code: i32| {
         assert_eq!(code, 3, "boundary {k}");
         assert_eq!(
             rig.router(),
@@ -317,14 +411,17 @@ fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
             "boundary {k}: the router is not back where it was"
         );
         assert_eq!(after.last().unwrap()["outcome"], "rolled-back");
-        let id = rig.runs()[0]
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        let (_, status, _) = rig.run(&["status", &id]);
+        let (_, status, _) = rig.run(&["status", &rig.runs()[0]]);
         assert!(status.contains("rolled-back"), "{status}");
-    });
+    };
+    kill_and_resume(&Rig::new, PLAN, 1..full.len() - 1, rolled_back);
+    let cluster = Cluster::start();
+    kill_and_resume(
+        &|| Rig::in_postgres(&cluster),
+        PLAN,
+        (1..full.len() - 1).step_by(4),
+        rolled_back,
+    );
 }
 
 /// With `resume: continue`, a killed run picks up where it stopped and finishes the rollout,
@@ -332,7 +429,7 @@ fn killed_at_every_event_boundary_and_resumed_the_router_is_safe() {
 #[test]
 fn with_resume_continue_a_killed_run_finishes_its_rollout() {
     let plan = format!("{PLAN}resume: continue\n");
-    kill_and_resume(&plan, (2..26).step_by(3), |rig, k, before, after, code| {
+    let continued = |rig: &Rig, k: usize, before: &[Value], after: &[Value], code: i32| {
         assert_eq!(code, 0, "boundary {k}");
         assert_eq!(rig.router(), "100", "boundary {k}");
         assert_eq!(after.last().unwrap()["outcome"], "promoted");
@@ -377,7 +474,15 @@ fn with_resume_continue_a_killed_run_finishes_its_rollout() {
             shifted_before + weights_after.len() <= 4,
             "boundary {k}: a shift was repeated"
         );
-    });
+    };
+    kill_and_resume(&Rig::new, &plan, (2..26).step_by(3), continued);
+    let cluster = Cluster::start();
+    kill_and_resume(
+        &|| Rig::in_postgres(&cluster),
+        &plan,
+        (2..26).step_by(6),
+        continued,
+    );
 }
 
 /// What any journal must show, wherever the run was killed: it starts with the run, every
@@ -409,16 +514,6 @@ fn consistent(events: &[Value], k: usize) {
             _ => {}
         }
     }
-}
-
-/// The journal as a crash left it: whole lines only.
-fn journal_lenient(run: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
-    let whole = text.rfind('\n').map(|i| &text[..i]).unwrap_or("");
-    whole
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]
@@ -461,7 +556,10 @@ fn on_a_terminal_a_live_status_line_follows_the_run() {
 
 #[test]
 fn rollbacks_per_hour_and_cool_down_are_enforced_from_the_journals() {
-    let rig = Rig::new();
+    on_both(rate_limits);
+}
+
+fn rate_limits(rig: &Rig) {
     std::fs::write(rig.path().join("errors"), "0.05\n").unwrap();
     let limited = |extra: &str| {
         PLAN.replace(
@@ -491,4 +589,57 @@ fn rollbacks_per_hour_and_cool_down_are_enforced_from_the_journals() {
         3,
         "a second rollback within the hour is allowed at 2"
     );
+}
+
+/// The plan with a sign-off gate at 25% for alice.
+fn gated() -> String {
+    PLAN.replace(
+        "strategy:\n  canary: { weights: [25, 50, 100], observe: 750ms }\n",
+        "phases:\n  - { name: canary-25, weight: 25, observe: 250ms, gate: { approvers: [alice], timeout: 30s, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 250ms }\n",
+    )
+}
+
+#[test]
+fn a_gate_waits_for_its_approver_and_a_rejection_rolls_back() {
+    on_both(|rig| {
+        std::fs::write(rig.path().join("plan.yaml"), gated()).unwrap();
+        let at_the_gate = || {
+            let (_, status, _) = rig.run(&["status"]);
+            status.contains("  waiting at `canary-25.gate` for alice: `rollgate approve ")
+        };
+        let mut run = rig.spawn();
+        wait_until("the run waiting at its gate", at_the_gate);
+        let (code, _, err) = rig.run(&["approve", "--by", "mallory"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("mallory is not among the approvers of `canary-25.gate` (alice)"),
+            "{err}"
+        );
+        let (code, out, err) = rig.run(&["approve", "--by", "alice"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("approved `canary-25.gate` of run "), "{out}");
+        assert_eq!(run.wait().unwrap().code(), Some(0));
+        assert_eq!(rig.router(), "100");
+
+        std::fs::write(rig.path().join("router"), "0\n").unwrap();
+        let mut run = rig.spawn();
+        wait_until("the second run waiting at its gate", at_the_gate);
+        let (code, _, err) = rig.run(&["reject", "--by", "alice"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(run.wait().unwrap().code(), Some(3));
+        assert_eq!(rig.router(), "0");
+        let runs = rig.runs();
+        let decided: Vec<(Value, Value)> = rig
+            .whole_journal(&runs[1])
+            .into_iter()
+            .filter(|e| e["event"] == "gate-decided")
+            .map(|e| (e["decision"].clone(), e["by"].clone()))
+            .collect();
+        assert_eq!(decided, [("rejected".into(), "alice".into())]);
+        let (_, hist, _) = rig.run(&["history"]);
+        assert!(
+            hist.contains("plan.yaml  promoted\n") && hist.contains("plan.yaml  rolled-back\n"),
+            "{hist}"
+        );
+    });
 }
