@@ -57,7 +57,13 @@ impl State {
             lease: self.lease.0,
             heartbeat: self.heartbeat.0,
         };
-        journal::open(&self.state, terms).map_err(|e| match e {
+        // A workflow's `${{ secrets.ROLLGATE_STATE }}` is empty where the secret is not set
+        // (a fork's pull request): the default, not the working directory itself.
+        let state = match self.state.trim() {
+            "" => journal::DEFAULT_DIR,
+            named => named,
+        };
+        journal::open(state, terms).map_err(|e| match e {
             journal::OpenError::Usage(why) => Failure::usage(why),
             journal::OpenError::Failed(why) => Failure::failed(why),
         })

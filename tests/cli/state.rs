@@ -43,6 +43,20 @@ fn every_way_of_naming_the_state_finds_the_same_runs() {
         none.stdout,
         format!("no runs in {}\n", empty.path().display())
     );
+    // An unset secret comes as an empty variable: the default directory, `.rollgate`.
+    std::fs::create_dir(empty.path().join(".rollgate")).unwrap();
+    journaled(&empty.path().join(".rollgate"));
+    let unset = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .arg("history")
+        .env("ROLLGATE_STATE", "")
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unset.stdout)
+            .contains("20260301T120000Z-7  2026-03-01 12:00:00  p.yaml  promoted"),
+        "{unset:?}"
+    );
 }
 
 #[test]
