@@ -366,6 +366,12 @@ fn an_orphan_is_reaped_once_its_lease_runs_out() {
         reaped >= std::time::Duration::from_millis(1500),
         "reaped while its lease ran: {reaped:?}"
     );
+    // Within the lease and one pass of the schedule (here 200 ms), with room for a busy
+    // machine's process starts.
+    assert!(
+        reaped < std::time::Duration::from_millis(2000 + 200 + 1500),
+        "reaped {reaped:?} after the kill"
+    );
     assert_eq!(
         cluster.sql("reap", "SELECT count(*) FROM rollgate_locks"),
         "0"

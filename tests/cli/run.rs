@@ -641,5 +641,22 @@ fn a_gate_waits_for_its_approver_and_a_rejection_rolls_back() {
             hist.contains("plan.yaml  promoted\n") && hist.contains("plan.yaml  rolled-back\n"),
             "{hist}"
         );
+
+        // Rolled back on request while it waits; then its metric answers become a fixture
+        // that replays to the same ending.
+        let mut run = rig.spawn();
+        wait_until("the third run waiting at its gate", at_the_gate);
+        let third = rig.runs().pop().unwrap();
+        let (code, out, err) = rig.run(&["rollback", &third, "--by", "bob"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, format!("asked run {third} to roll back, as bob\n"));
+        assert_eq!(run.wait().unwrap().code(), Some(3));
+        assert_eq!(rig.router(), "0");
+        let (_, status, _) = rig.run(&["status", &third]);
+        assert!(status.contains(": rolled-back\n"), "{status}");
+        let (code, _, err) = rig.run(&["record", "--run", &third, "--out", "recorded.yaml"]);
+        assert_eq!(code, 0, "{err}");
+        let fixture = std::fs::read_to_string(rig.path().join("recorded.yaml")).unwrap();
+        assert!(fixture.contains("stable-errors"), "{fixture}");
     });
 }
