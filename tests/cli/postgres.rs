@@ -281,14 +281,12 @@ fn a_run_kept_in_postgres_is_approved_from_elsewhere_and_resumed_once_its_lease_
     assert!(status.contains(": rolled-back\n"), "{status}");
 }
 
-/// The gated plan, with a router that also logs every write it is given.
-fn logging_router(dir: &Path) {
-    let plan = GATED.replace(
+/// `plan` with a router that also logs every write it is given.
+fn logging_router(plan: &str) -> String {
+    plan.replace(
         "set: 'echo $ROLLGATE_CANARY_WEIGHT > router'",
         "set: 'echo $ROLLGATE_CANARY_WEIGHT >> writes; echo $ROLLGATE_CANARY_WEIGHT > router'",
-    );
-    std::fs::write(dir.join("plan.yaml"), plan).unwrap();
-    std::fs::write(dir.join("router"), "0\n").unwrap();
+    )
 }
 
 fn writes(dir: &Path) -> Vec<String> {
@@ -307,11 +305,14 @@ fn signal(child: &std::process::Child, sig: &str) {
         .success());
 }
 
-/// A run of the logging-router plan kept in database `db`, waiting at its gate: the store's
-/// URL, the run's directory, its process and its events (kept, so its output has a reader).
-fn at_its_gate(
+/// A run of `plan` kept in database `db`, once it emitted an event of kind `until`: the
+/// store's URL, the run's directory, its process and its events (kept, so its output has a
+/// reader).
+fn started(
     cluster: &Cluster,
     db: &str,
+    plan: &str,
+    until: &str,
 ) -> (
     String,
     tempfile::TempDir,
@@ -320,20 +321,22 @@ fn at_its_gate(
 ) {
     let url = cluster.database(db);
     let work = tempfile::tempdir().unwrap();
-    logging_router(work.path());
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
     let (run, events) = crate::support::Events::spawn(
         short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
             .args(["run", "plan.yaml", "--json", "--state", &url])
             .current_dir(work.path()),
     );
-    events.wait_for("gate-waiting");
+    events.wait_for(until);
     (url, work, run, events)
 }
 
 #[test]
 fn an_orphan_is_reaped_once_its_lease_runs_out() {
     let cluster = Cluster::start();
-    let (url, work, mut run, _events) = at_its_gate(&cluster, "reap");
+    let (url, work, mut run, _events) =
+        started(&cluster, "reap", &logging_router(GATED), "gate-waiting");
     // Renewing its lease, a run is nobody's orphan.
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let (code, out, _) = rollgate_in(work.path(), &["reap", "--state", &url]);
@@ -383,7 +386,8 @@ fn an_orphan_is_reaped_once_its_lease_runs_out() {
 #[test]
 fn an_owner_paused_past_its_lease_writes_nothing_once_another_took_over() {
     let cluster = Cluster::start();
-    let (url, work, mut run, _events) = at_its_gate(&cluster, "fenced");
+    let (url, work, mut run, _events) =
+        started(&cluster, "fenced", &logging_router(GATED), "gate-waiting");
     assert_eq!(writes(work.path()), ["25"]);
     signal(&run, "-STOP");
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -495,37 +499,18 @@ fn two_runs_racing_for_one_group_on_two_machines_start_once() {
 }
 
 /// A plan that watches its canary for 4 s, asking for a metric every 200 ms, then takes all
-/// the traffic; its router logs every write.
-const WATCHED: &str = "name: watched\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT >> writes; echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 200ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 4s }\n  - { name: full, weight: 100, observe: 200ms }\n";
-
-/// A run of `plan` kept in database `db`, once it has shifted its canary.
-fn watched(
-    cluster: &Cluster,
-    db: &str,
-    plan: &str,
-) -> (
-    String,
-    tempfile::TempDir,
-    std::process::Child,
-    crate::support::Events,
-) {
-    let url = cluster.database(db);
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
-    std::fs::write(work.path().join("router"), "0\n").unwrap();
-    let (run, events) = crate::support::Events::spawn(
-        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
-            .args(["run", "plan.yaml", "--json", "--state", &url])
-            .current_dir(work.path()),
-    );
-    events.wait_for("weight-shifted");
-    (url, work, run, events)
-}
+/// the traffic.
+const WATCHED: &str = "name: watched\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 200ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 4s }\n  - { name: full, weight: 100, observe: 200ms }\n";
 
 #[test]
 fn a_database_restarted_mid_run_is_ridden_out_and_no_event_is_lost() {
     let cluster = Cluster::start();
-    let (_, work, mut run, events) = watched(&cluster, "restart", WATCHED);
+    let (_, work, mut run, events) = started(
+        &cluster,
+        "restart",
+        &logging_router(WATCHED),
+        "weight-shifted",
+    );
     // Down for 4 s, past the 2 s lease and across the shift to 100% due 4 s into the run.
     std::thread::sleep(std::time::Duration::from_millis(500));
     cluster.stop();
@@ -569,7 +554,8 @@ fn a_database_restarted_mid_run_is_ridden_out_and_no_event_is_lost() {
 fn a_database_gone_past_the_plans_bound_rolls_back_loudly_and_prints_what_it_could_not_write() {
     let cluster = Cluster::start();
     let plan = WATCHED.replace("phases:", "rollback: { store-outage: 1s }\nphases:");
-    let (_, work, run, events) = watched(&cluster, "gone", &plan);
+    let (_, work, run, events) =
+        started(&cluster, "gone", &logging_router(&plan), "weight-shifted");
     cluster.stop();
     let out = run.wait_with_output().unwrap();
     assert_eq!(
