@@ -24,4 +24,5 @@ pub mod rehearsal;
 pub mod report;
 pub mod runner;
 pub mod semantic;
+pub mod serve;
 pub mod validate;

@@ -11,6 +11,7 @@ mod record;
 mod resume;
 mod run;
 mod schema;
+mod serve;
 mod state;
 mod status;
 mod validate;
@@ -75,6 +76,7 @@ enum Command {
     Rollback(decide::RollbackArgs),
     Record(record::Args),
     Action(action::Args),
+    Serve(serve::Args),
 }
 
 /// Where a command writes: stdout and stderr, or buffers.
@@ -139,6 +141,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> i32 {
         Command::Run(a) => run::run(a, io),
         Command::Resume(a) => resume::run(a, io),
         Command::Reap(a) => reap::run(a, io),
+        Command::Serve(a) => serve::run(a, io),
         Command::Status(a) => status::status(a, io),
         Command::History(a) => status::history(a, io),
         Command::Approve(a) => a.run(decide::Kind::Approve, io),

@@ -29,6 +29,7 @@ mod rig;
 mod rollouts;
 mod run;
 mod schema;
+mod serve;
 mod state;
 mod support;
 mod workflows;

@@ -1,0 +1,77 @@
+//! `rollgate serve`: the service, on one multi-threaded runtime.
+
+use super::{Exit, Failure, Io};
+use crate::serve::{Config, Tokens};
+use std::path::PathBuf;
+
+/// Run many rollouts in one process, started, watched and decided over an HTTP API
+///
+/// Plans are started by name from `--plans`; every `/api` request carries a bearer token from
+/// `--tokens` (or `ROLLGATE_TOKENS`), lines of `ROLE NAME TOKEN` where ROLE is `read` or
+/// `operate`. Runs are kept in `--state`, so `rollgate status`, `approve` and `reap` see them.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
+)]
+pub struct Args {
+    /// Where to listen.
+    #[arg(long, env = "ROLLGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The directory of plans the API may start, each by its file name without `.yaml`.
+    #[arg(long, env = "ROLLGATE_PLANS", default_value = "workflows")]
+    pub plans: PathBuf,
+    /// A file of tokens, a line each: `ROLE NAME TOKEN` (`read` or `operate`).
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// The deployment environment, for `github` providers that name none.
+    #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
+    pub environment: String,
+    #[command(flatten)]
+    pub state: super::state::State,
+}
+
+pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
+    let tokens = match (&a.tokens, std::env::var("ROLLGATE_TOKENS")) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Failure::usage(format!("`--tokens {}`: {e}", file.display()))
+            })?;
+            Tokens::parse(&text, &file.display().to_string())
+        }
+        (None, Ok(text)) => Tokens::parse(&text, "ROLLGATE_TOKENS"),
+        (None, Err(_)) => Err("`rollgate serve` needs tokens: `--tokens FILE` or `ROLLGATE_TOKENS`, lines of `ROLE NAME TOKEN` (e.g. `operate alice $(openssl rand -hex 32)`)".into()),
+    }
+    .map_err(Failure::usage)?;
+    if !a.plans.is_dir() {
+        return Err(Failure::usage(format!(
+            "`--plans {}` is not a directory of plans",
+            a.plans.display()
+        )));
+    }
+    let store = a.state.open()?;
+    let location = store.location();
+    let config = Config {
+        listen: a.listen,
+        plans: a.plans.clone(),
+        tokens,
+        store,
+        environment: a.environment,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let err = &mut *io.err;
+    let plans = a.plans.display().to_string();
+    rt.block_on(crate::serve::serve(
+        config,
+        |at| {
+            let _ = writeln!(
+                err,
+                "rollgate serve: listening on http://{at} (plans in {plans}, runs in {location})"
+            );
+        },
+        std::future::pending(),
+    ))
+    .map_err(|e| Failure::failed(format!("`--listen {}`: {e}", a.listen)))?;
+    Ok(super::exit::OK)
+}

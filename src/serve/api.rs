@@ -1,0 +1,308 @@
+//! The HTTP API (axum): start runs, list them, one run's state and events, decisions about
+//! it; `/healthz` and `/readyz`. Every `/api` request carries a bearer token; what it may do
+//! is its role's. Errors are JSON (`{"error": "..."}`) saying what to do.
+
+use super::auth::{Holder, Role, Tokens};
+use super::runs::Runs;
+use crate::journal::Record;
+use crate::live::decide::Kind;
+use crate::live::Error;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The largest request body taken: a start's plan name and inputs fit many times over.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler shares.
+pub struct Api {
+    pub runs: Arc<Runs>,
+    pub tokens: Tokens,
+}
+
+/// The service's routes.
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/runs", post(start).get(list))
+        .route("/api/runs/{id}", get(one))
+        .route("/api/runs/{id}/events", get(events))
+        .route("/api/runs/{id}/{decision}", post(decision))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(api)
+}
+
+/// An error as the API answers it.
+#[derive(Debug)]
+pub struct Refused {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let body = Json(json!({ "error": self.message }));
+        if self.status == StatusCode::UNAUTHORIZED {
+            return (
+                self.status,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"rollgate\"")],
+                body,
+            )
+                .into_response();
+        }
+        (self.status, body).into_response()
+    }
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Refused {
+        match e {
+            Error::Invalid {
+                path,
+                source,
+                diagnostics,
+            } => Refused::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                crate::diagnostics::render_human(&path, &source, &diagnostics),
+            ),
+            Error::Usage(m) => Refused::new(StatusCode::BAD_REQUEST, m),
+            Error::Failed(m) => Refused::new(StatusCode::CONFLICT, m),
+            Error::Io(e) => {
+                Refused::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the store: {e}"))
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for Refused {
+    fn from(r: JsonRejection) -> Refused {
+        Refused::new(r.status(), r.body_text())
+    }
+}
+
+/// Who is asking, if their token allows `needed`.
+fn authorize(api: &Api, headers: &HeaderMap, needed: Role) -> Result<Holder, Refused> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .ok_or_else(|| {
+            Refused::new(
+                StatusCode::UNAUTHORIZED,
+                "no bearer token: send `Authorization: Bearer TOKEN` with a token from the service's tokens",
+            )
+        })?;
+    let holder = api.tokens.holder(presented).ok_or_else(|| {
+        Refused::new(
+            StatusCode::UNAUTHORIZED,
+            "this bearer token is not one of the service's tokens",
+        )
+    })?;
+    if holder.role < needed {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} has a `{}` token; this needs an `{}` one",
+                holder.name,
+                holder.role.word(),
+                needed.word()
+            ),
+        ));
+    }
+    Ok(holder.clone())
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers.
+async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
+    let store = api.runs.store().clone();
+    let asked = tokio::task::spawn_blocking(move || store.read("readyz").map(|_| ()))
+        .await
+        .map_err(|e| Refused::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    match asked {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the store does not answer: {e}"),
+        )),
+        _ => Ok(Json(
+            json!({ "ready": true, "driving": api.runs.driving() }),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Start {
+    /// A plan in the plans directory, by file name with or without `.yaml`.
+    plan: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+}
+
+async fn start(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    body: Result<Json<Start>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), Refused> {
+    authorize(&api, &headers, Role::Operate)?;
+    let Json(asked) = body?;
+    let inputs = asked
+        .inputs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let id = api.runs.start(&asked.plan, inputs).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "run": id, "url": format!("/api/runs/{id}") })),
+    ))
+}
+
+/// Every run in the store, or those whose plan (`?plan=`, its file name without `.yaml`)
+/// or state (`?state=`, how `history` begins it: `running`, `promoted`, `stopped`, ...) match.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Filter {
+    plan: Option<String>,
+    state: Option<String>,
+}
+
+async fn list(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    filter: Query<Filter>,
+) -> Result<Json<Value>, Refused> {
+    authorize(&api, &headers, Role::Read)?;
+    let store = api.runs.store().clone();
+    let runs = tokio::task::spawn_blocking(move || store.list())
+        .await
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Error::from)?;
+    let kept: Vec<Record> = runs
+        .into_iter()
+        .filter(|r| {
+            filter
+                .plan
+                .as_ref()
+                .is_none_or(|p| plan_name(&r.header.plan) == *p)
+        })
+        .filter(|r| {
+            filter
+                .state
+                .as_ref()
+                .is_none_or(|s| crate::report::status::state(r).starts_with(s.as_str()))
+        })
+        .collect();
+    Ok(Json(crate::report::status::history_json(&kept)))
+}
+
+/// A plan's name as the API takes it: its file name without `.yaml`.
+fn plan_name(path: &str) -> String {
+    let file = std::path::Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    file.strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))
+        .unwrap_or(&file)
+        .to_string()
+}
+
+/// Run `id` as the store tells it.
+async fn record(api: &Api, id: String) -> Result<Record, Refused> {
+    let store = api.runs.store().clone();
+    let read = tokio::task::spawn_blocking(move || store.read(&id).map_err(|e| (id, e)))
+        .await
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    read.map_err(|(id, e)| match e.kind() {
+        std::io::ErrorKind::NotFound => Refused::new(
+            StatusCode::NOT_FOUND,
+            format!("no run `{id}`; `GET /api/runs` lists them"),
+        ),
+        _ => Error::from(e).into(),
+    })
+}
+
+async fn one(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Refused> {
+    authorize(&api, &headers, Role::Read)?;
+    let r = record(&api, id).await?;
+    let mut status = crate::report::status::status_json(&r);
+    status["state"] = crate::report::status::state(&r).into();
+    Ok(Json(status))
+}
+
+async fn events(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Refused> {
+    authorize(&api, &headers, Role::Read)?;
+    Ok(Json(record(&api, id).await?.events.into()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Decide {
+    /// The gate (step id or phase name) it is for; any the run waits at when absent.
+    gate: Option<String>,
+}
+
+async fn decision(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path((id, decision)): Path<(String, String)>,
+    body: Option<Json<Decide>>,
+) -> Result<Json<Value>, Refused> {
+    let who = authorize(&api, &headers, Role::Operate)?;
+    let kind = match decision.as_str() {
+        "approve" => Kind::Approve,
+        "reject" => Kind::Reject,
+        "continue" => Kind::Continue,
+        "rollback" => Kind::Rollback { promoted: false },
+        other => {
+            return Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                format!("no decision `{other}`: approve, reject, continue or rollback"),
+            ))
+        }
+    };
+    record(&api, id.clone()).await?;
+    let gate = body.and_then(|Json(d)| d.gate);
+    let said = api.runs.decide(&id, kind, gate, &who.name).await?;
+    Ok(Json(json!({ "message": said })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_is_named_by_its_file() {
+        assert_eq!(plan_name("/srv/plans/checkout.yaml"), "checkout");
+        assert_eq!(plan_name("plans/a.b.yml"), "a.b");
+        assert_eq!(plan_name("odd"), "odd");
+    }
+}

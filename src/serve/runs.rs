@@ -1,0 +1,173 @@
+//! The runs a service drives: each started from a plan in its plans directory, driven on a
+//! task of its own through the same library as `rollgate run` ([`crate::live`]), so one that
+//! fails or panics never disturbs another; and decisions about any run in the store.
+
+use crate::journal::Store;
+use crate::live::decide::{decide, Decided, Decision, Kind};
+use crate::live::{self, Error, LiveRun, NewRun, Resumable, Signals};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Where the service finds plans and keeps runs.
+pub struct Runs {
+    store: Arc<dyn Store>,
+    plans: PathBuf,
+    environment: String,
+    /// The runs this process drives now, by id.
+    driving: Mutex<BTreeSet<String>>,
+}
+
+/// Forgets a run once its task ends, however it ends (a panic included).
+struct Driven {
+    runs: Arc<Runs>,
+    id: String,
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        self.runs
+            .driving
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.id);
+    }
+}
+
+impl Runs {
+    pub fn new(store: Arc<dyn Store>, plans: PathBuf, environment: String) -> Arc<Runs> {
+        Arc::new(Runs {
+            store,
+            plans,
+            environment,
+            driving: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// How many runs this process drives now.
+    pub fn driving(&self) -> usize {
+        self.driving.lock().expect("not poisoned").len()
+    }
+
+    /// The plan file `name` (with or without `.yaml`/`.yml`) in the plans directory.
+    fn plan(&self, name: &str) -> Result<PathBuf, Error> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !name.starts_with('.');
+        let found = plain
+            .then(|| {
+                [
+                    name.to_string(),
+                    format!("{name}.yaml"),
+                    format!("{name}.yml"),
+                ]
+                .into_iter()
+                .map(|f| self.plans.join(f))
+                .find(|p| p.is_file())
+            })
+            .flatten();
+        found.ok_or_else(|| {
+            Error::Usage(format!(
+                "no plan `{name}` in {}; plans there: {}",
+                self.plans.display(),
+                plans_in(&self.plans).join(", ")
+            ))
+        })
+    }
+
+    /// Starts a run of plan `name` with `inputs` (`NAME=VALUE`); its id once it is journaled
+    /// and holds its lease and lock.
+    pub async fn start(self: &Arc<Self>, name: &str, inputs: Vec<String>) -> Result<String, Error> {
+        let path = self.plan(name)?.display().to_string();
+        let (v, contexts) = live::validated(&path, &inputs)?;
+        let asked = NewRun {
+            plan: &path,
+            inputs: &inputs,
+            store: self.store.clone(),
+            environment: &self.environment,
+        };
+        let live = live::start(&asked, v, contexts).await?;
+        let id = live.run_id.clone();
+        self.drive(live);
+        Ok(id)
+    }
+
+    /// Decides about run `id` as `by`: for a running run, written for it to read; a run that
+    /// is not running is taken over here (to be rolled back or put back). What came of it.
+    pub async fn decide(
+        self: &Arc<Self>,
+        id: &str,
+        kind: Kind,
+        gate: Option<String>,
+        by: &str,
+    ) -> Result<String, Error> {
+        let (store, run, by_) = (self.store.clone(), id.to_string(), by.to_string());
+        let decided = tokio::task::spawn_blocking(move || {
+            decide(&Decision {
+                kind,
+                run: Some(&run),
+                gate: gate.as_deref(),
+                by: &by_,
+                store: store.as_ref(),
+            })
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("deciding failed unexpectedly: {e}")))??;
+        match decided {
+            Decided::Said(said) => Ok(said),
+            Decided::TakeOver { run_id, then } => {
+                match live::take_over(&run_id, self.store.clone(), then).await? {
+                    Resumable::Finished(said) => Ok(said),
+                    Resumable::Live(live) => {
+                        self.drive(*live);
+                        Ok(format!(
+                            "run {run_id} was not running: taken over to put its routers back, as {by}"
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drives a run on a task of its own.
+    fn drive(self: &Arc<Self>, live: LiveRun) {
+        let id = live.run_id.clone();
+        self.driving
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone());
+        let forget = Driven {
+            runs: self.clone(),
+            id,
+        };
+        tokio::spawn(async move {
+            let _forget = forget;
+            // What it did is in its journal; a failure to finish it is the run's own.
+            let _ = live.drive(Vec::new(), Signals::Ignored).await;
+        });
+    }
+}
+
+/// The plans in `dir`, by the names the API takes.
+fn plans_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| {
+                let name = e.ok()?.file_name().to_string_lossy().to_string();
+                let stem = name
+                    .strip_suffix(".yaml")
+                    .or_else(|| name.strip_suffix(".yml"))?;
+                Some(stem.to_string())
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}

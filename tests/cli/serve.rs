@@ -1,0 +1,317 @@
+//! `rollgate serve`: the real binary on loopback, driven over HTTP as a platform team would:
+//! tokens and roles, starting runs from its plans directory, watching them, deciding their
+//! gates, errors that say what to do.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const OPERATOR: &str = "0123456789abcdef0123";
+const VIEWER: &str = "fedcba9876543210fedc";
+
+/// A canary at 25% held at alice's gate, its router a file beside the service.
+const GATED: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 1m, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\n";
+
+/// A service on a free port, in a directory of its own; killed when dropped.
+struct Service {
+    dir: tempfile::TempDir,
+    child: Child,
+    url: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    fn start() -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plans")).unwrap();
+        std::fs::write(dir.path().join("plans/gated.yaml"), GATED).unwrap();
+        std::fs::write(
+            dir.path().join("plans/broken.yaml"),
+            GATED.replace("max: 1%", "max: lots"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("router"), "0\n").unwrap();
+        std::fs::write(
+            dir.path().join("tokens"),
+            format!("# who\noperate alice {OPERATOR}\nread viewer {VIEWER}\n"),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--plans", "plans"])
+            .args(["--tokens", "tokens"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_string();
+        Service { dir, child, url }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `method path` with `token` and a JSON `body`: the status and the JSON answer.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.url);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let mut answer = agent
+            .run(req.body(body.unwrap_or("").to_string()).unwrap())
+            .unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn router(&self) -> String {
+        std::fs::read_to_string(self.path().join("router"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Polls run `id` until `holds`, failing after 10 s.
+    fn wait_for(&self, id: &str, what: &str, holds: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, run) = self.call("GET", &format!("/api/runs/{id}"), Some(VIEWER), None);
+            if holds(&run) {
+                return run;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{what}: {run}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_team_starts_watches_and_decides_runs_over_http() {
+    let s = Service::start();
+    assert_eq!(s.call("GET", "/healthz", None, None), (200, "ok\n".into()));
+    let (code, ready) = s.call("GET", "/readyz", None, None);
+    assert_eq!((code, &ready["ready"]), (200, &Value::Bool(true)));
+
+    // Without a token, with a reader's, with one nobody has.
+    let start = Some(r#"{"plan": "gated"}"#);
+    let (code, err) = s.call("POST", "/api/runs", None, start);
+    assert_eq!(code, 401);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer TOKEN"),
+        "{err}"
+    );
+    let (code, err) = s.call("POST", "/api/runs", Some(VIEWER), start);
+    assert_eq!(code, 403);
+    assert_eq!(
+        err["error"],
+        "viewer has a `read` token; this needs an `operate` one"
+    );
+    let (code, _) = s.call("GET", "/api/runs", Some("not-a-token-of-theirs"), None);
+    assert_eq!(code, 401);
+
+    let (code, started) = s.call("POST", "/api/runs", Some(OPERATOR), start);
+    assert_eq!(code, 201, "{started}");
+    let id = started["run"].as_str().unwrap().to_string();
+    assert_eq!(started["url"], format!("/api/runs/{id}"));
+    let waiting = s.wait_for(&id, "waiting at its gate", |r| !r["waiting"].is_null());
+    assert_eq!(waiting["state"], "running");
+    assert_eq!(waiting["waiting"]["step"], "canary-25.gate");
+    assert_eq!(s.router(), "25");
+    // The approver is the token's holder: a reader may not, alice may.
+    let (code, _) = s.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(VIEWER),
+        None,
+    );
+    assert_eq!(code, 403);
+    let (code, said) = s.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200, "{said}");
+    assert_eq!(
+        said["message"],
+        format!("approved `canary-25.gate` of run {id} as alice")
+    );
+    s.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+    assert_eq!(s.router(), "100");
+    let (_, events) = s.call("GET", &format!("/api/runs/{id}/events"), Some(VIEWER), None);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run-started"));
+    assert_eq!(kinds.last(), Some(&"run-finished"));
+    assert!(kinds.contains(&"gate-decided"), "{kinds:?}");
+
+    // A second run, rolled back on request while it waits; the list filters by state.
+    std::fs::write(s.path().join("router"), "0\n").unwrap();
+    let (_, second) = s.call("POST", "/api/runs", Some(OPERATOR), start);
+    let second = second["run"].as_str().unwrap().to_string();
+    s.wait_for(&second, "waiting at its gate", |r| !r["waiting"].is_null());
+    let (code, said) = s.call(
+        "POST",
+        &format!("/api/runs/{second}/rollback"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200, "{said}");
+    s.wait_for(&second, "rolled back", |r| r["state"] == "rolled-back");
+    assert_eq!(s.router(), "0");
+    let (_, promoted) = s.call("GET", "/api/runs?state=promoted", Some(VIEWER), None);
+    assert_eq!(promoted.as_array().unwrap().len(), 1, "{promoted}");
+    assert_eq!(promoted[0]["run"], id.as_str());
+    let (_, by_plan) = s.call("GET", "/api/runs?plan=gated", Some(VIEWER), None);
+    assert_eq!(by_plan.as_array().unwrap().len(), 2, "{by_plan}");
+    // The command line sees the service's runs: one store.
+    let history = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .arg("history")
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.contains(&format!("{id}  ")) && history.contains("rolled-back"),
+        "{history}"
+    );
+}
+
+#[test]
+fn bad_requests_say_what_to_do() {
+    let s = Service::start();
+    let op = Some(OPERATOR);
+    let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "nope"}"#));
+    assert_eq!(code, 400);
+    assert_eq!(
+        err["error"],
+        "no plan `nope` in plans; plans there: broken, gated"
+    );
+    let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "../tokens"}"#));
+    assert_eq!(code, 400, "{err}");
+    let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "broken"}"#));
+    assert_eq!(code, 422);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("plans/broken.yaml:7:"),
+        "{err}"
+    );
+    let (code, err) = s.call(
+        "POST",
+        "/api/runs",
+        op,
+        Some(r#"{"plan": "gated", "input": {}}"#),
+    );
+    assert_eq!(code, 422);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `input`"),
+        "{err}"
+    );
+    let huge = format!(
+        r#"{{"plan": "gated", "inputs": {{"x": "{}"}}}}"#,
+        "y".repeat(100_000)
+    );
+    let (code, _) = s.call("POST", "/api/runs", op, Some(&huge));
+    assert_eq!(code, 413);
+    let (code, err) = s.call("GET", "/api/runs/20260101T000000Z-1", op, None);
+    assert_eq!(code, 404);
+    assert_eq!(
+        err["error"],
+        "no run `20260101T000000Z-1`; `GET /api/runs` lists them"
+    );
+    let (code, err) = s.call("POST", "/api/runs/20260101T000000Z-1/launch", op, None);
+    assert_eq!(code, 404);
+    assert_eq!(
+        err["error"],
+        "no decision `launch`: approve, reject, continue or rollback"
+    );
+    // Nothing secret in any answer.
+    for (_, answer) in [
+        s.call("GET", "/api/runs", Some("wrong-token-0000000000"), None),
+        s.call(
+            "POST",
+            "/api/runs",
+            Some(VIEWER),
+            Some(r#"{"plan": "gated"}"#),
+        ),
+    ] {
+        let text = answer.to_string();
+        assert!(!text.contains(OPERATOR) && !text.contains(VIEWER), "{text}");
+    }
+}
+
+#[test]
+fn the_service_refuses_to_start_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plans")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["serve", "--plans", "plans", "--listen", "127.0.0.1:0"])
+        .env_remove("ROLLGATE_TOKENS")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`rollgate serve` needs tokens: `--tokens FILE` or `ROLLGATE_TOKENS`"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["serve", "--plans", "nowhere", "--listen", "127.0.0.1:0"])
+        .env("ROLLGATE_TOKENS", "read x 0123456789abcdef0123")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("`--plans nowhere` is not a directory of plans"));
+}
