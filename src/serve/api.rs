@@ -254,13 +254,27 @@ async fn one(
     Ok(Json(status))
 }
 
+/// Its journal so far as JSON; or, asked for `text/event-stream`, every event as it comes
+/// ([`stream::events`]).
 async fn events(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Refused> {
+) -> Result<Response, Refused> {
     authorize(&api, &headers, Role::Read)?;
-    Ok(Json(record(&api, id).await?.events.into()))
+    let run = record(&api, id.clone()).await?;
+    let streamed = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    if !streamed {
+        return Ok(Json(Value::from(run.events)).into_response());
+    }
+    // After the one the client saw last, when it reconnects.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    Ok(super::stream::events(api.runs.store().clone(), id, after).into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 mod runs;
+mod stream;
 
 pub use auth::{Role, Tokens};
 pub use runs::Runs;

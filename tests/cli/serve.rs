@@ -315,3 +315,84 @@ fn the_service_refuses_to_start_without_tokens() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("`--plans nowhere` is not a directory of plans"));
 }
+
+/// The lines of a server-sent stream as they come.
+fn stream(s: &Service, path: &str, last: Option<usize>) -> impl Iterator<Item = String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut req = agent
+        .get(format!("{}{path}", s.url))
+        .header("Authorization", format!("Bearer {VIEWER}"))
+        .header("Accept", "text/event-stream");
+    if let Some(n) = last {
+        req = req.header("Last-Event-ID", n.to_string());
+    }
+    let answer = req.call().unwrap();
+    assert_eq!(
+        answer.headers()["content-type"],
+        "text/event-stream",
+        "{:?}",
+        answer.headers()
+    );
+    BufReader::new(answer.into_body().into_reader())
+        .lines()
+        .map_while(Result::ok)
+}
+
+#[test]
+fn a_runs_events_stream_as_they_happen_and_a_reconnect_goes_on_where_it_left() {
+    let s = Service::start();
+    let (_, started) = s.call(
+        "POST",
+        "/api/runs",
+        Some(OPERATOR),
+        Some(r#"{"plan": "gated"}"#),
+    );
+    let id = started["run"].as_str().unwrap().to_string();
+    let path = format!("/api/runs/{id}/events");
+    let mut lines = stream(&s, &path, None);
+    // Up to the gate, live; then approved from elsewhere, the rest comes on the same stream.
+    let mut seen: Vec<(usize, String)> = Vec::new();
+    let mut id_line = None;
+    for line in lines.by_ref() {
+        if let Some(n) = line.strip_prefix("id: ") {
+            id_line = Some(n.parse::<usize>().unwrap());
+        }
+        if let Some(kind) = line.strip_prefix("event: ") {
+            seen.push((id_line.unwrap(), kind.to_string()));
+            if kind == "gate-waiting" {
+                break;
+            }
+        }
+    }
+    let (code, _) = s.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200);
+    for line in lines.by_ref() {
+        if let Some(n) = line.strip_prefix("id: ") {
+            id_line = Some(n.parse::<usize>().unwrap());
+        }
+        if let Some(kind) = line.strip_prefix("event: ") {
+            seen.push((id_line.unwrap(), kind.to_string()));
+        }
+    }
+    // It ended after the run did, every event once and in order.
+    assert_eq!(seen.first().unwrap().1, "run-started");
+    assert_eq!(seen.last().unwrap().1, "run-finished");
+    let ids: Vec<usize> = seen.iter().map(|(n, _)| *n).collect();
+    assert_eq!(ids, (0..seen.len()).collect::<Vec<_>>());
+    let (_, journal) = s.call("GET", &path, Some(VIEWER), None);
+    assert_eq!(journal.as_array().unwrap().len(), seen.len());
+    // Reconnecting after the third event gives the fourth on.
+    let again: Vec<String> = stream(&s, &path, Some(2))
+        .filter_map(|l| l.strip_prefix("id: ").map(str::to_string))
+        .collect();
+    assert_eq!(again.first().map(String::as_str), Some("3"));
+    assert_eq!(again.len(), seen.len() - 3);
+}
