@@ -9,6 +9,8 @@ use std::path::PathBuf;
 /// Plans are started by name from `--plans`; every `/api` request carries a bearer token from
 /// `--tokens` (or `ROLLGATE_TOKENS`), lines of `ROLE NAME TOKEN` where ROLE is `read` or
 /// `operate`. Runs are kept in `--state`, so `rollgate status`, `approve` and `reap` see them.
+/// Every `--reap-every` it takes over runs nobody drives; on SIGTERM or SIGINT it hands the
+/// runs it drives over, without rolling them back, to be carried on by the next service.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
@@ -26,6 +28,14 @@ pub struct Args {
     /// The deployment environment, for `github` providers that name none.
     #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
     pub environment: String,
+    /// How often runs nobody drives (a dead service's, a handed-over one's) are taken over.
+    #[arg(
+        long,
+        env = "ROLLGATE_REAP_EVERY",
+        value_name = "DURATION",
+        default_value = "5s"
+    )]
+    pub reap_every: crate::plan::Duration,
     #[command(flatten)]
     pub state: super::state::State,
 }
@@ -56,22 +66,44 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         tokens,
         store,
         environment: a.environment,
+        reap_every: a.reap_every.0,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let err = &mut *io.err;
     let plans = a.plans.display().to_string();
-    rt.block_on(crate::serve::serve(
-        config,
-        |at| {
-            let _ = writeln!(
-                err,
-                "rollgate serve: listening on http://{at} (plans in {plans}, runs in {location})"
-            );
-        },
-        std::future::pending(),
-    ))
-    .map_err(|e| Failure::failed(format!("`--listen {}`: {e}", a.listen)))?;
+    let handed = rt
+        .block_on(crate::serve::serve(
+            config,
+            |at| {
+                let _ = writeln!(
+                    err,
+                    "rollgate serve: listening on http://{at} (plans in {plans}, runs in {location})"
+                );
+            },
+            stopped(),
+        ))
+        .map_err(|e| Failure::failed(format!("`--listen {}`: {e}", a.listen)))?;
+    writeln!(
+        io.err,
+        "rollgate serve: stopped; {handed} runs handed over, to be carried on by the next service to reach {location}"
+    )?;
     Ok(super::exit::OK)
+}
+
+/// Completes on SIGTERM or SIGINT: the service stops and hands its runs over.
+async fn stopped() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }

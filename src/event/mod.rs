@@ -211,6 +211,9 @@ pub enum Event {
         after: f64,
         written: usize,
     },
+    /// The process driving the run stopped (a service told to stop) and handed it over without
+    /// rolling back: whoever takes it over carries it on.
+    RunHandedOver {},
     /// `rollgate resume` took over a run that stopped without finishing.
     RunResumed {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@
 //! and after every router write (it survives the machine going down).
 
 use super::store::{Held, Lease, Log, Store, Written};
-use super::{alive, Header, Record};
+use super::{alive, this_host, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
 use std::fs::{self, File, OpenOptions};
@@ -250,8 +250,27 @@ impl Store for Dir {
         let _ = fs::rename(&path, path.with_extension("used"));
     }
 
-    /// One machine: its process is the owner, looked at by its pid.
-    fn claim(&self, _run_id: &str) -> Result<Arc<dyn Lease>, String> {
+    /// One machine: its process is the owner, looked at by its pid, which the header now
+    /// names (a run taken over is driven by this process, not the one that started it).
+    fn claim(&self, run_id: &str) -> Result<Arc<dyn Lease>, String> {
+        let path = self.run_dir(run_id).join("run.json");
+        let owned = || -> io::Result<()> {
+            let mut header: Header = serde_json::from_str(&fs::read_to_string(&path)?)
+                .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+            if header.pid == std::process::id() && header.host.as_deref() == Some(&this_host()) {
+                return Ok(());
+            }
+            header.pid = std::process::id();
+            header.host = Some(this_host());
+            // Whole or not at all: written beside it, then renamed over it.
+            let fresh = path.with_extension("json.new");
+            fs::write(
+                &fresh,
+                serde_json::to_string_pretty(&header).expect("headers serialize") + "\n",
+            )?;
+            fs::rename(&fresh, &path)
+        };
+        owned().map_err(|e| format!("cannot take run {run_id} over: {}: {e}", path.display()))?;
         Ok(Arc::new(Process))
     }
 

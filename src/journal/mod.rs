@@ -218,6 +218,13 @@ impl Record {
     }
 
     /// Whether the run had begun rolling back.
+    /// Whether the process driving it handed it over (its last event), to be carried on.
+    pub fn handed_over(&self) -> bool {
+        self.events
+            .last()
+            .is_some_and(|e| e["event"] == "run-handed-over")
+    }
+
     pub fn rolling_back(&self) -> bool {
         self.events.iter().any(|e| e["event"] == "rollback-started")
     }

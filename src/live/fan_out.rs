@@ -43,15 +43,16 @@ impl FanOut<'_> {
     }
 
     /// Runs `run` to its end while fanning its events out, then gives the last deliveries a
-    /// little time and finishes every reporter.
+    /// little time and finishes every reporter; how it ended (its outcome, or `None` when it
+    /// was handed over) with every event.
     pub async fn drive(
         mut self,
-        run: impl Future<Output = Outcome>,
+        run: impl Future<Output = Option<Outcome>>,
         mut events: UnboundedReceiver<Stamped>,
         mut delivered: UnboundedReceiver<Delivered>,
         recorder: Recorder,
         watchers: Vec<tokio::task::AbortHandle>,
-    ) -> std::io::Result<Driven> {
+    ) -> std::io::Result<Option<Driven>> {
         tokio::pin!(run);
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         let outcome = loop {
@@ -91,12 +92,12 @@ impl FanOut<'_> {
         for r in self.reporters.iter_mut() {
             r.finish(&self.events)?;
         }
-        Ok(Driven {
+        Ok(outcome.map(|outcome| Driven {
             outcome,
             events: self.events,
             warnings,
             unwritten: Vec::new(),
-        })
+        }))
     }
 }
 
@@ -185,7 +186,7 @@ mod tests {
                 tx.send(at(started)).unwrap();
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
-            Outcome::Promoted
+            Some(Outcome::Promoted)
         };
         let fan_out = FanOut {
             services: vec![Box::new(Service(deliveries, Arc::clone(&served)))],
@@ -199,7 +200,8 @@ mod tests {
         let driven = fan_out
             .drive(run, rx, delivered, recorder, Vec::new())
             .await
-            .unwrap();
+            .unwrap()
+            .expect("not handed over");
         assert_eq!(driven.outcome, Outcome::Promoted);
         assert!(driven.warnings.is_empty(), "{:?}", driven.warnings);
         // The service saw the runner's events; the deliveries came after the run and reached

@@ -95,7 +95,25 @@ impl LiveRun {
         reporters: Vec<Box<dyn Reporter + '_>>,
         signals: Signals,
     ) -> std::io::Result<Driven> {
-        let _lock = self._lock;
+        let driven = self
+            .drive_until(reporters, signals, std::future::pending())
+            .await?;
+        Ok(driven.expect("a run never handed over ends"))
+    }
+
+    /// The same, until `hand_over` completes first: then the run stops where it is, without
+    /// rolling back, journals `run-handed-over`, and gives up its lease (keeping its
+    /// concurrency group held) for another process to take it over and carry it on. `None`
+    /// when it was handed over.
+    pub async fn drive_until(
+        self,
+        reporters: Vec<Box<dyn Reporter + '_>>,
+        signals: Signals,
+        hand_over: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<Option<Driven>> {
+        let lock = self._lock;
+        // Held until the hand-over is journaled: the runner's own copies go with it.
+        let lease = self.lease.clone();
         let how = self.how;
         let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
         let github = github::start(
@@ -152,9 +170,15 @@ impl LiveRun {
             owner: Some(self.lease),
         };
         let run = async move {
-            match how {
-                How::New => runner::run(setup, tx).await,
-                How::TakenOver { from, then } => runner::resume(setup, from, then, tx).await,
+            let runner = async move {
+                match how {
+                    How::New => runner::run(setup, tx).await,
+                    How::TakenOver { from, then } => runner::resume(setup, from, then, tx).await,
+                }
+            };
+            tokio::select! {
+                outcome = runner => Some(outcome),
+                () = hand_over => None,
             }
         };
         let fan_out = fan_out::FanOut {
@@ -162,12 +186,24 @@ impl LiveRun {
             reporters,
             events: Vec::new(),
         };
-        let mut driven = fan_out
+        let driven = fan_out
             .drive(run, rx, delivered, recorder, github.watchers)
             .await?;
+        let Some(mut driven) = driven else {
+            journal.write(&crate::event::Stamped {
+                t: (Utc::now() - self.started_at).num_milliseconds() as f64 / 1000.0,
+                at: Utc::now(),
+                event: crate::event::Event::RunHandedOver {},
+            });
+            drop(lease);
+            // The group stays held for the run: whoever takes it over takes the lock back.
+            std::mem::forget(lock);
+            return Ok(None);
+        };
+        drop((lease, lock));
         // A last try for what waited on an unreachable store.
         journal.retry();
         driven.unwritten = journal.left();
-        Ok(driven)
+        Ok(Some(driven))
     }
 }

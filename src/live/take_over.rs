@@ -126,6 +126,7 @@ pub async fn take_over(
         how: How::TakenOver {
             from,
             then: match then {
+                Then::Resume if record.handed_over() => TakeOver::CarryOn,
                 Then::Resume => TakeOver::AsPlanned,
                 Then::RollBack(why) => TakeOver::RollBack(why),
                 Then::PutBack(why) => TakeOver::PutBack(why),

@@ -181,6 +181,10 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::StoreReachable { after, written } => format!(
             "the store answers again after {after:.1}s; the {written} events kept meanwhile are written"
         ),
+        Event::RunHandedOver {} => {
+            "handed over without rolling back: the next process to take it over carries it on"
+                .to_string()
+        }
         Event::RunResumed {
             died_at,
             continuing,

@@ -399,6 +399,9 @@ pub enum TakeOver {
     /// As the plan's `resume` says: roll back, or (`resume: continue`, and it had not begun
     /// rolling back) continue from the step it stopped in.
     AsPlanned,
+    /// It was handed over, not lost: continue from the step it stopped in, unless it had
+    /// begun rolling back (then that rollback finishes).
+    CarryOn,
     /// Roll it back through the plan's rollback path, for this reason (someone asked).
     RollBack(String),
     /// It ended with a router off its captured state: put every router back, and nothing else
@@ -415,9 +418,11 @@ pub async fn resume(
     how: TakeOver,
     events: mpsc::UnboundedSender<Stamped>,
 ) -> Outcome {
-    let go_on = matches!(how, TakeOver::AsPlanned)
-        && setup.plan.resume == ResumePolicy::Continue
-        && !from.rolling_back;
+    let go_on = match how {
+        TakeOver::AsPlanned => setup.plan.resume == ResumePolicy::Continue,
+        TakeOver::CarryOn => true,
+        TakeOver::RollBack(_) | TakeOver::PutBack(_) => false,
+    } && !from.rolling_back;
     let skip = if go_on {
         skippable(&setup.graph, &from.done_steps)
     } else {
@@ -460,7 +465,7 @@ pub async fn resume(
             let ended = shared.rollback(Reason::says(why), false).await;
             shared.ensure_restored(ended).await
         }
-        TakeOver::AsPlanned => {
+        TakeOver::AsPlanned | TakeOver::CarryOn => {
             let where_ = from
                 .died_at
                 .as_deref()

@@ -143,9 +143,11 @@ async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the store does not answer: {e}"),
         )),
-        _ => Ok(Json(
-            json!({ "ready": true, "driving": api.runs.driving() }),
-        )),
+        _ => Ok(Json(json!({
+            "ready": true,
+            "driving": api.runs.driving(),
+            "unadoptable": api.runs.unadoptable(),
+        }))),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::journal::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a service is started with.
 pub struct Config {
@@ -25,21 +26,52 @@ pub struct Config {
     pub store: Arc<dyn Store>,
     /// The deployment environment, for `github` providers that name none.
     pub environment: String,
+    /// How often runs nobody drives are looked for and taken over.
+    pub reap_every: Duration,
 }
 
-/// Serves until `shutdown` completes; `listening` is told the address, once bound.
+/// How long, once told to stop, open requests (a stream of events never ends by itself) and
+/// runs handing themselves over are waited for.
+const STOPPING: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` completes, taking over every `reap_every` the runs nobody drives;
+/// then hands every run it drives over, for another service (or the next start of this one)
+/// to carry on. `listening` is told the address, once bound. How many runs were handed over.
 pub async fn serve(
     config: Config,
     listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<usize> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     listening(listener.local_addr()?);
+    let runs = Runs::new(config.store, config.plans, config.environment);
+    let reaping = {
+        let runs = runs.clone();
+        tokio::spawn(async move {
+            loop {
+                runs.adopt().await;
+                tokio::time::sleep(config.reap_every).await;
+            }
+        })
+    };
     let api = Arc::new(api::Api {
-        runs: Runs::new(config.store, config.plans, config.environment),
+        runs: runs.clone(),
         tokens: config.tokens,
     });
-    axum::serve(listener, api::router(api))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.send_replace(true);
+    });
+    let told = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let server =
+        axum::serve(listener, api::router(api)).with_graceful_shutdown(told(stopped.clone()));
+    tokio::select! {
+        served = server => served?,
+        () = async { told(stopped).await; tokio::time::sleep(STOPPING).await } => {}
+    }
+    reaping.abort();
+    Ok(runs.hand_over(STOPPING).await)
 }

@@ -1,11 +1,12 @@
-//! The runs a service drives: each started from a plan in its plans directory, driven on a
-//! task of its own through the same library as `rollgate run` ([`crate::live`]), so one that
-//! fails or panics never disturbs another; and decisions about any run in the store.
+//! The runs a service drives: each started from a plan in its plans directory, or taken over
+//! from a process that is gone, driven on a task of its own through the same library as
+//! `rollgate run` ([`crate::live`]), so one that fails or panics never disturbs another;
+//! decisions about any run in the store; and handing every run over when the service stops.
 
 use crate::journal::Store;
 use crate::live::decide::{decide, Decided, Decision, Kind};
-use crate::live::{self, Error, LiveRun, NewRun, Resumable, Signals};
-use std::collections::BTreeSet;
+use crate::live::{self, Error, LiveRun, NewRun, Resumable, Signals, Then};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,10 @@ pub struct Runs {
     environment: String,
     /// The runs this process drives now, by id.
     driving: Mutex<BTreeSet<String>>,
+    /// Runs found orphaned that could not be taken over, and why: not tried again.
+    unadoptable: Mutex<BTreeMap<String, String>>,
+    /// Set when the service stops: every run hands itself over.
+    hand_over: tokio::sync::watch::Sender<bool>,
 }
 
 /// Forgets a run once its task ends, however it ends (a panic included).
@@ -41,6 +46,8 @@ impl Runs {
             plans,
             environment,
             driving: Mutex::new(BTreeSet::new()),
+            unadoptable: Mutex::new(BTreeMap::new()),
+            hand_over: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -135,6 +142,66 @@ impl Runs {
         }
     }
 
+    /// Takes over every run nobody drives (its lease ran out or was given up, its process is
+    /// gone) and drives it: one handed over carries on, one whose process was lost goes as its
+    /// plan's `resume` says (by default, rolled back). Another process may take a run first
+    /// (its lease then says so); a run that cannot be taken over (its plan changed) is left,
+    /// and said in `unadoptable`.
+    pub async fn adopt(self: &Arc<Self>) {
+        let store = self.store.clone();
+        let Ok(Ok(runs)) = tokio::task::spawn_blocking(move || store.list()).await else {
+            return;
+        };
+        for r in runs {
+            let id = r.header.run_id.clone();
+            let skip = r.outcome().is_some()
+                || r.driven()
+                || self.driving.lock().expect("not poisoned").contains(&id)
+                || self
+                    .unadoptable
+                    .lock()
+                    .expect("not poisoned")
+                    .contains_key(&id);
+            if skip {
+                continue;
+            }
+            match live::take_over(&id, self.store.clone(), Then::Resume).await {
+                Ok(Resumable::Live(live)) => self.drive(*live),
+                Ok(Resumable::Finished(_)) => {}
+                // Taken first by another process.
+                Err(Error::Failed(why)) if why.contains("is owned by another process") => {}
+                Err(e) => {
+                    let why = match e {
+                        Error::Usage(m) | Error::Failed(m) => m,
+                        Error::Invalid { path, .. } => format!("{path} does not validate"),
+                        Error::Io(e) => e.to_string(),
+                    };
+                    self.unadoptable
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(id, why);
+                }
+            }
+        }
+    }
+
+    /// The runs found orphaned that could not be taken over, and why.
+    pub fn unadoptable(&self) -> BTreeMap<String, String> {
+        self.unadoptable.lock().expect("not poisoned").clone()
+    }
+
+    /// Hands every run over (see [`LiveRun::drive_until`]) and waits, up to `within`, until
+    /// each has; how many there were.
+    pub async fn hand_over(&self, within: std::time::Duration) -> usize {
+        let count = self.driving();
+        self.hand_over.send_replace(true);
+        let start = tokio::time::Instant::now();
+        while self.driving() > 0 && start.elapsed() < within {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        count
+    }
+
     /// Drives a run on a task of its own.
     fn drive(self: &Arc<Self>, live: LiveRun) {
         let id = live.run_id.clone();
@@ -146,10 +213,14 @@ impl Runs {
             runs: self.clone(),
             id,
         };
+        let mut hand_over = self.hand_over.subscribe();
         tokio::spawn(async move {
             let _forget = forget;
+            let told = async move {
+                let _ = hand_over.wait_for(|h| *h).await;
+            };
             // What it did is in its journal; a failure to finish it is the run's own.
-            let _ = live.drive(Vec::new(), Signals::Ignored).await;
+            let _ = live.drive_until(Vec::new(), Signals::Ignored, told).await;
         });
     }
 }

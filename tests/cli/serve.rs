@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,11 +14,14 @@ const VIEWER: &str = "fedcba9876543210fedc";
 /// A canary at 25% held at alice's gate, its router a file beside the service.
 const GATED: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 1m, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\n";
 
-/// A service on a free port, in a directory of its own; killed when dropped.
+/// A service on a free port, in a directory with its plans, tokens and router; killed when
+/// dropped.
 struct Service {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     child: Child,
     url: String,
+    /// What it says after its first line.
+    stderr: BufReader<std::process::ChildStderr>,
 }
 
 impl Drop for Service {
@@ -28,45 +31,65 @@ impl Drop for Service {
     }
 }
 
+/// A directory with plans, tokens and a router at 0, for services to run in.
+fn prepared() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plans")).unwrap();
+    std::fs::write(dir.path().join("plans/gated.yaml"), GATED).unwrap();
+    std::fs::write(
+        dir.path().join("plans/broken.yaml"),
+        GATED.replace("max: 1%", "max: lots"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("router"), "0\n").unwrap();
+    std::fs::write(
+        dir.path().join("tokens"),
+        format!("# who\noperate alice {OPERATOR}\nread viewer {VIEWER}\n"),
+    )
+    .unwrap();
+    dir
+}
+
 impl Service {
-    fn start() -> Service {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("plans")).unwrap();
-        std::fs::write(dir.path().join("plans/gated.yaml"), GATED).unwrap();
-        std::fs::write(
-            dir.path().join("plans/broken.yaml"),
-            GATED.replace("max: 1%", "max: lots"),
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("router"), "0\n").unwrap();
-        std::fs::write(
-            dir.path().join("tokens"),
-            format!("# who\noperate alice {OPERATOR}\nread viewer {VIEWER}\n"),
-        )
-        .unwrap();
+    /// A service in `dir`, with `env` added (a store, short leases).
+    fn start_in(dir: &Path, env: &[(&str, &str)]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--plans", "plans"])
-            .args(["--tokens", "tokens"])
-            .current_dir(dir.path())
+            .args(["--tokens", "tokens", "--reap-every", "200ms"])
+            .envs(env.iter().copied())
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut first = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        stderr.read_line(&mut first).unwrap();
         let url = first
             .split("listening on ")
             .nth(1)
             .and_then(|r| r.split(' ').next())
             .unwrap_or_else(|| panic!("no address in {first:?}"))
             .to_string();
-        Service { dir, child, url }
+        Service {
+            dir: dir.to_path_buf(),
+            child,
+            url,
+            stderr,
+        }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
+    }
+
+    /// Sends SIGTERM and waits: its exit code and what it said meanwhile.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        crate::support::signal(&self.child, "-TERM");
+        let code = self.child.wait().unwrap().code();
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut self.stderr, &mut said).unwrap();
+        (code, said)
     }
 
     /// `method path` with `token` and a JSON `body`: the status and the JSON answer.
@@ -116,7 +139,10 @@ impl Service {
             if holds(&run) {
                 return run;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "{what}: {run}");
+            if start.elapsed() > Duration::from_secs(10) {
+                let (_, ready) = self.call("GET", "/readyz", None, None);
+                panic!("{what}: {run}; {ready}");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -124,7 +150,8 @@ impl Service {
 
 #[test]
 fn a_team_starts_watches_and_decides_runs_over_http() {
-    let s = Service::start();
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
     assert_eq!(s.call("GET", "/healthz", None, None), (200, "ok\n".into()));
     let (code, ready) = s.call("GET", "/readyz", None, None);
     assert_eq!((code, &ready["ready"]), (200, &Value::Bool(true)));
@@ -223,7 +250,8 @@ fn a_team_starts_watches_and_decides_runs_over_http() {
 
 #[test]
 fn bad_requests_say_what_to_do() {
-    let s = Service::start();
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
     let op = Some(OPERATOR);
     let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "nope"}"#));
     assert_eq!(code, 400);
@@ -343,7 +371,8 @@ fn stream(s: &Service, path: &str, last: Option<usize>) -> impl Iterator<Item = 
 
 #[test]
 fn a_runs_events_stream_as_they_happen_and_a_reconnect_goes_on_where_it_left() {
-    let s = Service::start();
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
     let (_, started) = s.call(
         "POST",
         "/api/runs",
@@ -395,4 +424,151 @@ fn a_runs_events_stream_as_they_happen_and_a_reconnect_goes_on_where_it_left() {
         .collect();
     assert_eq!(again.first().map(String::as_str), Some("3"));
     assert_eq!(again.len(), seen.len() - 3);
+}
+
+impl Service {
+    /// Starts a run of the gated plan and waits until it waits at its gate: its id.
+    fn at_the_gate(&self) -> String {
+        let (code, started) = self.call(
+            "POST",
+            "/api/runs",
+            Some(OPERATOR),
+            Some(r#"{"plan": "gated"}"#),
+        );
+        assert_eq!(code, 201, "{started}");
+        let id = started["run"].as_str().unwrap().to_string();
+        self.wait_for(&id, "waiting at its gate", |r| !r["waiting"].is_null());
+        id
+    }
+}
+
+/// Waits until run `id` was taken over and waits at its gate again, driven (`running`).
+fn carried_on_to_its_gate(s: &Service, id: &str) {
+    let start = Instant::now();
+    loop {
+        let kinds = kinds_of(s, id);
+        let resumed = kinds.iter().position(|k| k == "run-resumed");
+        let waiting = kinds.iter().rposition(|k| k == "gate-waiting");
+        let (_, run) = s.call("GET", &format!("/api/runs/{id}"), Some(VIEWER), None);
+        if resumed < waiting && resumed.is_some() && run["state"] == "running" {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let (_, ready) = s.call("GET", "/readyz", None, None);
+            panic!("not carried on: {kinds:?}; {run}; {ready}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kinds_of(s: &Service, id: &str) -> Vec<String> {
+    let (_, events) = s.call("GET", &format!("/api/runs/{id}/events"), Some(VIEWER), None);
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_stopped_service_hands_its_runs_over_and_the_next_carries_them_on() {
+    let dir = prepared();
+    let first = Service::start_in(dir.path(), &[]);
+    let id = first.at_the_gate();
+    let (code, said) = first.terminate();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("stopped; 1 runs handed over"), "{said}");
+    // Not rolled back: the canary holds where it was, and the journal says why.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("router"))
+            .unwrap()
+            .trim(),
+        "25"
+    );
+    let next = Service::start_in(dir.path(), &[]);
+    assert_eq!(
+        kinds_of(&next, &id).last().map(String::as_str),
+        Some("run-handed-over")
+    );
+    // Carried on, not rolled back: at its gate again, then approved to the end.
+    carried_on_to_its_gate(&next, &id);
+    let (code, said) = next.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200, "{said}");
+    next.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+    assert_eq!(next.router(), "100");
+    let kinds = kinds_of(&next, &id);
+    let handed = kinds.iter().position(|k| k == "run-handed-over").unwrap();
+    assert_eq!(kinds[handed + 1], "run-resumed");
+    assert!(
+        !kinds[handed..].contains(&"rollback-started".to_string()),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn replicas_on_postgres_share_runs_carry_on_what_one_hands_over_and_put_back_what_a_dead_one_left()
+{
+    let cluster = crate::cluster::Cluster::start();
+    let url = cluster.database("serve");
+    let dir = prepared();
+    let env = [
+        ("ROLLGATE_STATE", url.as_str()),
+        ("ROLLGATE_LEASE", "2s"),
+        ("ROLLGATE_HEARTBEAT", "500ms"),
+    ];
+    let a = Service::start_in(dir.path(), &env);
+    let b = Service::start_in(dir.path(), &env);
+    let first = a.at_the_gate();
+    // Either replica answers for every run.
+    assert_eq!(
+        b.call("GET", &format!("/api/runs/{first}"), Some(VIEWER), None)
+            .1["waiting"]["step"],
+        "canary-25.gate"
+    );
+    let (code, said) = a.terminate();
+    assert_eq!(code, Some(0), "{said}");
+    // B carries it on at once (the lease was given up), without rolling back.
+    carried_on_to_its_gate(&b, &first);
+    assert_eq!(b.router(), "25");
+    let (code, _) = b.call(
+        "POST",
+        &format!("/api/runs/{first}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200);
+    b.wait_for(&first, "promoted", |r| r["state"] == "promoted");
+    assert_eq!(b.router(), "100");
+    assert!(!kinds_of(&b, &first).contains(&"rollback-started".to_string()));
+
+    // A replica killed outright: another puts its run back once the lease runs out.
+    std::fs::write(dir.path().join("router"), "0\n").unwrap();
+    let second = b.at_the_gate();
+    let c = Service::start_in(dir.path(), &env);
+    let mut b = b;
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    let killed = Instant::now();
+    c.wait_for(&second, "rolled back by the survivor", |r| {
+        r["state"] == "rolled-back"
+    });
+    let took = killed.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500),
+        "taken over while its lease ran: {took:?}"
+    );
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    assert_eq!(c.router(), "0");
+    // Driven by one process at a time: every event once, in order.
+    let seqs = cluster.sql(
+        "serve",
+        &format!("SELECT count(*) = max(seq) + 1 FROM rollgate_events WHERE run_id = '{second}'"),
+    );
+    assert_eq!(seqs, "t");
 }
