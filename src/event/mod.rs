@@ -83,6 +83,9 @@ pub enum Event {
         router: String,
         from: u8,
         to: Route,
+        /// Seconds the router took to take it, in a real run.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        took: Option<f64>,
     },
     CheckEvaluated(Evaluation),
     /// A metric source's answer to one query, in a real run (a dry-run's answers are its
@@ -99,6 +102,9 @@ pub enum Event {
         /// Why the source did not answer, when it failed.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Seconds the source took to answer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        took: Option<f64>,
     },
     TriggerFired {
         check: String,

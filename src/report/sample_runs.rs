@@ -68,6 +68,7 @@ fn shifted(from: u8, to: u8) -> Event {
         router: "edge".into(),
         from,
         to: Route::Weight { percent: to },
+        took: None,
     }
 }
 

@@ -51,7 +51,9 @@ pub fn render(plan: &Plan, events: &[Stamped]) -> String {
                     seen.failed += 1;
                 }
             }
-            Event::WeightShifted { router, from, to } => {
+            Event::WeightShifted {
+                router, from, to, ..
+            } => {
                 let _ = writeln!(out, "{:>9}  {router} {from}% → {}", clock(e.t), to);
             }
             Event::TriggerFired {

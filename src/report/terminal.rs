@@ -102,7 +102,9 @@ pub fn line(e: &Stamped) -> Option<String> {
             ..
         } => format!("{step} failed: {r}"),
         Event::StepFinished { .. } => return None,
-        Event::WeightShifted { router, from, to } => format!("  {router}: {from}% → {to}"),
+        Event::WeightShifted {
+                router, from, to, ..
+            } => format!("  {router}: {from}% → {to}"),
         Event::CheckEvaluated(ev) if ev.verdict == Verdict::Pass => return None,
         Event::CheckEvaluated(ev) => format!(
             "  {} {}: {}",

@@ -138,7 +138,9 @@ impl RunView {
                     view.fixture = fixture.clone().unwrap_or_default();
                 }
                 Event::StepStarted { step, .. } => view.step = step.clone(),
-                Event::WeightShifted { router, from, to } => {
+                Event::WeightShifted {
+                    router, from, to, ..
+                } => {
                     view.shifts.push(ShiftView {
                         at: super::terminal::clock(e.t),
                         router: router.clone(),

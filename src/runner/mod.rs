@@ -203,6 +203,12 @@ impl RunContext {
         }
     }
 
+    /// Seconds since `start` (run time), for a real run's events; a rehearsal's routers and
+    /// sources take no time worth saying.
+    fn took_since(&self, start: Duration) -> Option<f64> {
+        (self.mode == Mode::Run).then(|| self.clock.elapsed().saturating_sub(start).as_secs_f64())
+    }
+
     /// Why the run cannot go on, if writing the journal failed.
     fn journal_failed(&self) -> Option<Reason> {
         self.journal_error

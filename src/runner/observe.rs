@@ -283,6 +283,7 @@ impl RunContext {
         let answer = self.providers.metrics[source]
             .query(query, self.clock.now())
             .await;
+        let took = self.clock.elapsed().saturating_sub(now).as_secs_f64();
         *latest = Some((now, answer.clone()));
         if self.mode == Mode::Run {
             self.emit(Event::Queried {
@@ -291,6 +292,7 @@ impl RunContext {
                 value: answer.as_ref().ok().copied().flatten(),
                 buckets: None,
                 error: answer.as_ref().err().map(|e| e.0.clone()),
+                took: Some(took),
             });
         }
         answer
@@ -303,10 +305,12 @@ impl RunContext {
         source: &str,
         query: &str,
     ) -> Result<Option<Buckets>, MetricsError> {
+        let asked = self.clock.elapsed();
         let answer = self.providers.metrics[source]
             .buckets(query, self.clock.now())
             .await;
         if self.mode == Mode::Run {
+            let took = self.clock.elapsed().saturating_sub(asked).as_secs_f64();
             let buckets = answer
                 .as_ref()
                 .ok()
@@ -318,6 +322,7 @@ impl RunContext {
                 value: None,
                 buckets,
                 error: answer.as_ref().err().map(|e| e.0.clone()),
+                took: Some(took),
             });
         }
         answer

@@ -92,6 +92,7 @@ impl RunContext {
         }
         self.may_write_routers(false).await?;
         self.sync_journal();
+        let writing = self.clock.elapsed();
         self.retrying(router, Persistence::Shift, || r.apply(route))
             .await
             .map_err(|e| Reason {
@@ -110,6 +111,7 @@ impl RunContext {
             router: router.to_string(),
             from,
             to: route.clone(),
+            took: self.took_since(writing),
         });
         self.sync_journal();
         Ok(())
@@ -308,6 +310,7 @@ impl RunContext {
         let r = &self.providers.routers[router];
         self.may_write_routers(true).await?;
         self.sync_journal();
+        let writing = self.clock.elapsed();
         self.retrying(router, Persistence::Restore, || r.restore(&state))
             .await
             .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;
@@ -324,6 +327,7 @@ impl RunContext {
             to: Route::Weight {
                 percent: state.canary_weight,
             },
+            took: self.took_since(writing),
         });
         self.sync_journal();
         Ok(())

@@ -32,6 +32,7 @@ pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/runs", post(start).get(list))
         .route("/api/runs/{id}", get(one))
         .route("/api/runs/{id}/events", get(events))
@@ -149,6 +150,25 @@ async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
             "unadoptable": api.runs.unadoptable(),
         }))),
     }
+}
+
+/// The service's telemetry in Prometheus' text format, for a `read` token.
+async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Result<Response, Refused> {
+    authorize(&api, &headers, Role::Read)?;
+    let store = api.runs.store().clone();
+    let runs = tokio::task::spawn_blocking(move || store.list())
+        .await
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Error::from)?;
+    let text = api.runs.telemetry.encode(&runs, api.runs.driving());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 mod runs;
 mod stream;
+pub mod telemetry;
 
 pub use auth::{Role, Tokens};
 pub use runs::Runs;

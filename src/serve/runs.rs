@@ -3,6 +3,7 @@
 //! `rollgate run` ([`crate::live`]), so one that fails or panics never disturbs another;
 //! decisions about any run in the store; and handing every run over when the service stops.
 
+use super::telemetry::Telemetry;
 use crate::journal::Store;
 use crate::live::decide::{decide, Decided, Decision, Kind};
 use crate::live::{self, Error, LiveRun, NewRun, Resumable, Signals, Then};
@@ -21,6 +22,7 @@ pub struct Runs {
     unadoptable: Mutex<BTreeMap<String, String>>,
     /// Set when the service stops: every run hands itself over.
     hand_over: tokio::sync::watch::Sender<bool>,
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// Forgets a run once its task ends, however it ends (a panic included).
@@ -48,6 +50,7 @@ impl Runs {
             driving: Mutex::new(BTreeSet::new()),
             unadoptable: Mutex::new(BTreeMap::new()),
             hand_over: tokio::sync::watch::channel(false).0,
+            telemetry: Arc::default(),
         })
     }
 
@@ -166,7 +169,10 @@ impl Runs {
                 continue;
             }
             match live::take_over(&id, self.store.clone(), Then::Resume).await {
-                Ok(Resumable::Live(live)) => self.drive(*live),
+                Ok(Resumable::Live(live)) => {
+                    self.telemetry.taken_over();
+                    self.drive(*live)
+                }
                 Ok(Resumable::Finished(_)) => {}
                 // Taken first by another process.
                 Err(Error::Failed(why)) if why.contains("is owned by another process") => {}
@@ -194,6 +200,7 @@ impl Runs {
     /// each has; how many there were.
     pub async fn hand_over(&self, within: std::time::Duration) -> usize {
         let count = self.driving();
+        self.telemetry.handed_over(count);
         self.hand_over.send_replace(true);
         let start = tokio::time::Instant::now();
         while self.driving() > 0 && start.elapsed() < within {
@@ -214,13 +221,16 @@ impl Runs {
             id,
         };
         let mut hand_over = self.hand_over.subscribe();
+        let observed = self.telemetry.reporter(live.plan.name.clone());
         tokio::spawn(async move {
             let _forget = forget;
             let told = async move {
                 let _ = hand_over.wait_for(|h| *h).await;
             };
             // What it did is in its journal; a failure to finish it is the run's own.
-            let _ = live.drive_until(Vec::new(), Signals::Ignored, told).await;
+            let _ = live
+                .drive_until(vec![observed], Signals::Ignored, told)
+                .await;
         });
     }
 }

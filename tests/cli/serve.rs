@@ -572,3 +572,84 @@ fn replicas_on_postgres_share_runs_carry_on_what_one_hands_over_and_put_back_wha
     );
     assert_eq!(seqs, "t");
 }
+
+#[test]
+fn a_real_prometheus_scrapes_the_services_metrics_with_a_read_token() {
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
+    let (code, _) = s.call("GET", "/metrics", None, None);
+    assert_eq!(code, 401, "metrics need a token");
+    let id = s.at_the_gate();
+    s.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    s.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = s.url.trim_start_matches("http://");
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: rollgate\n    authorization: {{ credentials: {VIEWER} }}\n    static_configs: [{{ targets: ['{target}'] }}]\n"),
+    )
+    .unwrap();
+    let _prometheus = crate::support::Daemon(
+        Command::new(crate::support::tool(
+            "prometheus",
+            "apt-get install -y prometheus",
+        ))
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let value = |q: &str| -> Option<String> {
+        let body = agent
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query("query", q)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        let json: Value = serde_json::from_str(&body).ok()?;
+        Some(json["data"]["result"][0]["value"][1].as_str()?.to_string())
+    };
+    let start = Instant::now();
+    let promoted = r#"rollgate_rollouts_finished_total{plan="gated",outcome="promoted"}"#;
+    while value(promoted).is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never scraped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(value(promoted).as_deref(), Some("1"));
+    assert_eq!(value(r#"up{job="rollgate"}"#).as_deref(), Some("1"));
+    assert_eq!(
+        value(r#"rollgate_runs{state="promoted"}"#).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        value(r#"rollgate_router_write_seconds_count{router="router"}"#).as_deref(),
+        Some("2")
+    );
+    assert!(
+        value(r#"sum(rollgate_check_evaluations_total{check="errors",verdict="pass"}) > 0"#)
+            .is_some()
+    );
+}
