@@ -82,7 +82,10 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
                     "rollgate serve: listening on http://{at} (plans in {plans}, runs in {location})"
                 );
             },
-            stopped(),
+            // SIGTERM or SIGINT: the service stops and hands its runs over.
+            async {
+                crate::live::terminated().await;
+            },
         ))
         .map_err(|e| Failure::failed(format!("`--listen {}`: {e}", a.listen)))?;
     writeln!(
@@ -90,20 +93,4 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         "rollgate serve: stopped; {handed} runs handed over, to be carried on by the next service to reach {location}"
     )?;
     Ok(super::exit::OK)
-}
-
-/// Completes on SIGTERM or SIGINT: the service stops and hands its runs over.
-async fn stopped() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }

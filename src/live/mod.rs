@@ -21,7 +21,7 @@ mod take_over;
 
 pub use error::Error;
 pub use start::{start, validated, NewRun};
-pub use stop::Signals;
+pub use stop::{terminated, Signals};
 pub use take_over::{take_over, Resumable, Then};
 
 use crate::clock::Clock;

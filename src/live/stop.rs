@@ -53,8 +53,8 @@ async fn lease_lost(lease: Arc<dyn Lease>) -> String {
         .map_or_else(|| "this process lost the run".into(), |e| e.to_string())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn terminated() -> String {
+/// Completes on SIGINT or SIGTERM, with the reason a run stopped by it rolls back for.
+pub async fn terminated() -> String {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -155,11 +155,7 @@ async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
 /// The service's telemetry in Prometheus' text format, for a `read` token.
 async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Result<Response, Refused> {
     authorize(&api, &headers, Role::Read)?;
-    let store = api.runs.store().clone();
-    let runs = tokio::task::spawn_blocking(move || store.list())
-        .await
-        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(Error::from)?;
+    let runs = every_run(&api).await?;
     let text = api.runs.telemetry.encode(&runs, api.runs.driving());
     Ok((
         [(
@@ -214,11 +210,7 @@ async fn list(
     filter: Query<Filter>,
 ) -> Result<Json<Value>, Refused> {
     authorize(&api, &headers, Role::Read)?;
-    let store = api.runs.store().clone();
-    let runs = tokio::task::spawn_blocking(move || store.list())
-        .await
-        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(Error::from)?;
+    let runs = every_run(&api).await?;
     let kept: Vec<Record> = runs
         .into_iter()
         .filter(|r| {
@@ -235,6 +227,15 @@ async fn list(
         })
         .collect();
     Ok(Json(crate::report::status::history_json(&kept)))
+}
+
+/// Every run in the store.
+async fn every_run(api: &Api) -> Result<Vec<Record>, Refused> {
+    let store = api.runs.store().clone();
+    Ok(tokio::task::spawn_blocking(move || store.list())
+        .await
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Error::from)?)
 }
 
 /// A plan's name as the API takes it: its file name without `.yaml`.
