@@ -7,7 +7,8 @@ use super::runs::Runs;
 use crate::journal::Record;
 use crate::live::decide::Kind;
 use crate::live::Error;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +31,7 @@ pub struct Api {
 /// The service's routes.
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -37,6 +39,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/runs/{id}", get(one))
         .route("/api/runs/{id}/events", get(events))
         .route("/api/runs/{id}/{decision}", post(decision))
+        .fallback(nowhere)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)
 }
@@ -96,6 +99,32 @@ impl From<JsonRejection> for Refused {
     fn from(r: JsonRejection) -> Refused {
         Refused::new(r.status(), r.body_text())
     }
+}
+
+impl From<QueryRejection> for Refused {
+    fn from(r: QueryRejection) -> Refused {
+        Refused::new(r.status(), r.body_text())
+    }
+}
+
+impl From<BytesRejection> for Refused {
+    fn from(r: BytesRejection) -> Refused {
+        Refused::new(r.status(), r.body_text())
+    }
+}
+
+/// The API's description (OpenAPI 3), as the tests check the service against it.
+pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn nowhere() -> Refused {
+    Refused::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint: `GET /openapi.json` describes them",
+    )
 }
 
 /// Who is asking, if their token allows `needed`.
@@ -188,7 +217,11 @@ async fn start(
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let id = api.runs.start(&asked.plan, inputs).await?;
+    let plan = api
+        .runs
+        .plan(&asked.plan)
+        .map_err(|no| Refused::new(StatusCode::NOT_FOUND, no))?;
+    let id = api.runs.start(&plan, inputs).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "run": id, "url": format!("/api/runs/{id}") })),
@@ -207,9 +240,10 @@ struct Filter {
 async fn list(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
-    filter: Query<Filter>,
+    filter: Result<Query<Filter>, QueryRejection>,
 ) -> Result<Json<Value>, Refused> {
     authorize(&api, &headers, Role::Read)?;
+    let Query(filter) = filter?;
     let runs = every_run(&api).await?;
     let kept: Vec<Record> = runs
         .into_iter()
@@ -250,8 +284,18 @@ fn plan_name(path: &str) -> String {
         .to_string()
 }
 
-/// Run `id` as the store tells it.
+/// Run `id` as the store tells it; an id no run can have is no run.
 async fn record(api: &Api, id: String) -> Result<Record, Refused> {
+    let plain = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return Err(Refused::new(
+            StatusCode::NOT_FOUND,
+            format!("no run `{id}`; `GET /api/runs` lists them"),
+        ));
+    }
     let store = api.runs.store().clone();
     let read = tokio::task::spawn_blocking(move || store.read(&id).map_err(|e| (id, e)))
         .await
@@ -272,9 +316,7 @@ async fn one(
 ) -> Result<Json<Value>, Refused> {
     authorize(&api, &headers, Role::Read)?;
     let r = record(&api, id).await?;
-    let mut status = crate::report::status::status_json(&r);
-    status["state"] = crate::report::status::state(&r).into();
-    Ok(Json(status))
+    Ok(Json(crate::report::status::status_json(&r)))
 }
 
 /// Its journal so far as JSON; or, asked for `text/event-stream`, every event as it comes
@@ -311,9 +353,21 @@ async fn decision(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path((id, decision)): Path<(String, String)>,
-    body: Option<Json<Decide>>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Refused> {
     let who = authorize(&api, &headers, Role::Operate)?;
+    let body = body?;
+    // The body is optional: none decides at whatever gate the run waits at.
+    let asked: Decide = if body.iter().all(u8::is_ascii_whitespace) {
+        Decide::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Refused::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the body: {e}; send `{{\"gate\": STEP}}` or nothing"),
+            )
+        })?
+    };
     let kind = match decision.as_str() {
         "approve" => Kind::Approve,
         "reject" => Kind::Reject,
@@ -327,7 +381,7 @@ async fn decision(
         }
     };
     record(&api, id.clone()).await?;
-    let gate = body.and_then(|Json(d)| d.gate);
+    let gate = asked.gate;
     let said = api.runs.decide(&id, kind, gate, &who.name).await?;
     Ok(Json(json!({ "message": said })))
 }

@@ -63,8 +63,9 @@ impl Runs {
         self.driving.lock().expect("not poisoned").len()
     }
 
-    /// The plan file `name` (with or without `.yaml`/`.yml`) in the plans directory.
-    fn plan(&self, name: &str) -> Result<PathBuf, Error> {
+    /// The plan file `name` (with or without `.yaml`/`.yml`) in the plans directory, or why
+    /// there is none.
+    pub fn plan(&self, name: &str) -> Result<PathBuf, String> {
         let plain = !name.is_empty()
             && name
                 .chars()
@@ -83,18 +84,22 @@ impl Runs {
             })
             .flatten();
         found.ok_or_else(|| {
-            Error::Usage(format!(
+            format!(
                 "no plan `{name}` in {}; plans there: {}",
                 self.plans.display(),
                 plans_in(&self.plans).join(", ")
-            ))
+            )
         })
     }
 
-    /// Starts a run of plan `name` with `inputs` (`NAME=VALUE`); its id once it is journaled
-    /// and holds its lease and lock.
-    pub async fn start(self: &Arc<Self>, name: &str, inputs: Vec<String>) -> Result<String, Error> {
-        let path = self.plan(name)?.display().to_string();
+    /// Starts a run of the plan at `path` (from [`Runs::plan`]) with `inputs` (`NAME=VALUE`);
+    /// its id once it is journaled and holds its lease and lock.
+    pub async fn start(
+        self: &Arc<Self>,
+        path: &Path,
+        inputs: Vec<String>,
+    ) -> Result<String, Error> {
+        let path = path.display().to_string();
         let (v, contexts) = live::validated(&path, &inputs)?;
         let asked = NewRun {
             plan: &path,

@@ -254,13 +254,13 @@ fn bad_requests_say_what_to_do() {
     let s = Service::start_in(dir.path(), &[]);
     let op = Some(OPERATOR);
     let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "nope"}"#));
-    assert_eq!(code, 400);
+    assert_eq!(code, 404);
     assert_eq!(
         err["error"],
         "no plan `nope` in plans; plans there: broken, gated"
     );
     let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "../tokens"}"#));
-    assert_eq!(code, 400, "{err}");
+    assert_eq!(code, 404, "{err}");
     let (code, err) = s.call("POST", "/api/runs", op, Some(r#"{"plan": "broken"}"#));
     assert_eq!(code, 422);
     assert!(
@@ -652,4 +652,44 @@ fn a_real_prometheus_scrapes_the_services_metrics_with_a_read_token() {
         value(r#"sum(rollgate_check_evaluations_total{check="errors",verdict="pass"}) > 0"#)
             .is_some()
     );
+}
+
+#[test]
+fn the_openapi_description_matches_what_the_service_does() {
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
+    let (code, described) = s.call("GET", "/openapi.json", None, None);
+    assert_eq!(code, 200);
+    assert_eq!(described["openapi"], "3.0.3");
+    // A real run for the operations about one, which schemathesis then decides at random.
+    let id = s.at_the_gate();
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, format!("[parameters]\n\"path.id\" = \"{id}\"\n")).unwrap();
+    let out = Command::new(crate::support::tool(
+        "schemathesis",
+        "python3 -m pip install schemathesis (the README's test command does)",
+    ))
+    .arg("--config-file")
+    .arg(&config)
+    .args(["run", &format!("{}/openapi.json", s.url)])
+    .args(["-H", &format!("Authorization: Bearer {OPERATOR}")])
+    .args([
+        "--checks",
+        "all",
+        "--max-examples",
+        "40",
+        "--seed",
+        "1",
+        "--no-color",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("Tested: 8"), "{said}");
 }
