@@ -31,6 +31,13 @@ pub struct Api {
 /// The service's routes.
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
+        .route("/", get(super::page::index))
+        .route(
+            "/login",
+            get(super::page::login_form).post(super::page::login),
+        )
+        .route("/logout", get(super::page::logout))
+        .route("/runs/{id}", get(super::page::run))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -127,17 +134,41 @@ async fn nowhere() -> Refused {
     )
 }
 
-/// Who is asking, if their token allows `needed`.
-fn authorize(api: &Api, headers: &HeaderMap, needed: Role) -> Result<Holder, Refused> {
-    let presented = headers
+/// The token a signed-in browser's cookie carries.
+fn from_cookie(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .find_map(|pair| {
+            pair.trim_ascii()
+                .strip_prefix(super::page::COOKIE.as_bytes())?
+                .strip_prefix(b"=")
+        })
+}
+
+/// Who is asking, if their token allows `needed`: a bearer token, or a signed-in browser's
+/// cookie (which must come with `X-Rollgate-Page` to act, so another site cannot act with it).
+pub(super) fn authorize(api: &Api, headers: &HeaderMap, needed: Role) -> Result<Holder, Refused> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .ok_or_else(|| {
-            Refused::new(
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let presented = match (bearer, from_cookie(headers)) {
+        (Some(token), _) => token,
+        (None, Some(token)) if needed == Role::Read || headers.contains_key("x-rollgate-page") => token,
+        (None, Some(_)) => {
+            return Err(Refused::new(
+                StatusCode::FORBIDDEN,
+                "a signed-in browser acts only from the status page (`X-Rollgate-Page`)",
+            ))
+        }
+        (None, None) => {
+            return Err(Refused::new(
                 StatusCode::UNAUTHORIZED,
                 "no bearer token: send `Authorization: Bearer TOKEN` with a token from the service's tokens",
-            )
-        })?;
+            ))
+        }
+    };
     let holder = api.tokens.holder(presented).ok_or_else(|| {
         Refused::new(
             StatusCode::UNAUTHORIZED,
@@ -264,7 +295,7 @@ async fn list(
 }
 
 /// Every run in the store.
-async fn every_run(api: &Api) -> Result<Vec<Record>, Refused> {
+pub(super) async fn every_run(api: &Api) -> Result<Vec<Record>, Refused> {
     let store = api.runs.store().clone();
     Ok(tokio::task::spawn_blocking(move || store.list())
         .await
@@ -285,7 +316,7 @@ fn plan_name(path: &str) -> String {
 }
 
 /// Run `id` as the store tells it; an id no run can have is no run.
-async fn record(api: &Api, id: String) -> Result<Record, Refused> {
+pub(super) async fn record(api: &Api, id: String) -> Result<Record, Refused> {
     let plain = !id.is_empty()
         && id
             .chars()

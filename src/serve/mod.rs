@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+mod page;
 mod runs;
 mod stream;
 pub mod telemetry;

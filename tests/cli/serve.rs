@@ -693,3 +693,55 @@ fn the_openapi_description_matches_what_the_service_does() {
     );
     assert!(said.contains("Tested: 8"), "{said}");
 }
+
+#[test]
+fn the_status_page_shows_a_run_live_and_lets_an_operator_decide_it_in_a_real_browser() {
+    crate::support::tool("chromium", "apt-get install -y chromium");
+    let dir = prepared();
+    let s = Service::start_in(dir.path(), &[]);
+    let id = s.at_the_gate();
+    let shot = dir.path().join("status-page.png");
+    let out = crate::support::node_client(
+        "status-page.mjs",
+        "playwright-core",
+        &[
+            std::ffi::OsStr::new(&s.url),
+            std::ffi::OsStr::new(OPERATOR),
+            std::ffi::OsStr::new(VIEWER),
+            shot.as_os_str(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["signInFirst"], "/login");
+    assert_eq!(seen["refused"], "That is not one of the service's tokens.");
+    assert!(seen["listed"].as_str().unwrap().contains(&id), "{seen}");
+    assert_eq!(seen["waiting"], "Waiting at canary-25.gate for alice.");
+    assert!(
+        seen["check"].as_str().unwrap().starts_with("errors0.001"),
+        "{seen}"
+    );
+    let before: Vec<&str> = seen["timelineBefore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(before.first(), Some(&"run-started"));
+    assert_eq!(before.last(), Some(&"gate-waiting"));
+    assert_eq!(
+        seen["said"],
+        format!("approved `canary-25.gate` of run {id} as alice")
+    );
+    assert_eq!(seen["routers"], "router0%100%");
+    assert_eq!(seen["buttonsAfter"], serde_json::json!([]));
+    assert_eq!(seen["errors"], serde_json::json!([]));
+    assert_eq!(seen["viewerButtons"], serde_json::json!([]));
+    assert!(shot.is_file());
+    assert_eq!(s.router(), "100");
+}
