@@ -6,6 +6,7 @@ mod decide;
 mod dry_run;
 mod failure;
 mod graph;
+mod logging;
 mod reap;
 mod record;
 mod resume;
@@ -114,6 +115,7 @@ pub fn main() -> i32 {
             };
         }
     };
+    logging::init(matches!(cli.command, Command::Serve(_)));
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let tty = std::io::IsTerminal::is_terminal(&stdout);
     let mut io = Io {

@@ -107,6 +107,20 @@ impl LiveRun {
     /// when it was handed over.
     pub async fn drive_until(
         self,
+        mut reporters: Vec<Box<dyn Reporter + '_>>,
+        signals: Signals,
+        hand_over: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<Option<Driven>> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("run", run_id = %self.run_id, plan = %self.plan.name);
+        reporters.push(Box::new(crate::report::log::Logged));
+        self.drive_in(reporters, signals, hand_over)
+            .instrument(span)
+            .await
+    }
+
+    async fn drive_in(
+        self,
         reporters: Vec<Box<dyn Reporter + '_>>,
         signals: Signals,
         hand_over: impl std::future::Future<Output = ()>,

@@ -8,6 +8,7 @@ pub mod console;
 pub mod deployment;
 pub mod expectation;
 pub mod json;
+pub mod log;
 pub mod markdown;
 pub mod pause;
 pub mod pr_comment;

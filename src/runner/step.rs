@@ -10,6 +10,7 @@ use crate::expr::eval::Status;
 use crate::graph::StepKind;
 use crate::plan::gate::GateTimeout;
 use std::collections::BTreeMap;
+use tracing::Instrument;
 
 impl RunContext {
     /// Runs a group's steps in order; a group `timeout` bounds them all.
@@ -33,6 +34,9 @@ impl RunContext {
                 });
                 let end = self
                     .step(&node.id, node.phase.as_deref(), &node.kind, &mut last)
+                    .instrument(
+                        tracing::info_span!("step", step = %node.id, kind = node.kind.name()),
+                    )
                     .await;
                 let (status, reason) = match &end {
                     End::Ok => (StepStatus::Succeeded, None),

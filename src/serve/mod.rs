@@ -45,7 +45,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<usize> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    listening(listener.local_addr()?);
+    let at = listener.local_addr()?;
+    listening(at);
+    tracing::info!(address = %at, "listening");
     let runs = Runs::new(config.store, config.plans, config.environment);
     let reaping = {
         let runs = runs.clone();

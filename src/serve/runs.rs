@@ -175,6 +175,7 @@ impl Runs {
             }
             match live::take_over(&id, self.store.clone(), Then::Resume).await {
                 Ok(Resumable::Live(live)) => {
+                    tracing::info!(run_id = %id, handed_over = r.handed_over(), "taking over a run nobody drives");
                     self.telemetry.taken_over();
                     self.drive(*live)
                 }
@@ -187,6 +188,7 @@ impl Runs {
                         Error::Invalid { path, .. } => format!("{path} does not validate"),
                         Error::Io(e) => e.to_string(),
                     };
+                    tracing::warn!(run_id = %id, why = %why, "cannot take over a run nobody drives");
                     self.unadoptable
                         .lock()
                         .expect("not poisoned")
@@ -205,6 +207,7 @@ impl Runs {
     /// each has; how many there were.
     pub async fn hand_over(&self, within: std::time::Duration) -> usize {
         let count = self.driving();
+        tracing::info!(runs = count, "handing every run over");
         self.telemetry.handed_over(count);
         self.hand_over.send_replace(true);
         let start = tokio::time::Instant::now();

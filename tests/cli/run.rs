@@ -660,3 +660,27 @@ fn a_gate_waits_for_its_approver_and_a_rejection_rolls_back() {
         assert!(fixture.contains("stable-errors"), "{fixture}");
     });
 }
+
+#[test]
+fn rust_log_turns_on_logs_of_every_event_in_the_runs_span() {
+    let rig = Rig::new();
+    let quiet = rig.run(&["run", "plan.yaml"]);
+    assert!(
+        !quiet.2.contains(" INFO "),
+        "no logs unless asked: {}",
+        quiet.2
+    );
+    std::fs::write(rig.path().join("router"), "0\n").unwrap();
+    let out = rig
+        .cmd(&["run", "plan.yaml"])
+        .env("RUST_LOG", "rollgate=info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shifted = err
+        .lines()
+        .find(|l| l.contains("event=\"weight-shifted\""))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(shifted.contains(" INFO run{run_id="), "{shifted}");
+    assert!(shifted.contains("router: 0% → 25%"), "{shifted}");
+}

@@ -479,6 +479,24 @@ fn a_stopped_service_hands_its_runs_over_and_the_next_carries_them_on() {
     let (code, said) = first.terminate();
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("stopped; 1 runs handed over"), "{said}");
+    // Its logs are JSON lines, each about a run in that run's span.
+    let logs: Vec<Value> = said
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let waiting = logs
+        .iter()
+        .find(|l| l["fields"]["event"] == "gate-waiting")
+        .unwrap_or_else(|| panic!("{said}"));
+    assert_eq!(waiting["span"]["run_id"], id.as_str());
+    assert_eq!(waiting["span"]["plan"], "gated");
+    assert_eq!(
+        waiting["fields"]["message"],
+        "canary-25.gate waits for alice"
+    );
+    assert!(logs
+        .iter()
+        .any(|l| l["fields"]["message"] == "handing every run over"));
     // Not rolled back: the canary holds where it was, and the journal says why.
     assert_eq!(
         std::fs::read_to_string(dir.path().join("router"))
