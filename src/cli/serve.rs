@@ -28,6 +28,22 @@ pub struct Args {
     /// The deployment environment, for `github` providers that name none.
     #[arg(long, default_value = crate::github::DEFAULT_ENVIRONMENT)]
     pub environment: String,
+    /// A PEM certificate chain: served over TLS (rustls) with `--tls-key`.
+    #[arg(
+        long,
+        env = "ROLLGATE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(
+        long,
+        env = "ROLLGATE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// How often runs nobody drives (a dead service's, a handed-over one's) are taken over.
     #[arg(
         long,
@@ -67,6 +83,12 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
         store,
         environment: a.environment,
         reap_every: a.reap_every.0,
+        tls: a.tls_cert.zip(a.tls_key),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -79,7 +101,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
             |at| {
                 let _ = writeln!(
                     err,
-                    "rollgate serve: listening on http://{at} (plans in {plans}, runs in {location})"
+                    "rollgate serve: listening on {scheme}://{at} (plans in {plans}, runs in {location})"
                 );
             },
             // SIGTERM or SIGINT: the service stops and hands its runs over.
@@ -87,7 +109,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
                 crate::live::terminated().await;
             },
         ))
-        .map_err(|e| Failure::failed(format!("`--listen {}`: {e}", a.listen)))?;
+        .map_err(|e| Failure::failed(format!("`rollgate serve` on {}: {e}", a.listen)))?;
     writeln!(
         io.err,
         "rollgate serve: stopped; {handed} runs handed over, to be carried on by the next service to reach {location}"

@@ -30,6 +30,8 @@ pub struct Config {
     pub environment: String,
     /// How often runs nobody drives are looked for and taken over.
     pub reap_every: Duration,
+    /// A certificate chain and its key (PEM files): served over TLS (rustls) when given.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// How long, once told to stop, open requests (a stream of events never ends by itself) and
@@ -44,6 +46,26 @@ pub async fn serve(
     listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<usize> {
+    // A certificate that does not load stops the service before it listens.
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the certificate {} and key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ),
+                    )
+                })?;
+            Some(loaded)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let at = listener.local_addr()?;
     listening(at);
@@ -70,11 +92,27 @@ pub async fn serve(
     let told = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server =
-        axum::serve(listener, api::router(api)).with_graceful_shutdown(told(stopped.clone()));
-    tokio::select! {
-        served = server => served?,
-        () = async { told(stopped).await; tokio::time::sleep(STOPPING).await } => {}
+    let app = api::router(api);
+    match tls {
+        None => {
+            let server = axum::serve(listener, app).with_graceful_shutdown(told(stopped.clone()));
+            tokio::select! {
+                served = server => served?,
+                () = async { told(stopped).await; tokio::time::sleep(STOPPING).await } => {}
+            }
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                told(stopped).await;
+                stopping.graceful_shutdown(Some(STOPPING));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await?;
+        }
     }
     reaping.abort();
     Ok(runs.hand_over(STOPPING).await)

@@ -763,3 +763,90 @@ fn the_status_page_shows_a_run_live_and_lets_an_operator_decide_it_in_a_real_bro
     assert!(shot.is_file());
     assert_eq!(s.router(), "100");
 }
+
+#[test]
+fn given_a_certificate_the_service_speaks_only_tls() {
+    let dir = prepared();
+    let openssl = crate::support::tool("openssl", "apt-get install -y openssl");
+    let made = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let s = Service::start_in(
+        dir.path(),
+        &[
+            ("ROLLGATE_TLS_CERT", "cert.pem"),
+            ("ROLLGATE_TLS_KEY", "key.pem"),
+        ],
+    );
+    assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
+    let curl = |url: &str, extra: &[&str]| {
+        let out = Command::new(crate::support::tool("curl", "apt-get install -y curl"))
+            .args(["-sS", "--max-time", "5", "--cacert", "cert.pem"])
+            .args(extra)
+            .arg(url)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    assert_eq!(
+        curl(&format!("{}/healthz", s.url), &[]),
+        (true, "ok\n".into())
+    );
+    let (ok, runs) = curl(
+        &format!("{}/api/runs", s.url),
+        &["-H", &format!("Authorization: Bearer {VIEWER}")],
+    );
+    assert!(ok && runs == "[]", "{runs}");
+    // Plain HTTP on the same port gets no answer.
+    let plain = s.url.replace("https://", "http://");
+    assert!(!curl(&format!("{plain}/healthz"), &[]).0);
+    // A key that is not one is refused before anything listens.
+    std::fs::write(dir.path().join("bad.pem"), "not a key").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+            "tokens",
+            "--plans",
+            "plans",
+        ])
+        .args(["--tls-cert", "cert.pem", "--tls-key", "bad.pem"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the certificate cert.pem and key bad.pem:"),
+        "{err}"
+    );
+}
