@@ -2,6 +2,10 @@
 //! rehearsed in virtual time: the wall time of one dry-run (median of 21), then 1,000 dry-runs
 //! at once in one process, with the wall time and peak RSS.
 
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss_mib;
+
 use rollgate::event::Outcome;
 use rollgate::fixture;
 use rollgate::providers::approvals::ApprovePolicy;
@@ -66,16 +70,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .start_paused(true)
         .build()
         .unwrap()
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 fn main() {

@@ -5,6 +5,10 @@
 //! how late each evaluation came after its second (p50, p99, max), peak RSS, and CPU time per
 //! rollout. The HTTP API and the store are not in this measurement.
 
+#[path = "common/rss.rs"]
+mod rss;
+use rss::peak_rss_mib;
+
 use rollgate::event::{Event, Outcome};
 use rollgate::fixture;
 use rollgate::runner::{self, prepare::prepare};
@@ -32,16 +36,6 @@ queries:
   errors_stable: { steps: [[0s, 0.002]] }
   p95_canary: { steps: [[0s, 0.12]] }
 "#;
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 /// This process's CPU time so far (user and system), from /proc.
 fn cpu() -> Duration {

@@ -9,46 +9,22 @@ use crate::live::decide::Kind;
 use crate::live::Error;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The largest request body taken: a start's plan name and inputs fit many times over.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(super) const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler shares.
 pub struct Api {
     pub runs: Arc<Runs>,
     pub tokens: Tokens,
-}
-
-/// The service's routes.
-pub fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/", get(super::page::index))
-        .route(
-            "/login",
-            get(super::page::login_form).post(super::page::login),
-        )
-        .route("/logout", get(super::page::logout))
-        .route("/runs/{id}", get(super::page::run))
-        .route("/openapi.json", get(openapi))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/runs", post(start).get(list))
-        .route("/api/runs/{id}", get(one))
-        .route("/api/runs/{id}/events", get(events))
-        .route("/api/runs/{id}/{decision}", post(decision))
-        .fallback(nowhere)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(api)
 }
 
 /// An error as the API answers it.
@@ -123,11 +99,11 @@ impl From<BytesRejection> for Refused {
 /// The API's description (OpenAPI 3), as the tests check the service against it.
 pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 
-async fn openapi() -> Response {
+pub(super) async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn nowhere() -> Refused {
+pub(super) async fn nowhere() -> Refused {
     Refused::new(
         StatusCode::NOT_FOUND,
         "no such endpoint: `GET /openapi.json` describes them",
@@ -142,7 +118,7 @@ fn from_cookie(headers: &HeaderMap) -> Option<&[u8]> {
         .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
         .find_map(|pair| {
             pair.trim_ascii()
-                .strip_prefix(super::page::COOKIE.as_bytes())?
+                .strip_prefix(super::auth::COOKIE.as_bytes())?
                 .strip_prefix(b"=")
         })
 }
@@ -189,12 +165,12 @@ pub(super) fn authorize(api: &Api, headers: &HeaderMap, needed: Role) -> Result<
     Ok(holder.clone())
 }
 
-async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// Ready when the store answers.
-async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
+pub(super) async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
     let store = api.runs.store().clone();
     let asked = tokio::task::spawn_blocking(move || store.read("readyz").map(|_| ()))
         .await
@@ -213,7 +189,10 @@ async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, Refused> {
 }
 
 /// The service's telemetry in Prometheus' text format, for a `read` token.
-async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Result<Response, Refused> {
+pub(super) async fn metrics(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+) -> Result<Response, Refused> {
     authorize(&api, &headers, Role::Read)?;
     let runs = every_run(&api).await?;
     let text = api.runs.telemetry.encode(&runs, api.runs.driving());
@@ -229,14 +208,14 @@ async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Result<Resp
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Start {
+pub(super) struct Start {
     /// A plan in the plans directory, by file name with or without `.yaml`.
     plan: String,
     #[serde(default)]
     inputs: BTreeMap<String, String>,
 }
 
-async fn start(
+pub(super) async fn start(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     body: Result<Json<Start>, JsonRejection>,
@@ -263,12 +242,12 @@ async fn start(
 /// or state (`?state=`, how `history` begins it: `running`, `promoted`, `stopped`, ...) match.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Filter {
+pub(super) struct Filter {
     plan: Option<String>,
     state: Option<String>,
 }
 
-async fn list(
+pub(super) async fn list(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     filter: Result<Query<Filter>, QueryRejection>,
@@ -340,7 +319,7 @@ pub(super) async fn record(api: &Api, id: String) -> Result<Record, Refused> {
     })
 }
 
-async fn one(
+pub(super) async fn one(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -352,7 +331,7 @@ async fn one(
 
 /// Its journal so far as JSON; or, asked for `text/event-stream`, every event as it comes
 /// ([`stream::events`]).
-async fn events(
+pub(super) async fn events(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -380,7 +359,7 @@ struct Decide {
     gate: Option<String>,
 }
 
-async fn decision(
+pub(super) async fn decision(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path((id, decision)): Path<(String, String)>,

@@ -34,6 +34,9 @@ pub struct Holder {
 #[derive(Clone, Debug, Default)]
 pub struct Tokens(Vec<(Holder, Vec<u8>)>);
 
+/// The cookie a browser signed in on the status page carries its token in.
+pub const COOKIE: &str = "rollgate_token";
+
 /// The shortest token accepted: shorter ones are guessable.
 const SHORTEST: usize = 16;
 

@@ -19,6 +19,27 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The service's routes: the status page, the API, its description, health and metrics.
+fn router(state: Arc<api::Api>) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(page::index))
+        .route("/login", get(page::login_form).post(page::login))
+        .route("/logout", get(page::logout))
+        .route("/runs/{id}", get(page::run))
+        .route("/openapi.json", get(api::openapi))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .route("/api/runs", post(api::start).get(api::list))
+        .route("/api/runs/{id}", get(api::one))
+        .route("/api/runs/{id}/events", get(api::events))
+        .route("/api/runs/{id}/{decision}", post(api::decision))
+        .fallback(api::nowhere)
+        .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT))
+        .with_state(state)
+}
+
 /// What a service is started with.
 pub struct Config {
     pub listen: SocketAddr,
@@ -92,7 +113,7 @@ pub async fn serve(
     let told = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let app = api::router(api);
+    let app = router(api);
     match tls {
         None => {
             let server = axum::serve(listener, app).with_graceful_shutdown(told(stopped.clone()));

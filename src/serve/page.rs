@@ -7,7 +7,7 @@
 //! `X-Rollgate-Page`, which another site's form cannot send.
 
 use super::api::{authorize, Api};
-use super::auth::Role;
+use super::auth::{Role, COOKIE};
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -15,9 +15,6 @@ use handlebars::Handlebars;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-
-/// The cookie a signed-in browser carries.
-pub const COOKIE: &str = "rollgate_token";
 
 fn engine() -> Handlebars<'static> {
     let mut h = Handlebars::new();
