@@ -11,7 +11,7 @@ pub mod postgres;
 pub mod store;
 
 pub use open::open;
-pub use pending::{Kept, Pending};
+pub use pending::{Kept, Pending, Timing};
 pub use store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 
 use crate::event::RouterState;

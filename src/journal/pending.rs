@@ -19,10 +19,14 @@ pub enum Kept {
     Lost(String),
 }
 
+/// Told how long each event the store took took to append.
+pub type Timing = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
 /// Events on their way to a run's journal.
 pub struct Pending {
     log: Arc<dyn Log>,
     waiting: Mutex<VecDeque<Stamped>>,
+    timing: Option<Timing>,
 }
 
 impl Pending {
@@ -30,7 +34,13 @@ impl Pending {
         Pending {
             log,
             waiting: Mutex::new(VecDeque::new()),
+            timing: None,
         }
+    }
+
+    /// The same, telling `timing` how long each append took.
+    pub fn timed(self, timing: Option<Timing>) -> Pending {
+        Pending { timing, ..self }
     }
 
     /// Writes `e` after every event still waiting.
@@ -76,8 +86,12 @@ impl Pending {
 
     fn flush(&self, waiting: &mut VecDeque<Stamped>) -> Kept {
         while let Some(e) = waiting.front() {
+            let appending = std::time::Instant::now();
             match self.log.append(e) {
                 Ok(()) => {
+                    if let Some(told) = &self.timing {
+                        told(appending.elapsed());
+                    }
                     waiting.pop_front();
                 }
                 Err(e) if e.kind() == ErrorKind::PermissionDenied => {

@@ -62,6 +62,8 @@ pub struct LiveRun {
     pub how: How,
     /// Held for as long as the run goes.
     _lock: Option<Box<dyn Held>>,
+    /// Told how long each journal append took (a service's telemetry).
+    pub append_timing: Option<crate::journal::Timing>,
 }
 
 /// Whether a live run starts from the beginning or takes over a stopped one.
@@ -159,7 +161,7 @@ impl LiveRun {
         );
         let mut providers = self.providers;
         providers.approvals = Some(Arc::new(BySource { sources }));
-        let journal = Arc::new(Pending::new(self.journal));
+        let journal = Arc::new(Pending::new(self.journal).timed(self.append_timing));
         let recorder = recorder::Recorder {
             journal: journal.clone(),
             started_at: self.started_at,

@@ -103,5 +103,6 @@ pub async fn start(
         warnings,
         how: How::New,
         _lock: lock,
+        append_timing: None,
     })
 }

@@ -133,5 +133,6 @@ pub async fn take_over(
             },
         },
         _lock: lock,
+        append_timing: None,
     })))
 }

@@ -218,7 +218,8 @@ impl Runs {
     }
 
     /// Drives a run on a task of its own.
-    fn drive(self: &Arc<Self>, live: LiveRun) {
+    fn drive(self: &Arc<Self>, mut live: LiveRun) {
+        live.append_timing = Some(self.telemetry.append_timing());
         let id = live.run_id.clone();
         self.driving
             .lock()

@@ -33,6 +33,7 @@ pub struct Telemetry {
     query_errors: Family<Labels, Counter>,
     evaluations: Family<Labels, Counter>,
     taken_over: Counter,
+    appends: Histogram,
     handed_over: Counter,
     runs: Family<Labels, Gauge>,
     driving: Gauge,
@@ -49,6 +50,7 @@ impl Default for Telemetry {
             query_errors: Family::default(),
             evaluations: Family::default(),
             taken_over: Counter::default(),
+            appends: latency(),
             handed_over: Counter::default(),
             runs: Family::default(),
             driving: Gauge::default(),
@@ -86,6 +88,11 @@ impl Default for Telemetry {
             t.evaluations.clone(),
         );
         registry.register(
+            "event_append_seconds",
+            "How long the store took to keep each event of the runs this process drives",
+            t.appends.clone(),
+        );
+        registry.register(
             "lease_takeovers",
             "Runs this process took over from a process that stopped driving them",
             t.taken_over.clone(),
@@ -117,6 +124,12 @@ impl Telemetry {
             telemetry: self.clone(),
             plan,
         })
+    }
+
+    /// What to tell each journal append's time to.
+    pub fn append_timing(self: &Arc<Self>) -> crate::journal::Timing {
+        let t = self.clone();
+        Arc::new(move |took| t.appends.observe(took.as_secs_f64()))
     }
 
     pub fn taken_over(&self) {

@@ -662,6 +662,7 @@ fn a_real_prometheus_scrapes_the_services_metrics_with_a_read_token() {
         value(r#"rollgate_runs{state="promoted"}"#).as_deref(),
         Some("1")
     );
+    assert!(value("rollgate_event_append_seconds_count > 20").is_some());
     assert_eq!(
         value(r#"rollgate_router_write_seconds_count{router="router"}"#).as_deref(),
         Some("2")
