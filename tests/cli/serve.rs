@@ -634,22 +634,7 @@ fn a_real_prometheus_scrapes_the_services_metrics_with_a_read_token() {
         .spawn()
         .unwrap(),
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let value = |q: &str| -> Option<String> {
-        let body = agent
-            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
-            .query("query", q)
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
-        let json: Value = serde_json::from_str(&body).ok()?;
-        Some(json["data"]["result"][0]["value"][1].as_str()?.to_string())
-    };
+    let value = |q: &str| crate::rig::instant_query(&format!("http://127.0.0.1:{port}"), q);
     let start = Instant::now();
     let promoted = r#"rollgate_rollouts_finished_total{plan="gated",outcome="promoted"}"#;
     while value(promoted).is_none() {

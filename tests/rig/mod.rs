@@ -110,6 +110,25 @@ fn free_port(wanted: u16) -> u16 {
         .port()
 }
 
+/// The first sample of an instant query to the Prometheus at `url`, as it writes it, if it
+/// answers one.
+pub fn instant_query(url: &str, q: &str) -> Option<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let body = agent
+        .get(&format!("{url}/api/v1/query"))
+        .query("query", q)
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(json["data"]["result"][0]["value"][1].as_str()?.to_string())
+}
+
 /// Waits for `ok`, panicking with `what` after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -223,20 +242,7 @@ impl Rig {
 
     /// An instant query's single value, if Prometheus answers one.
     pub fn query(&self, q: &str) -> Option<f64> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
-        let body = agent
-            .get(&format!("{}/api/v1/query", self.prometheus_url))
-            .query("query", q)
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+        instant_query(&self.prometheus_url, q)?.parse().ok()
     }
 
     /// Each server's weight in backend `app`, as HAProxy itself reports it.
