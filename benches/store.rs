@@ -29,6 +29,7 @@ fn header(id: &str) -> Header {
         plan: "plan.yaml".into(),
         plan_file: None,
         plan_sha256: rollgate::journal::sha256("plan"),
+        plan_source: None,
         inputs: vec![],
         started_at: chrono::Utc::now(),
         pid: std::process::id(),

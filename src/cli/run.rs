@@ -41,6 +41,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     }
     let asked = NewRun {
         plan: &a.plan,
+        source: None,
         inputs: &a.inputs,
         store: a.state.open()?,
         environment: &a.environment,

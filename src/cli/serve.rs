@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// runs it drives over, without rolling them back, to be carried on by the next service.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
+    after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME | \"source\": YAML, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
 )]
 pub struct Args {
     /// Where to listen.
@@ -22,6 +22,11 @@ pub struct Args {
     /// The directory of plans the API may start, each by its file name without `.yaml`.
     #[arg(long, env = "ROLLGATE_PLANS", default_value = "workflows")]
     pub plans: PathBuf,
+    /// Take a plan's text in a start's `source`, not only a name from `--plans`. Any `operate`
+    /// token can then run commands as this service (a `command` router) and send its secrets
+    /// where it likes: give operate tokens only to those you would give a shell.
+    #[arg(long, env = "ROLLGATE_ACCEPT_SENT_PLANS")]
+    pub accept_sent_plans: bool,
     /// A file of tokens, a line each: `ROLE NAME TOKEN` (`read` or `operate`).
     #[arg(long)]
     pub tokens: Option<PathBuf>,
@@ -79,6 +84,7 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     let config = Config {
         listen: a.listen,
         plans: a.plans.clone(),
+        accept_sent: a.accept_sent_plans,
         tokens,
         store,
         environment: a.environment,

@@ -22,7 +22,7 @@ pub use evidence::{Evidence, Slower};
 pub use method::Method;
 pub use outcome::Outcome;
 pub use pause_timeout::PauseTimeout;
-pub use reason::{stopped_from_outside, Reason, CANCELLED, REQUESTED, STORE_GONE};
+pub use reason::{cause, stopped_from_outside, Reason, CANCELLED, REQUESTED, STORE_GONE};
 pub use route::Route;
 pub use router_state::RouterState;
 pub use verdict::Verdict;

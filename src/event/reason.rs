@@ -16,6 +16,18 @@ pub fn stopped_from_outside(reason: &str) -> bool {
     reason == CANCELLED || reason.starts_with(REQUESTED)
 }
 
+/// What ended a run, in a word for counting by: the check that decided, or `router`,
+/// `requested`, `store`, `other`; from a reason's `check`, `router` and `message`.
+pub fn cause(check: Option<&str>, router: Option<&str>, message: &str) -> String {
+    match (check, router) {
+        (Some(check), _) => check.to_string(),
+        (None, Some(_)) => "router".into(),
+        _ if stopped_from_outside(message) => "requested".into(),
+        _ if message.starts_with(STORE_GONE) => "store".into(),
+        _ => "other".into(),
+    }
+}
+
 /// Why a rollback, an abort or a pause happened, in the plan's own terms.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reason {

@@ -303,6 +303,7 @@ mod tests {
             plan: "p.yaml".into(),
             plan_file: None,
             plan_sha256: super::super::sha256("x"),
+            plan_source: None,
             inputs: vec![],
             started_at: Utc::now(),
             pid: std::process::id(),

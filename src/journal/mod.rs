@@ -58,6 +58,10 @@ pub struct Header {
     pub plan_file: Option<String>,
     /// SHA-256 of the plan's text: `resume` refuses a plan that changed since.
     pub plan_sha256: String,
+    /// The plan's text, for a plan sent to `rollgate serve` in a request rather than read
+    /// from a file: kept with the run, so any process can take it over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_source: Option<String>,
     pub inputs: Vec<String>,
     pub started_at: DateTime<Utc>,
     pub pid: u32,
@@ -217,7 +221,19 @@ impl Record {
             .unwrap_or(&self.header.plan)
     }
 
-    /// Whether the run had begun rolling back.
+    /// Its plan's name, as `rollgate serve` takes it: the plan file's name without `.yaml`
+    /// (a plan sent as text is kept under its own name).
+    pub fn plan_name(&self) -> String {
+        let file = std::path::Path::new(&self.header.plan)
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        file.strip_suffix(".yaml")
+            .or_else(|| file.strip_suffix(".yml"))
+            .unwrap_or(&file)
+            .to_string()
+    }
+
     /// Whether the process driving it handed it over (its last event), to be carried on.
     pub fn handed_over(&self) -> bool {
         self.events
@@ -225,6 +241,7 @@ impl Record {
             .is_some_and(|e| e["event"] == "run-handed-over")
     }
 
+    /// Whether the run had begun rolling back.
     pub fn rolling_back(&self) -> bool {
         self.events.iter().any(|e| e["event"] == "rollback-started")
     }
@@ -355,14 +372,14 @@ pub fn rollback_policy_allows(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_process_elsewhere_may_be_running_and_one_here_is_looked_at() {
-        let h = |host: Option<&str>, pid: u32| Record {
+    fn run(plan: &str, host: Option<&str>, pid: u32) -> Record {
+        Record {
             header: Header {
                 run_id: "r".into(),
-                plan: "p.yaml".into(),
+                plan: plan.into(),
                 plan_file: None,
                 plan_sha256: sha256("x"),
+                plan_source: None,
                 inputs: vec![],
                 started_at: Utc::now(),
                 pid,
@@ -372,7 +389,20 @@ mod tests {
             },
             events: vec![],
             owned: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_plan_is_named_by_its_file() {
+        let name = |plan| run(plan, None, 1).plan_name();
+        assert_eq!(name("/srv/plans/checkout.yaml"), "checkout");
+        assert_eq!(name("plans/a.b.yml"), "a.b");
+        assert_eq!(name("sent"), "sent");
+    }
+
+    #[test]
+    fn a_process_elsewhere_may_be_running_and_one_here_is_looked_at() {
+        let h = |host: Option<&str>, pid: u32| run("p.yaml", host, pid);
         let dead = 999_999_999;
         assert!(h(Some("elsewhere.invalid"), dead).driven());
         assert!(!h(Some(&this_host()), dead).driven());

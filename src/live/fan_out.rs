@@ -165,6 +165,7 @@ mod tests {
             plan: "p.yaml".into(),
             plan_file: None,
             plan_sha256: "0".into(),
+            plan_source: None,
             inputs: Vec::new(),
             started_at: chrono::Utc::now(),
             pid: std::process::id(),

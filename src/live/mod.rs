@@ -20,7 +20,7 @@ mod stop;
 mod take_over;
 
 pub use error::Error;
-pub use start::{start, validated, NewRun};
+pub use start::{start, validated, validated_text, NewRun};
 pub use stop::{terminated, Signals};
 pub use take_over::{take_over, Resumable, Then};
 

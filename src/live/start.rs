@@ -7,13 +7,16 @@ use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, Header, Store};
 use crate::runner::prepare::real_contexts;
-use crate::validate::{validate_file, Validated};
+use crate::validate::{validate, validate_file, Validated};
 use chrono::Utc;
 use std::sync::Arc;
 
 /// What a new run is asked to be.
 pub struct NewRun<'a> {
+    /// The plan's path; its name when it came as text (`source`).
     pub plan: &'a str,
+    /// The plan's text when it came from a request rather than a file: kept with the run.
+    pub source: Option<&'a str>,
     pub inputs: &'a [String],
     /// Where runs are journaled.
     pub store: Arc<dyn Store>,
@@ -27,6 +30,22 @@ pub fn validated(path: &str, inputs: &[String]) -> Result<(Validated, serde_json
     let v = validate_file(path).map_err(|diagnostics| Error::Invalid {
         path: path.to_string(),
         source: std::fs::read_to_string(path).unwrap_or_default(),
+        diagnostics,
+    })?;
+    let contexts = real_contexts(&v.plan, inputs, &v.doc.source).map_err(Error::Usage)?;
+    Ok((v, contexts))
+}
+
+/// The same for a plan's text that came from somewhere other than a file (a request), named
+/// `shown` in its diagnostics.
+pub fn validated_text(
+    shown: &str,
+    source: &str,
+    inputs: &[String],
+) -> Result<(Validated, serde_json::Value), Error> {
+    let v = validate(shown, source).map_err(|diagnostics| Error::Invalid {
+        path: shown.to_string(),
+        source: source.to_string(),
         diagnostics,
     })?;
     let contexts = real_contexts(&v.plan, inputs, &v.doc.source).map_err(Error::Usage)?;
@@ -74,10 +93,14 @@ pub async fn start(
     let header = Header {
         run_id: run_id.clone(),
         plan: asked.plan.to_string(),
-        plan_file: std::fs::canonicalize(asked.plan)
-            .ok()
-            .map(|p| p.display().to_string()),
+        plan_file: match asked.source {
+            Some(_) => None,
+            None => std::fs::canonicalize(asked.plan)
+                .ok()
+                .map(|p| p.display().to_string()),
+        },
         plan_sha256: journal::sha256(&v.doc.source),
+        plan_source: asked.source.map(str::to_string),
         inputs: asked.inputs.to_vec(),
         started_at: started,
         pid: std::process::id(),

@@ -67,9 +67,12 @@ pub async fn take_over(
     }
     let plan_path = record.plan_file().to_string();
     let sha = &record.header.plan_sha256;
-    let source = std::fs::read_to_string(&plan_path).map_err(|e| {
-        Error::Failed(format!("cannot read {plan_path}, the plan run {run_id} ran: {e}; put the plan back there (SHA-256 {sha}) to take the run over"))
-    })?;
+    let source = match &record.header.plan_source {
+        Some(text) => text.clone(),
+        None => std::fs::read_to_string(&plan_path).map_err(|e| {
+            Error::Failed(format!("cannot read {plan_path}, the plan run {run_id} ran: {e}; put the plan back there (SHA-256 {sha}) to take the run over"))
+        })?,
+    };
     if journal::sha256(&source) != *sha {
         return Err(Error::Failed(format!("{plan_path} changed since run {run_id} started; restore the plan it ran (SHA-256 {sha}) to take the run over")));
     }

@@ -18,13 +18,15 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The largest request body taken: a start's plan name and inputs fit many times over.
+/// The largest request body taken: a plan's text sent with its inputs fits many times over.
 pub(super) const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler shares.
 pub struct Api {
     pub runs: Arc<Runs>,
     pub tokens: Tokens,
+    /// Whether a start may send a plan's text rather than name one in the plans directory.
+    pub accept_sent: bool,
 }
 
 /// An error as the API answers it.
@@ -210,7 +212,9 @@ pub(super) async fn metrics(
 #[serde(deny_unknown_fields)]
 pub(super) struct Start {
     /// A plan in the plans directory, by file name with or without `.yaml`.
-    plan: String,
+    plan: Option<String>,
+    /// A plan's YAML text, where the service takes plans sent (`--accept-sent-plans`).
+    source: Option<String>,
     #[serde(default)]
     inputs: BTreeMap<String, String>,
 }
@@ -220,18 +224,39 @@ pub(super) async fn start(
     headers: HeaderMap,
     body: Result<Json<Start>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), Refused> {
-    authorize(&api, &headers, Role::Operate)?;
+    let who = authorize(&api, &headers, Role::Operate)?;
     let Json(asked) = body?;
     let inputs = asked
         .inputs
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let plan = api
-        .runs
-        .plan(&asked.plan)
-        .map_err(|no| Refused::new(StatusCode::NOT_FOUND, no))?;
-    let id = api.runs.start(&plan, inputs).await?;
+    let id = match (asked.plan, asked.source) {
+        (Some(name), None) => {
+            let plan = api
+                .runs
+                .plan(&name)
+                .map_err(|no| Refused::new(StatusCode::NOT_FOUND, no))?;
+            api.runs.start(&plan, inputs).await?
+        }
+        (None, Some(_)) if !api.accept_sent => {
+            return Err(Refused::new(
+                StatusCode::FORBIDDEN,
+                "this service starts plans from its plans directory only: send `{\"plan\": NAME}`; a service started with `--accept-sent-plans` takes a plan's text in `source`",
+            ))
+        }
+        (None, Some(source)) => {
+            let id = api.runs.start_sent(&source, inputs).await?;
+            tracing::info!(run_id = %id, by = %who.name, "started a run of a plan sent in the request");
+            id
+        }
+        _ => {
+            return Err(Refused::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "send either `plan` (a plan's name in the plans directory) or `source` (a plan's YAML text), not both or neither",
+            ))
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(json!({ "run": id, "url": format!("/api/runs/{id}") })),
@@ -257,12 +282,7 @@ pub(super) async fn list(
     let runs = every_run(&api).await?;
     let kept: Vec<Record> = runs
         .into_iter()
-        .filter(|r| {
-            filter
-                .plan
-                .as_ref()
-                .is_none_or(|p| plan_name(&r.header.plan) == *p)
-        })
+        .filter(|r| filter.plan.as_ref().is_none_or(|p| r.plan_name() == *p))
         .filter(|r| {
             filter
                 .state
@@ -273,6 +293,17 @@ pub(super) async fn list(
     Ok(Json(crate::report::status::history_json(&kept)))
 }
 
+/// Rollouts by plan: started, running, how they ended and what rolled them back
+/// ([`super::stats`]), from the store, so every replica answers the same.
+pub(super) async fn stats(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+) -> Result<Json<super::stats::Stats>, Refused> {
+    authorize(&api, &headers, Role::Read)?;
+    let runs = every_run(&api).await?;
+    Ok(Json(super::stats::stats(&runs)))
+}
+
 /// Every run in the store.
 pub(super) async fn every_run(api: &Api) -> Result<Vec<Record>, Refused> {
     let store = api.runs.store().clone();
@@ -280,18 +311,6 @@ pub(super) async fn every_run(api: &Api) -> Result<Vec<Record>, Refused> {
         .await
         .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(Error::from)?)
-}
-
-/// A plan's name as the API takes it: its file name without `.yaml`.
-fn plan_name(path: &str) -> String {
-    let file = std::path::Path::new(path)
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    file.strip_suffix(".yaml")
-        .or_else(|| file.strip_suffix(".yml"))
-        .unwrap_or(&file)
-        .to_string()
 }
 
 /// Run `id` as the store tells it; an id no run can have is no run.
@@ -394,16 +413,4 @@ pub(super) async fn decision(
     let gate = asked.gate;
     let said = api.runs.decide(&id, kind, gate, &who.name).await?;
     Ok(Json(json!({ "message": said })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plan_is_named_by_its_file() {
-        assert_eq!(plan_name("/srv/plans/checkout.yaml"), "checkout");
-        assert_eq!(plan_name("plans/a.b.yml"), "a.b");
-        assert_eq!(plan_name("odd"), "odd");
-    }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 mod page;
 mod runs;
+pub mod stats;
 mod stream;
 pub mod telemetry;
 
@@ -32,6 +33,7 @@ fn router(state: Arc<api::Api>) -> axum::Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .route("/api/runs", post(api::start).get(api::list))
+        .route("/api/stats", get(api::stats))
         .route("/api/runs/{id}", get(api::one))
         .route("/api/runs/{id}/events", get(api::events))
         .route("/api/runs/{id}/{decision}", post(api::decision))
@@ -45,6 +47,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the plans the API may start are.
     pub plans: PathBuf,
+    /// Whether a start may send a plan's text: then any `operate` token runs what it likes
+    /// (a `command` router, the service's secrets), so it is off unless asked for.
+    pub accept_sent: bool,
     pub tokens: Tokens,
     pub store: Arc<dyn Store>,
     /// The deployment environment, for `github` providers that name none.
@@ -104,6 +109,7 @@ pub async fn serve(
     let api = Arc::new(api::Api {
         runs: runs.clone(),
         tokens: config.tokens,
+        accept_sent: config.accept_sent,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

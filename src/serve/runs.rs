@@ -103,14 +103,33 @@ impl Runs {
         let (v, contexts) = live::validated(&path, &inputs)?;
         let asked = NewRun {
             plan: &path,
+            source: None,
             inputs: &inputs,
             store: self.store.clone(),
             environment: &self.environment,
         };
         let live = live::start(&asked, v, contexts).await?;
-        let id = live.run_id.clone();
-        self.drive(live);
-        Ok(id)
+        Ok(self.drive(live))
+    }
+
+    /// Starts a run of a plan sent as text (`source`), kept with the run so any replica can
+    /// take it over; its diagnostics name it `SENT_PLAN`.
+    pub async fn start_sent(
+        self: &Arc<Self>,
+        source: &str,
+        inputs: Vec<String>,
+    ) -> Result<String, Error> {
+        let (v, contexts) = live::validated_text(SENT_PLAN, source, &inputs)?;
+        let name = v.plan.name.clone();
+        let asked = NewRun {
+            plan: &name,
+            source: Some(source),
+            inputs: &inputs,
+            store: self.store.clone(),
+            environment: &self.environment,
+        };
+        let live = live::start(&asked, v, contexts).await?;
+        Ok(self.drive(live))
     }
 
     /// Decides about run `id` as `by`: for a running run, written for it to read; a run that
@@ -177,7 +196,7 @@ impl Runs {
                 Ok(Resumable::Live(live)) => {
                     tracing::info!(run_id = %id, handed_over = r.handed_over(), "taking over a run nobody drives");
                     self.telemetry.taken_over();
-                    self.drive(*live)
+                    self.drive(*live);
                 }
                 Ok(Resumable::Finished(_)) => {}
                 // Taken first by another process.
@@ -217,8 +236,8 @@ impl Runs {
         count
     }
 
-    /// Drives a run on a task of its own.
-    fn drive(self: &Arc<Self>, mut live: LiveRun) {
+    /// Drives a run on a task of its own; its id.
+    fn drive(self: &Arc<Self>, mut live: LiveRun) -> String {
         live.append_timing = Some(self.telemetry.append_timing());
         let id = live.run_id.clone();
         self.driving
@@ -227,7 +246,7 @@ impl Runs {
             .insert(id.clone());
         let forget = Driven {
             runs: self.clone(),
-            id,
+            id: id.clone(),
         };
         let mut hand_over = self.hand_over.subscribe();
         let observed = self.telemetry.reporter(live.plan.name.clone());
@@ -241,8 +260,12 @@ impl Runs {
                 .drive_until(vec![observed], Signals::Ignored, told)
                 .await;
         });
+        id
     }
 }
+
+/// What a plan sent in a request is called in its diagnostics (`request:3:7: ...`).
+pub const SENT_PLAN: &str = "request";
 
 /// The plans in `dir`, by the names the API takes.
 fn plans_in(dir: &Path) -> Vec<String> {

@@ -4,7 +4,7 @@
 //! runs in the store by state. Fed from the events of the runs this process drives, through a
 //! reporter on each, so nothing in the runner knows about it.
 
-use crate::event::{Event, Outcome, Reason, Stamped, STORE_GONE};
+use crate::event::{Event, Outcome, Reason, Stamped};
 use crate::journal::Record;
 use crate::report::Reporter;
 use prometheus_client::encoding::text::encode;
@@ -160,24 +160,11 @@ impl Telemetry {
     }
 }
 
-/// What ended a run, in a word a label can carry: the check that decided, or a kind.
+/// What ended a run, in a word a label can carry (none for a run that ended without a reason).
 fn cause(reason: Option<&Reason>) -> String {
-    let Some(r) = reason else {
-        return String::new();
-    };
-    if let Some(check) = &r.check {
-        return check.clone();
-    }
-    if r.router.is_some() {
-        return "router".into();
-    }
-    if crate::event::stopped_from_outside(&r.message) {
-        return "requested".into();
-    }
-    if r.message.starts_with(STORE_GONE) {
-        return "store".into();
-    }
-    "other".into()
+    reason
+        .map(|r| crate::event::cause(r.check.as_deref(), r.router.as_deref(), &r.message))
+        .unwrap_or_default()
 }
 
 /// One run's events, counted.

@@ -13,6 +13,7 @@ fn header(id: &str) -> Header {
         plan: "p.yaml".into(),
         plan_file: None,
         plan_sha256: rollgate::journal::sha256("x"),
+        plan_source: None,
         inputs: vec!["release=v2".into()],
         started_at: chrono::Utc::now(),
         pid: std::process::id(),

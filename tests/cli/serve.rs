@@ -235,6 +235,16 @@ fn a_team_starts_watches_and_decides_runs_over_http() {
     assert_eq!(promoted[0]["run"], id.as_str());
     let (_, by_plan) = s.call("GET", "/api/runs?plan=gated", Some(VIEWER), None);
     assert_eq!(by_plan.as_array().unwrap().len(), 2, "{by_plan}");
+    // Counted from the store, by plan, outcome and what rolled it back.
+    let (code, stats) = s.call("GET", "/api/stats", Some(VIEWER), None);
+    assert_eq!(code, 200, "{stats}");
+    assert_eq!(stats["all"], stats["plans"]["gated"]);
+    assert_eq!(
+        stats["plans"]["gated"],
+        serde_json::json!({"started": 2, "running": 0, "stopped": 0,
+            "outcomes": {"promoted": 1, "rolled-back": 1},
+            "rolled_back_by": {"requested": 1}})
+    );
     // The command line sees the service's runs: one store.
     let history = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .arg("history")
@@ -530,6 +540,69 @@ fn a_stopped_service_hands_its_runs_over_and_the_next_carries_them_on() {
 }
 
 #[test]
+fn a_plan_sent_in_the_request_runs_where_the_service_allows_it_and_is_kept_with_the_run() {
+    let dir = prepared();
+    let sent = |source: &str| serde_json::json!({ "source": source }).to_string();
+    let renamed = GATED.replace("name: gated", "name: sent");
+
+    // Off unless asked for: sending a plan lets its sender run commands as the service.
+    let closed = Service::start_in(dir.path(), &[]);
+    let (code, err) = closed.call("POST", "/api/runs", Some(OPERATOR), Some(&sent(&renamed)));
+    assert_eq!(code, 403, "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("--accept-sent-plans"),
+        "{err}"
+    );
+    drop(closed);
+
+    let open = [("ROLLGATE_ACCEPT_SENT_PLANS", "true")];
+    let s = Service::start_in(dir.path(), &open);
+    // A plan that does not validate is answered with where and why, as `rollgate validate` says it.
+    let broken = renamed.replace("max: 1%", "max: lots");
+    let (code, err) = s.call("POST", "/api/runs", Some(OPERATOR), Some(&sent(&broken)));
+    assert_eq!(code, 422, "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("request:7:51: error[bad-quantity]"),
+        "{err}"
+    );
+    let both = serde_json::json!({ "plan": "gated", "source": renamed }).to_string();
+    let (code, err) = s.call("POST", "/api/runs", Some(OPERATOR), Some(&both));
+    assert_eq!(code, 422, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("not both"), "{err}");
+
+    let (code, started) = s.call("POST", "/api/runs", Some(OPERATOR), Some(&sent(&renamed)));
+    assert_eq!(code, 201, "{started}");
+    let id = started["run"].as_str().unwrap().to_string();
+    let waiting = s.wait_for(&id, "waiting at its gate", |r| !r["waiting"].is_null());
+    assert_eq!(waiting["plan"], "sent");
+    assert_eq!(s.router(), "25");
+    let (_, listed) = s.call("GET", "/api/runs?plan=sent", Some(VIEWER), None);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    // No file holds the plan: the next service carries the run on from the text kept with it.
+    let (code, said) = s.terminate();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!dir.path().join("plans/sent.yaml").exists());
+    let next = Service::start_in(dir.path(), &[]);
+    carried_on_to_its_gate(&next, &id);
+    let (code, said) = next.call(
+        "POST",
+        &format!("/api/runs/{id}/approve"),
+        Some(OPERATOR),
+        None,
+    );
+    assert_eq!(code, 200, "{said}");
+    next.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+    assert_eq!(next.router(), "100");
+}
+
+#[test]
 fn replicas_on_postgres_share_runs_carry_on_what_one_hands_over_and_put_back_what_a_dead_one_left()
 {
     let cluster = crate::cluster::Cluster::start();
@@ -695,7 +768,7 @@ fn the_openapi_description_matches_what_the_service_does() {
         "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(said.contains("Tested: 8"), "{said}");
+    assert!(said.contains("Tested: 9"), "{said}");
 }
 
 #[test]
