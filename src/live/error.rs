@@ -25,3 +25,14 @@ impl From<std::io::Error> for Error {
         Error::Io(e)
     }
 }
+
+/// In one line, for logs: an invalid plan is named, its diagnostics shown where it is read.
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Usage(m) | Error::Failed(m) => f.write_str(m),
+            Error::Invalid { path, .. } => write!(f, "{path} does not validate"),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}

@@ -18,6 +18,9 @@ pub enum Then {
     RollBack(String),
     /// Put back the routers of a run that ended, for this reason.
     PutBack(String),
+    /// Roll back, for this reason, a run this process drove whose task ended without finishing
+    /// it (it panicked): this process knows nobody drives it, though its pid is alive.
+    Recover(String),
 }
 
 /// A run to take over, or why there is nothing to do.
@@ -40,7 +43,7 @@ pub async fn take_over(
         ))
     })?;
     match (record.outcome(), &then) {
-        (Some(outcome), Then::Resume | Then::RollBack(_)) => {
+        (Some(outcome), Then::Resume | Then::RollBack(_) | Then::Recover(_)) => {
             let hint = record
                 .left_off()
                 .map(|off| format!("; it left {off}: `rollgate rollback {run_id}` puts it back"))
@@ -52,7 +55,7 @@ pub async fn take_over(
         (None, _) if record.owned == Some(true) => {
             return Err(Error::Failed(format!("run {run_id} is owned by another process, which renews its lease; stop it with SIGTERM or `rollgate rollback {run_id}`, or take it over once its lease runs out")));
         }
-        (None, _) if record.driven() => {
+        (None, Then::Resume | Then::RollBack(_) | Then::PutBack(_)) if record.driven() => {
             if let Some(host) = record
                 .header
                 .host
@@ -131,7 +134,7 @@ pub async fn take_over(
             then: match then {
                 Then::Resume if record.handed_over() => TakeOver::CarryOn,
                 Then::Resume => TakeOver::AsPlanned,
-                Then::RollBack(why) => TakeOver::RollBack(why),
+                Then::RollBack(why) | Then::Recover(why) => TakeOver::RollBack(why),
                 Then::PutBack(why) => TakeOver::PutBack(why),
             },
         },

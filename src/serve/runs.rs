@@ -7,7 +7,10 @@ use super::telemetry::Telemetry;
 use crate::journal::Store;
 use crate::live::decide::{decide, Decided, Decision, Kind};
 use crate::live::{self, Error, LiveRun, NewRun, Resumable, Signals, Then};
+use futures_util::FutureExt;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -202,11 +205,7 @@ impl Runs {
                 // Taken first by another process.
                 Err(Error::Failed(why)) if why.contains("is owned by another process") => {}
                 Err(e) => {
-                    let why = match e {
-                        Error::Usage(m) | Error::Failed(m) => m,
-                        Error::Invalid { path, .. } => format!("{path} does not validate"),
-                        Error::Io(e) => e.to_string(),
-                    };
+                    let why = e.to_string();
                     tracing::warn!(run_id = %id, why = %why, "cannot take over a run nobody drives");
                     self.unadoptable
                         .lock()
@@ -237,9 +236,38 @@ impl Runs {
     }
 
     /// Drives a run on a task of its own; its id.
-    fn drive(self: &Arc<Self>, mut live: LiveRun) -> String {
+    fn drive(self: &Arc<Self>, live: LiveRun) -> String {
+        self.drive_once(live, false)
+    }
+
+    /// The same; `recovering` a run whose first task panicked, which is not recovered twice.
+    fn drive_once(self: &Arc<Self>, mut live: LiveRun, recovering: bool) -> String {
         live.append_timing = Some(self.telemetry.append_timing());
         let id = live.run_id.clone();
+        let mut hand_over = self.hand_over.subscribe();
+        let observed = self.telemetry.reporter(live.plan.name.clone());
+        let run = async move {
+            let told = async move {
+                let _ = hand_over.wait_for(|h| *h).await;
+            };
+            // What it did is in its journal; a failure to finish it is the run's own.
+            let _ = live
+                .drive_until(vec![observed], Signals::Ignored, told)
+                .await;
+        };
+        self.isolate(id.clone(), run, recovering);
+        id
+    }
+
+    /// Runs `run`, the driving of run `id`, on a task of its own, so that however it ends it
+    /// ends alone: forgotten once done; if it panicked, taken back over here and rolled back,
+    /// since no other process would find it orphaned while this one lives.
+    fn isolate(
+        self: &Arc<Self>,
+        id: String,
+        run: impl Future<Output = ()> + Send + 'static,
+        recovering: bool,
+    ) {
         self.driving
             .lock()
             .expect("not poisoned")
@@ -248,19 +276,45 @@ impl Runs {
             runs: self.clone(),
             id: id.clone(),
         };
-        let mut hand_over = self.hand_over.subscribe();
-        let observed = self.telemetry.reporter(live.plan.name.clone());
+        let runs = self.clone();
         tokio::spawn(async move {
-            let _forget = forget;
-            let told = async move {
-                let _ = hand_over.wait_for(|h| *h).await;
+            let Err(panic) = AssertUnwindSafe(run).catch_unwind().await else {
+                return;
             };
-            // What it did is in its journal; a failure to finish it is the run's own.
-            let _ = live
-                .drive_until(vec![observed], Signals::Ignored, told)
-                .await;
+            let said = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            runs.telemetry.panicked();
+            let why = format!("the task driving it in `rollgate serve` panicked: {said}");
+            if recovering {
+                tracing::error!(run_id = %id, panic = %said, "rolling a run back panicked too: its routers may be left where they were");
+                runs.unadoptable.lock().expect("not poisoned").insert(
+                    id.clone(),
+                    format!("{why}, twice; `rollgate rollback {id}` puts its routers back"),
+                );
+                return;
+            }
+            tracing::error!(run_id = %id, panic = %said, "a run's task panicked: taking it back over to roll it back");
+            // Still counted as driven meanwhile, so this service's reaping leaves it alone.
+            let taken = live::take_over(&id, runs.store.clone(), Then::Recover(why)).await;
+            drop(forget);
+            match taken {
+                Ok(Resumable::Live(live)) => {
+                    runs.drive_once(*live, true);
+                }
+                Ok(Resumable::Finished(_)) => {}
+                Err(e) => {
+                    let why = e.to_string();
+                    tracing::error!(run_id = %id, why = %why, "cannot take back a run whose task panicked");
+                    runs.unadoptable
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(id, why);
+                }
+            }
         });
-        id
     }
 }
 
@@ -283,4 +337,91 @@ fn plans_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::dir::Dir;
+    use std::time::Duration;
+
+    /// A plan whose router is the file `router` in `dir`, observed for a second at 25%.
+    fn plan(dir: &Path, router: &str) -> PathBuf {
+        let file = dir.join(router);
+        std::fs::write(&file, "0\n").unwrap();
+        let f = file.display();
+        let text = format!("name: {router}\nproviders:\n  router: {{ kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > {f}', get: 'cat {f}' }}\n  metrics: {{ kind: metrics-command, run: echo 0.001 }}\ninterval: 100ms\nchecks:\n  errors: {{ source: metrics, canary: errors, max: 1% }}\nphases:\n  - {{ name: canary-25, weight: 25, observe: 1s }}\n  - {{ name: full, weight: 100, observe: 200ms }}\n");
+        let path = dir.join(format!("{router}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Polls run `id` until it ended: its last event.
+    async fn ended(runs: &Runs, id: &str) -> serde_json::Value {
+        for _ in 0..200 {
+            let r = runs.store.read(id).unwrap();
+            if r.outcome().is_some() {
+                return r.events.last().unwrap().clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not end")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_whose_task_panics_is_rolled_back_and_disturbs_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(Dir::new(dir.path().join("state")));
+        let runs = Runs::new(store.clone(), dir.path().to_path_buf(), "production".into());
+        let steady = runs
+            .start(&plan(dir.path(), "steady"), vec![])
+            .await
+            .unwrap();
+
+        // A second run, its task made to panic once it is at 25%, the way any bug would.
+        let path = plan(dir.path(), "faulty").display().to_string();
+        let (v, contexts) = live::validated(&path, &[]).unwrap();
+        let asked = NewRun {
+            plan: &path,
+            source: None,
+            inputs: &[],
+            store,
+            environment: "production",
+        };
+        let live = live::start(&asked, v, contexts).await.unwrap();
+        let faulty = live.run_id.clone();
+        let driving = live.drive_until(vec![], Signals::Ignored, std::future::pending());
+        runs.isolate(
+            faulty.clone(),
+            async move {
+                tokio::select! {
+                    _ = driving => {}
+                    () = tokio::time::sleep(Duration::from_millis(400)) => panic!("injected fault"),
+                }
+            },
+            false,
+        );
+
+        let rolled_back = ended(&runs, &faulty).await;
+        assert_eq!(rolled_back["outcome"], "rolled-back", "{rolled_back}");
+        let why = rolled_back["reason"]["message"].as_str().unwrap();
+        assert!(why.contains("panicked: injected fault"), "{why}");
+        let events = runs.store.read(&faulty).unwrap().events;
+        let shifted = |to: u64| {
+            events
+                .iter()
+                .position(|e| e["event"] == "weight-shifted" && e["to"]["percent"] == to)
+        };
+        assert!(
+            shifted(25) < shifted(0),
+            "at 25% when it panicked: {events:?}"
+        );
+        let router = |name| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(router("faulty"), "0\n", "put back as before the run");
+        let promoted = ended(&runs, &steady).await;
+        assert_eq!(promoted["outcome"], "promoted", "{promoted}");
+        assert_eq!(router("steady"), "100\n");
+        assert!(runs.unadoptable().is_empty(), "{:?}", runs.unadoptable());
+        assert_eq!(runs.driving(), 0);
+    }
 }

@@ -35,6 +35,7 @@ pub struct Telemetry {
     taken_over: Counter,
     appends: Histogram,
     handed_over: Counter,
+    panicked: Counter,
     runs: Family<Labels, Gauge>,
     driving: Gauge,
 }
@@ -52,6 +53,7 @@ impl Default for Telemetry {
             taken_over: Counter::default(),
             appends: latency(),
             handed_over: Counter::default(),
+            panicked: Counter::default(),
             runs: Family::default(),
             driving: Gauge::default(),
             // Filled below, once every metric is in it.
@@ -103,6 +105,11 @@ impl Default for Telemetry {
             t.handed_over.clone(),
         );
         registry.register(
+            "runs_panicked",
+            "Runs whose task panicked here (each then taken back over and rolled back)",
+            t.panicked.clone(),
+        );
+        registry.register(
             "runs",
             "Runs in the store, by state (running, paused, stopped, promoted, rolled-back, aborted, failed, router-failed), at the scrape",
             t.runs.clone(),
@@ -134,6 +141,10 @@ impl Telemetry {
 
     pub fn taken_over(&self) {
         self.taken_over.inc();
+    }
+
+    pub fn panicked(&self) {
+        self.panicked.inc();
     }
 
     pub fn handed_over(&self, runs: usize) {
