@@ -5,17 +5,25 @@ use postgres::{Client, Config};
 use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 pub(super) type Job = Box<dyn FnOnce(&mut Client) + Send>;
+
+/// A run's lease as this process holds it.
+pub(super) struct Held {
+    pub(super) fence: i64,
+    pub(super) lost: Arc<AtomicBool>,
+}
 
 /// The connection's thread, taking jobs.
 pub(super) struct Worker {
     pub(super) jobs: Mutex<mpsc::Sender<Job>>,
     /// Where, for people: `postgres://user@host:port/db`, never the password.
     pub(super) shown: String,
-    /// The fence of each run this process owns: its events are written under it.
-    pub(super) fences: Mutex<HashMap<String, i64>>,
+    /// Each run this process owns: the fence its events are written under, and whether its
+    /// lease was found gone. The store's heartbeat renews them all at once.
+    pub(super) fences: Mutex<HashMap<String, Held>>,
 }
 
 impl Worker {

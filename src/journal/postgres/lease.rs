@@ -1,11 +1,12 @@
-//! A run's lease held by this process: its fence, renewed every heartbeat, checked before
-//! every router write, given up when dropped.
+//! A run's lease held by this process: its fence, renewed every heartbeat (one statement for
+//! every run the process owns, on one thread per store), checked before every router write,
+//! given up when dropped.
 
 use super::connection::Worker;
 use crate::journal::store::{Lease, Terms};
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Why an owner may write no more.
@@ -16,16 +17,14 @@ pub(super) fn lost(run_id: &str) -> io::Error {
     )
 }
 
-/// A run's lease held by this process: renewed every heartbeat on a thread of its own until
-/// dropped, when it is given up.
+/// A run's lease held by this process: renewed by the store's heartbeat until dropped, when it
+/// is given up.
 pub(super) struct Owned {
     pub(super) worker: Arc<Worker>,
     pub(super) run_id: String,
     pub(super) fence: i64,
     pub(super) lease: Duration,
     pub(super) lost: Arc<AtomicBool>,
-    /// Set to stop the heartbeat, which waits on it.
-    pub(super) stop: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Lease for Owned {
@@ -62,9 +61,6 @@ fn renew(worker: &Worker, run_id: &str, fence: i64, lease: Duration) -> io::Resu
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().expect("not poisoned") = true;
-        wake.notify_all();
         self.worker
             .fences
             .lock()
@@ -80,31 +76,48 @@ impl Drop for Owned {
     }
 }
 
-/// Renews the lease every heartbeat until stopped, or until it finds the lease gone.
-pub(super) fn heartbeat(
-    worker: Arc<Worker>,
-    run_id: String,
-    fence: i64,
-    terms: Terms,
-    lost: Arc<AtomicBool>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
-) {
-    let (stopped, wake) = &*stop;
-    let mut done = stopped.lock().expect("not poisoned");
+/// Renews, every heartbeat, the lease of every run this process owns, in one statement, until
+/// the store is dropped; a run whose lease another process took is marked lost. An unreachable
+/// store is tried again next beat; a lease that ran out meanwhile is taken back then, unless
+/// another process took the run.
+pub(super) fn heartbeat(worker: Weak<Worker>, terms: Terms) {
     loop {
-        done = wake
-            .wait_timeout(done, terms.heartbeat)
+        std::thread::sleep(terms.heartbeat);
+        let Some(worker) = worker.upgrade() else {
+            return;
+        };
+        let owned: Vec<(String, i64)> = worker
+            .fences
+            .lock()
             .expect("not poisoned")
-            .0;
-        if *done {
-            return;
+            .iter()
+            .map(|(id, held)| (id.clone(), held.fence))
+            .collect();
+        if owned.is_empty() {
+            continue;
         }
-        let renewed = renew(&worker, &run_id, fence, terms.lease);
-        // Unreachable: tried again next beat. A lease that ran out meanwhile is taken back
-        // then, unless another process took the run.
-        if let Ok(0) = renewed {
-            lost.store(true, Ordering::SeqCst);
-            return;
+        let (ids, fences): (Vec<String>, Vec<i64>) = owned.iter().cloned().unzip();
+        let lease = terms.lease.as_secs_f64();
+        let renewed = worker.call(move |c| {
+            let rows = c.query(
+                "UPDATE rollgate_runs r SET lease_until = now() + make_interval(secs => $3)
+                 FROM unnest($1::text[], $2::bigint[]) AS o(run_id, fence)
+                 WHERE r.run_id = o.run_id AND r.fence = o.fence
+                 RETURNING r.run_id",
+                &[&ids, &fences, &lease],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<std::collections::HashSet<_>>())
+        });
+        let Ok(renewed) = renewed else { continue };
+        let fences = worker.fences.lock().expect("not poisoned");
+        for (id, fence) in owned.iter().filter(|(id, _)| !renewed.contains(id)) {
+            // Still the same lease (not given up and claimed again meanwhile).
+            if let Some(held) = fences.get(id).filter(|h| h.fence == *fence) {
+                held.lost.store(true, Ordering::SeqCst);
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use super::store::{Held, Lease, Log, OpenError, Store, Terms, Written};
 use super::{alive, this_host as host, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
-use connection::{connect, said, shown, Job, Worker};
+use connection::{connect, said, shown, Held as Leased, Job, Worker};
 use lease::{heartbeat, lost, Owned};
 use listen::{listen, Signals};
 use postgres::error::SqlState;
@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// Runs kept in PostgreSQL.
 pub struct Postgres {
@@ -98,12 +98,18 @@ impl Postgres {
             .recv()
             .map_err(|_| OpenError::Failed(format!("cannot reach {shown}")))?
             .map_err(OpenError::Failed)?;
+        let worker = Arc::new(Worker {
+            jobs: Mutex::new(jobs),
+            shown,
+            fences: Mutex::new(HashMap::new()),
+        });
+        let beating = Arc::downgrade(&worker);
+        std::thread::Builder::new()
+            .name("rollgate-lease".into())
+            .spawn(move || heartbeat(beating, terms))
+            .map_err(|e| OpenError::Failed(format!("cannot start the leases' heartbeat: {e}")))?;
         Ok(Postgres {
-            worker: Arc::new(Worker {
-                jobs: Mutex::new(jobs),
-                shown,
-                fences: Mutex::new(HashMap::new()),
-            }),
+            worker,
             terms,
             config: listening,
             woken: Mutex::new(None),
@@ -132,7 +138,7 @@ impl Log for Events {
             .lock()
             .expect("not poisoned")
             .get(&self.run_id)
-            .copied();
+            .map(|held| held.fence);
         let written = self.worker.call(move |c| {
             let inserted = match fence {
                 // Only while this process's lease is the run's current one.
@@ -477,26 +483,20 @@ impl Store for Postgres {
             (None, Some(until)) => return Err(format!("run {run_id} is owned by another process, whose lease runs until {until} UTC unless it stops renewing it")),
             (None, None) => return Err(format!("no run `{run_id}` in {}", self.worker.shown)),
         };
-        self.worker
-            .fences
-            .lock()
-            .expect("not poisoned")
-            .insert(run_id.to_string(), fence);
         let lost = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let (worker, id, terms) = (self.worker.clone(), run_id.to_string(), self.terms);
-        let (l, s) = (lost.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name("rollgate-lease".into())
-            .spawn(move || heartbeat(worker, id, fence, terms, l, s))
-            .map_err(|e| format!("cannot start the lease's heartbeat: {e}"))?;
+        self.worker.fences.lock().expect("not poisoned").insert(
+            run_id.to_string(),
+            Leased {
+                fence,
+                lost: lost.clone(),
+            },
+        );
         Ok(Arc::new(Owned {
             worker: self.worker.clone(),
             run_id: run_id.to_string(),
             fence,
             lease: self.terms.lease,
             lost,
-            stop,
         }))
     }
 
