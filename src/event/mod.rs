@@ -87,7 +87,7 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         took: Option<f64>,
     },
-    CheckEvaluated(Evaluation),
+    CheckEvaluated(Box<Evaluation>),
     /// A metric source's answer to one query, in a real run (a dry-run's answers are its
     /// fixture): the journal keeps every one, so `rollgate record` can turn the run into a
     /// fixture that replays it.
@@ -176,7 +176,7 @@ pub enum Event {
         error: Option<String>,
     },
     RollbackStarted {
-        reason: Reason,
+        reason: Box<Reason>,
         gradual: bool,
     },
     RollbackFinished {
@@ -187,7 +187,7 @@ pub enum Event {
     /// `timeout` seconds means `on_timeout`.
     Paused {
         step: String,
-        reason: Reason,
+        reason: Box<Reason>,
         timeout: f64,
         on_timeout: PauseTimeout,
         /// Where the decision comes from: `cli`, or a `github` provider's name (PR comments).
@@ -229,6 +229,6 @@ pub enum Event {
     RunFinished {
         outcome: Outcome,
         #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<Reason>,
+        reason: Option<Box<Reason>>,
     },
 }

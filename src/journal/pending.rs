@@ -64,6 +64,11 @@ impl Pending {
         self.flush(&mut self.waiting.lock().expect("not poisoned"))
     }
 
+    /// Whether writing waits on another machine (see [`Log::waits`]).
+    pub fn waits(&self) -> bool {
+        self.log.waits()
+    }
+
     /// How many events wait.
     pub fn waiting(&self) -> usize {
         self.waiting.lock().expect("not poisoned").len()

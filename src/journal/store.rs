@@ -29,6 +29,12 @@ pub trait Log: Send + Sync {
     /// Makes what was appended survive the machine going down, not only the process: called
     /// before and after every router write.
     fn sync(&self) -> io::Result<()>;
+
+    /// Whether appending waits on another machine (a database's commit), so that a caller
+    /// sharing its thread with other work should wait off it.
+    fn waits(&self) -> bool {
+        false
+    }
 }
 
 /// A concurrency group's lock, released when dropped.

@@ -38,7 +38,7 @@ impl Reporter for Deployment {
     fn on(&mut self, e: &Stamped) {
         if let Event::RunFinished { outcome, reason } = &e.event {
             if let Some(tx) = self.finished.take() {
-                let _ = tx.send((*outcome, reason.clone()));
+                let _ = tx.send((*outcome, reason.as_deref().cloned()));
             }
         }
     }

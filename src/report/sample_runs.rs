@@ -73,7 +73,7 @@ fn shifted(from: u8, to: u8) -> Event {
 }
 
 fn errors(verdict: Verdict, why: Option<&str>, canary: f64, evidence: Evidence) -> Event {
-    Event::CheckEvaluated(Evaluation {
+    Event::CheckEvaluated(Box::new(Evaluation {
         step: "canary-10.observe".into(),
         check: "errors".into(),
         value: Some(canary),
@@ -87,11 +87,11 @@ fn errors(verdict: Verdict, why: Option<&str>, canary: f64, evidence: Evidence) 
         evidence: Some(evidence),
         statistic: None,
         p_value: None,
-    })
+    }))
 }
 
 fn latency(value: f64) -> Event {
-    Event::CheckEvaluated(Evaluation {
+    Event::CheckEvaluated(Box::new(Evaluation {
         step: "canary-10.observe".into(),
         check: "p99-latency".into(),
         value: Some(value),
@@ -105,7 +105,7 @@ fn latency(value: f64) -> Event {
         evidence: None,
         statistic: None,
         p_value: None,
-    })
+    }))
 }
 
 fn evidence(e_value: f64, ratio: f64) -> Evidence {
@@ -178,7 +178,7 @@ pub fn rolled_back_by_the_sequential_test() -> Vec<Stamped> {
         .at(
             1140.0,
             Event::RollbackStarted {
-                reason: reason.clone(),
+                reason: Box::new(reason.clone()),
                 gradual: false,
             },
         )
@@ -188,7 +188,7 @@ pub fn rolled_back_by_the_sequential_test() -> Vec<Stamped> {
             1140.0,
             Event::RunFinished {
                 outcome: Outcome::RolledBack,
-                reason: Some(reason),
+                reason: Some(Box::new(reason)),
             },
         );
     s.0
@@ -243,7 +243,7 @@ pub fn gate_timed_out() -> Vec<Stamped> {
     .at(
         3600.0,
         Event::RollbackStarted {
-            reason: reason.clone(),
+            reason: Box::new(reason.clone()),
             gradual: false,
         },
     )
@@ -253,7 +253,7 @@ pub fn gate_timed_out() -> Vec<Stamped> {
         3600.0,
         Event::RunFinished {
             outcome: Outcome::RolledBack,
-            reason: Some(reason),
+            reason: Some(Box::new(reason)),
         },
     );
     s.0

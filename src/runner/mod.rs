@@ -194,7 +194,7 @@ impl RunContext {
     /// write, so a run taken over knows what its routers were told.
     fn sync_journal(&self) {
         if let Some(j) = &self.journal {
-            if let Err(e) = j.sync() {
+            if let Err(e) = off_the_runtime(|| j.sync()) {
                 self.journal_error
                     .lock()
                     .expect("not poisoned")
@@ -298,6 +298,18 @@ impl RunContext {
                 })
             }
         }
+    }
+}
+
+/// Runs `f`, which blocks (an fsync, a commit), so that on a multi-threaded runtime (`rollgate
+/// serve`'s) the runs beside this one go on meanwhile: their many fsyncs at once then also reach
+/// the disk together rather than one after another. On the command line's single-threaded
+/// runtime, where this run is alone, it runs as is.
+pub(crate) fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -458,7 +470,7 @@ pub async fn resume(
         TakeOver::PutBack(why) => {
             let reason = Reason::says(why);
             shared.emit(Event::RollbackStarted {
-                reason: reason.clone(),
+                reason: Box::new(reason.clone()),
                 gradual: false,
             });
             let ended = shared
@@ -487,7 +499,10 @@ pub async fn resume(
             shared.ensure_restored(ended).await
         }
     };
-    shared.emit(Event::RunFinished { outcome, reason });
+    shared.emit(Event::RunFinished {
+        outcome,
+        reason: reason.map(Box::new),
+    });
     outcome
 }
 
@@ -506,7 +521,7 @@ pub async fn run(mut setup: Setup, events: mpsc::UnboundedSender<Stamped>) -> Ou
         if let Err(reason) = shared.preflight().await {
             shared.emit(Event::RunFinished {
                 outcome: Outcome::Failed,
-                reason: Some(reason),
+                reason: Some(Box::new(reason)),
             });
             return Outcome::Failed;
         }
@@ -672,7 +687,10 @@ async fn forward(shared: Arc<RunContext>) -> Outcome {
     } else {
         (outcome, reason)
     };
-    sh.emit(Event::RunFinished { outcome, reason });
+    sh.emit(Event::RunFinished {
+        outcome,
+        reason: reason.map(Box::new),
+    });
     outcome
 }
 

@@ -370,7 +370,7 @@ impl RunContext {
                     seen.counts,
                 );
                 let judged = judge(check, unit, seen);
-                self.emit(Event::CheckEvaluated(Evaluation {
+                self.emit(Event::CheckEvaluated(Box::new(Evaluation {
                     step: step.to_string(),
                     check: name.clone(),
                     value: seen.canary,
@@ -388,7 +388,7 @@ impl RunContext {
                     evidence: seen.evidence,
                     statistic: None,
                     p_value: None,
-                }));
+                })));
                 let count = failures.entry(name).or_default();
                 *count = if matches!(judged.verdict, Verdict::Fail | Verdict::Critical) {
                     *count + 1
@@ -454,7 +454,7 @@ impl RunContext {
         let check = &self.plan.checks[name];
         let window = windows.get(name)?;
         let judged = judge_window(check, window)?;
-        self.emit(Event::CheckEvaluated(Evaluation {
+        self.emit(Event::CheckEvaluated(Box::new(Evaluation {
             step: step.to_string(),
             check: name.to_string(),
             value: judged.canary,
@@ -468,7 +468,7 @@ impl RunContext {
             evidence: None,
             statistic: judged.statistic,
             p_value: judged.p_value,
-        }));
+        })));
         Some(Judged {
             verdict: judged.verdict,
             why: Some(judged.why),

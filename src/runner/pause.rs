@@ -21,7 +21,7 @@ impl RunContext {
         };
         self.emit(Event::Paused {
             step: step.to_string(),
-            reason: reason.clone(),
+            reason: Box::new(reason.clone()),
             timeout: policy.timeout.0.as_secs_f64(),
             on_timeout,
             via: policy.source().to_string(),

@@ -20,7 +20,7 @@ impl RunContext {
         gradual: bool,
     ) -> (Outcome, Option<Reason>) {
         self.emit(Event::RollbackStarted {
-            reason: reason.clone(),
+            reason: Box::new(reason.clone()),
             gradual,
         });
         let Some(entry) = self.graph.rollback else {

@@ -42,7 +42,11 @@ impl RunContext {
             j.queue(e);
             return None;
         }
-        self.came_to(j.write(e), 0)
+        let kept = match j.waits() {
+            true => super::off_the_runtime(|| j.write(e)),
+            false => j.write(e),
+        };
+        self.came_to(kept, 0)
     }
 
     /// What writing came to (`written` events that had waited): a lost run stops; an outage
@@ -97,7 +101,7 @@ impl RunContext {
     /// then writes what waits.
     fn reach_store(&self) -> Reach {
         if let Some(owner) = &self.owner {
-            if let Err(e) = owner.check() {
+            if let Err(e) = super::off_the_runtime(|| owner.check()) {
                 if e.kind() == ErrorKind::PermissionDenied {
                     self.lost(e.to_string());
                     return Reach::Lost(e.to_string());
@@ -112,7 +116,7 @@ impl RunContext {
             return Reach::Owned;
         };
         let waiting = j.waiting();
-        let kept = j.retry();
+        let kept = super::off_the_runtime(|| j.retry());
         let written = waiting - j.waiting();
         let reach = match &kept {
             Kept::All => Reach::Owned,

@@ -93,7 +93,8 @@ fn condition(t: &Trigger) -> String {
 }
 
 /// Watches every trigger each `interval` until the receiver is gone or a rollback fires.
-pub async fn watch(shared: Arc<RunContext>, interval: Duration, fired: mpsc::Sender<Fired>) {
+/// Fired ones are sent boxed: a channel keeps room for 32 of what it carries, for every run.
+pub async fn watch(shared: Arc<RunContext>, interval: Duration, fired: mpsc::Sender<Box<Fired>>) {
     let triggers = &shared.plan.triggers;
     let mut since: Vec<Option<Duration>> = vec![None; triggers.len()];
     let mut failures = vec![0u32; triggers.len()];
@@ -145,11 +146,11 @@ pub async fn watch(shared: Arc<RunContext>, interval: Duration, fired: mpsc::Sen
                 ..Reason::says(format!("trigger: {} {seen}, {}", t.check, condition(t)))
             };
             let _ = fired
-                .send(Fired {
+                .send(Box::new(Fired {
                     action: t.then,
                     mode: t.mode,
                     reason,
-                })
+                }))
                 .await;
             // A rollback ends the run; after a pause the watch goes on, and the trigger must
             // hold for its whole `for` again before it fires again.

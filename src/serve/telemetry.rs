@@ -198,7 +198,7 @@ impl Reporter for Observed {
                     .get_or_create(&vec![
                         ("plan", self.plan.clone()),
                         ("outcome", outcome_word(*outcome)),
-                        ("cause", cause(reason.as_ref())),
+                        ("cause", cause(reason.as_deref())),
                     ])
                     .inc();
             }
@@ -278,10 +278,10 @@ mod tests {
         }));
         r.on(&at(Event::RunFinished {
             outcome: Outcome::RolledBack,
-            reason: Some(Reason {
+            reason: Some(Box::new(Reason {
                 check: Some("error-rate".into()),
                 ..Reason::says("error-rate 5% > max 1%")
-            }),
+            })),
         }));
         t.taken_over();
         let text = t.encode(&[], 2);

@@ -123,6 +123,65 @@ impl WithStart for Header {
     }
 }
 
+/// Runs appending at once share commits; each still learns what became of its own event.
+#[test]
+fn appends_from_many_runs_at_once_are_each_kept_in_order_and_a_run_taken_by_another_is_refused_alone(
+) {
+    let cluster = Cluster::start();
+    let url = cluster.database("together");
+    let store = rollgate::journal::open(&url, Default::default()).unwrap();
+    let started = chrono::Utc::now();
+    let runs: Vec<_> = (0..40)
+        .map(|_| {
+            let id = store.new_run_id(started);
+            let log = store.create(&header(&id)).unwrap();
+            let lease = store.claim(&id).unwrap();
+            (id, log, lease)
+        })
+        .collect();
+    // Another process took the first run over: its fence moved on.
+    let taken = runs[0].0.clone();
+    cluster.sql(
+        "together",
+        &format!("UPDATE rollgate_runs SET fence = fence + 1 WHERE run_id = '{taken}'"),
+    );
+    let answers: Vec<Vec<std::io::Result<()>>> = std::thread::scope(|s| {
+        let writers: Vec<_> = runs
+            .iter()
+            .map(|(_, log, _)| {
+                s.spawn(move || {
+                    (0..25)
+                        .map(|i| log.append(&stamped(f64::from(i), "x")))
+                        .collect()
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let refused = answers[0][0].as_ref().unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::PermissionDenied,
+        "{refused}"
+    );
+    for (i, (id, _, _)) in runs.iter().enumerate().skip(1) {
+        assert!(
+            answers[i].iter().all(|a| a.is_ok()),
+            "{id}: {:?}",
+            answers[i]
+        );
+        let kept: Vec<f64> = store
+            .read(id)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e["t"].as_f64().unwrap())
+            .collect();
+        assert_eq!(kept, (0..25).map(f64::from).collect::<Vec<_>>(), "{id}");
+    }
+    assert!(store.read(&taken).unwrap().events.is_empty());
+}
+
 #[test]
 fn both_stores_keep_runs_decisions_and_locks_the_same_way() {
     let dir = tempfile::tempdir().unwrap();

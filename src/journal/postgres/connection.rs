@@ -4,8 +4,8 @@
 use postgres::{Client, Config};
 use std::collections::HashMap;
 use std::io;
-use std::sync::mpsc;
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 pub(super) type Job = Box<dyn FnOnce(&mut Client) + Send>;
@@ -24,6 +24,8 @@ pub(super) struct Worker {
     /// Each run this process owns: the fence its events are written under, and whether its
     /// lease was found gone. The store's heartbeat renews them all at once.
     pub(super) fences: Mutex<HashMap<String, Held>>,
+    /// Events appended and not yet written: the next write takes them all.
+    pub(super) appends: Mutex<Vec<super::group_commit::Appending>>,
 }
 
 impl Worker {

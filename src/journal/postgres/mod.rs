@@ -16,6 +16,7 @@
 //! runtime), reconnecting when the connection was lost.
 
 mod connection;
+mod group_commit;
 mod lease;
 mod listen;
 mod schema;
@@ -102,6 +103,7 @@ impl Postgres {
             jobs: Mutex::new(jobs),
             shown,
             fences: Mutex::new(HashMap::new()),
+            appends: Mutex::new(Vec::new()),
         });
         let beating = Arc::downgrade(&worker);
         std::thread::Builder::new()
@@ -139,35 +141,7 @@ impl Log for Events {
             .expect("not poisoned")
             .get(&self.run_id)
             .map(|held| held.fence);
-        let written = self.worker.call(move |c| {
-            let inserted = match fence {
-                // Only while this process's lease is the run's current one.
-                Some(fence) => c.execute(
-                    "INSERT INTO rollgate_events (run_id, seq, event)
-                     SELECT $1, $2, $3 FROM rollgate_runs
-                     WHERE run_id = $1 AND fence = $4 AND lease_until > now()
-                     ON CONFLICT (run_id, seq) DO NOTHING",
-                    &[&run_id, &seq, &event, &fence],
-                )?,
-                None => c.execute(
-                    "INSERT INTO rollgate_events (run_id, seq, event) VALUES ($1, $2, $3)
-                     ON CONFLICT (run_id, seq) DO NOTHING",
-                    &[&run_id, &seq, &event],
-                )?,
-            };
-            if inserted == 1 {
-                return Ok(true);
-            }
-            // A connection lost after the commit, before its answer, makes the attempt
-            // before this one look failed: the event there already is this one.
-            let there: Option<String> = c
-                .query_opt(
-                    "SELECT event FROM rollgate_events WHERE run_id = $1 AND seq = $2",
-                    &[&run_id, &seq],
-                )?
-                .map(|r| r.get(0));
-            Ok(there.as_deref() == Some(event.as_str()))
-        })?;
+        let written = group_commit::append(&self.worker, &run_id, seq, event, fence)?;
         if !written {
             return Err(lost(&self.run_id));
         }
@@ -178,6 +152,11 @@ impl Log for Events {
     /// Each event was committed as it was appended.
     fn sync(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Each append waits for a commit on another machine.
+    fn waits(&self) -> bool {
+        true
     }
 }
 

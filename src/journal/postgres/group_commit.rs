@@ -1,0 +1,145 @@
+//! Events appended by many runs at once, written together: every event queued while the
+//! previous write was committing goes in one statement, so one commit (one wait for the disk)
+//! keeps them all. Each append still returns only once its event is kept, or says why not, so
+//! a run moves on exactly as it did with a commit of its own.
+
+use super::connection::{said, Job, Worker};
+use postgres::Client;
+use std::collections::HashSet;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// What became of one event: kept (`true`), refused because this process no longer holds the
+/// run's lease (`false`), or the store could not be asked.
+type Answer = io::Result<bool>;
+
+/// Where an append waits for its answer.
+type Told = (Mutex<Option<Answer>>, Condvar);
+
+/// One event waiting to be written.
+pub(super) struct Appending {
+    run_id: String,
+    seq: i64,
+    event: String,
+    /// Written only while this lease is the run's current one; `None` for a run this process
+    /// does not own (written as is).
+    fence: Option<i64>,
+    told: Arc<Told>,
+}
+
+/// Appends `event` as run `run_id`'s `seq`-th and waits until it is committed.
+pub(super) fn append(
+    worker: &Arc<Worker>,
+    run_id: &str,
+    seq: i64,
+    event: String,
+    fence: Option<i64>,
+) -> Answer {
+    let told: Arc<Told> = Arc::new((Mutex::new(None), Condvar::new()));
+    let first = {
+        let mut queued = worker.appends.lock().expect("not poisoned");
+        queued.push(Appending {
+            run_id: run_id.to_string(),
+            seq,
+            event,
+            fence,
+            told: told.clone(),
+        });
+        queued.len() == 1
+    };
+    // The first to queue asks the connection's thread for a write; those queued after it,
+    // before that write starts, are in it.
+    if first {
+        let w = worker.clone();
+        let job: Job = Box::new(move |c| write_queued(&w, c));
+        if worker.jobs.lock().expect("not poisoned").send(job).is_err() {
+            fail_all(worker, &format!("the store at {} stopped", worker.shown));
+        }
+    }
+    let (answer, wake) = &*told;
+    let mut answer = answer.lock().expect("not poisoned");
+    loop {
+        if let Some(a) = answer.take() {
+            return a;
+        }
+        answer = wake.wait(answer).expect("not poisoned");
+    }
+}
+
+/// Answers every queued append with `error`.
+fn fail_all(worker: &Worker, error: &str) {
+    let queued = std::mem::take(&mut *worker.appends.lock().expect("not poisoned"));
+    for a in &queued {
+        let (answer, wake) = &*a.told;
+        *answer.lock().expect("not poisoned") = Some(Err(io::Error::other(error.to_string())));
+        wake.notify_one();
+    }
+}
+
+/// On the connection's thread: writes every queued event, then answers each.
+fn write_queued(worker: &Worker, client: &mut Client) {
+    let queued = std::mem::take(&mut *worker.appends.lock().expect("not poisoned"));
+    if queued.is_empty() {
+        return;
+    }
+    let written = write(client, &queued);
+    for a in &queued {
+        let (answer, wake) = &*a.told;
+        *answer.lock().expect("not poisoned") = Some(match &written {
+            Ok(kept) => Ok(kept.contains(&(a.run_id.clone(), a.seq))),
+            Err(e) => Err(io::Error::other(format!("{}: {}", worker.shown, said(e)))),
+        });
+        wake.notify_one();
+    }
+}
+
+/// Inserts `queued` in one statement; the (run, seq) of each one now kept.
+fn write(
+    client: &mut Client,
+    queued: &[Appending],
+) -> Result<HashSet<(String, i64)>, postgres::Error> {
+    let ids: Vec<&str> = queued.iter().map(|a| a.run_id.as_str()).collect();
+    let seqs: Vec<i64> = queued.iter().map(|a| a.seq).collect();
+    let events: Vec<&str> = queued.iter().map(|a| a.event.as_str()).collect();
+    let fences: Vec<Option<i64>> = queued.iter().map(|a| a.fence).collect();
+    let inserted = client.query(
+        "INSERT INTO rollgate_events (run_id, seq, event)
+         SELECT q.run_id, q.seq, q.event
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS q(run_id, seq, event, fence)
+         JOIN rollgate_runs r ON r.run_id = q.run_id
+         WHERE q.fence IS NULL OR (r.fence = q.fence AND r.lease_until > now())
+         ON CONFLICT (run_id, seq) DO NOTHING
+         RETURNING run_id, seq",
+        &[&ids, &seqs, &events, &fences],
+    )?;
+    let mut kept: HashSet<(String, i64)> = inserted
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect();
+    // A connection lost after a commit, before its answer, makes that attempt look failed:
+    // an event already there, the same, is this one kept.
+    let missing: Vec<&Appending> = queued
+        .iter()
+        .filter(|a| !kept.contains(&(a.run_id.clone(), a.seq)))
+        .collect();
+    if !missing.is_empty() {
+        let ids: Vec<&str> = missing.iter().map(|a| a.run_id.as_str()).collect();
+        let seqs: Vec<i64> = missing.iter().map(|a| a.seq).collect();
+        let there = client.query(
+            "SELECT e.run_id, e.seq, e.event FROM rollgate_events e
+             JOIN unnest($1::text[], $2::bigint[]) AS m(run_id, seq)
+               ON e.run_id = m.run_id AND e.seq = m.seq",
+            &[&ids, &seqs],
+        )?;
+        for row in there {
+            let (id, seq, event): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            if missing
+                .iter()
+                .any(|a| a.run_id == id && a.seq == seq && a.event == event)
+            {
+                kept.insert((id, seq));
+            }
+        }
+    }
+    Ok(kept)
+}
