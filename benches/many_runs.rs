@@ -252,7 +252,7 @@ fn main() {
         };
         println!("{}; peak RSS {:.0} MiB", measure(n, &kept), peak_rss_mib());
     }
-    let on_pg = sizes("ROLLGATE_BENCH_POSTGRES_RUNS", &[1_000]);
+    let on_pg = sizes("ROLLGATE_BENCH_POSTGRES_RUNS", &[1_000, 10_000]);
     if !on_pg.is_empty() {
         let cluster = cluster::Cluster::start_with(true);
         for n in on_pg {
