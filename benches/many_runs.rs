@@ -10,8 +10,11 @@
 //! `ROLLGATE_BENCH_RUNS` and `ROLLGATE_BENCH_POSTGRES_RUNS` (e.g. `1000,10000`; empty for none)
 //! choose the sizes.
 
+#[path = "common/header.rs"]
+mod header;
 #[path = "common/rss.rs"]
 mod rss;
+use header::header;
 use rss::peak_rss_mib;
 
 // The tests' cluster; the tests use the parts this does not.
@@ -21,7 +24,7 @@ mod cluster;
 
 use rollgate::event::{Event, Outcome};
 use rollgate::fixture;
-use rollgate::journal::{dir::Dir, postgres::Postgres, Header, Pending, Store, Terms};
+use rollgate::journal::{dir::Dir, postgres::Postgres, Pending, Store, Terms};
 use rollgate::runner::{self, prepare::prepare};
 use rollgate::validate::validate;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,22 +51,6 @@ queries:
   errors_stable: { steps: [[0s, 0.002]] }
   p95_canary: { steps: [[0s, 0.12]] }
 "#;
-
-fn header(id: &str) -> Header {
-    Header {
-        run_id: id.into(),
-        plan: "many.yaml".into(),
-        plan_file: None,
-        plan_sha256: rollgate::journal::sha256(PLAN),
-        plan_source: None,
-        inputs: vec![],
-        started_at: chrono::Utc::now(),
-        pid: std::process::id(),
-        concurrency: None,
-        environment: None,
-        host: Some(rollgate::journal::this_host()),
-    }
-}
 
 /// This process's CPU time so far (user and system), from /proc.
 fn cpu() -> Duration {

@@ -9,9 +9,12 @@
 #[allow(dead_code)]
 #[path = "../tests/cli/cluster.rs"]
 mod cluster;
+#[path = "common/header.rs"]
+mod header;
+use header::header;
 
 use rollgate::event::{Event, Stamped};
-use rollgate::journal::{dir::Dir, Header, Store, Terms};
+use rollgate::journal::{dir::Dir, Store, Terms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,22 +25,6 @@ const REAPS: usize = 10;
 
 /// A canary at 25% held at a gate, its router a file.
 const GATED: &str = "name: gated\nproviders:\n  router: { kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 200ms, gate: { approvers: [alice], timeout: 1h, on-timeout: rollback } }\n  - { name: full, weight: 100, observe: 200ms }\n";
-
-fn header(id: &str) -> Header {
-    Header {
-        run_id: id.into(),
-        plan: "plan.yaml".into(),
-        plan_file: None,
-        plan_sha256: rollgate::journal::sha256("plan"),
-        plan_source: None,
-        inputs: vec![],
-        started_at: chrono::Utc::now(),
-        pid: std::process::id(),
-        concurrency: None,
-        environment: None,
-        host: None,
-    }
-}
 
 fn event(i: usize) -> Stamped {
     Stamped {

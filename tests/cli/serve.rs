@@ -438,6 +438,19 @@ fn a_runs_events_stream_as_they_happen_and_a_reconnect_goes_on_where_it_left() {
 
 impl Service {
     /// Starts a run of the gated plan and waits until it waits at its gate: its id.
+    /// Approves run `id` at its gate as alice and waits until it is promoted, the router at 100.
+    fn approved_to_the_end(&self, id: &str) {
+        let (code, said) = self.call(
+            "POST",
+            &format!("/api/runs/{id}/approve"),
+            Some(OPERATOR),
+            None,
+        );
+        assert_eq!(code, 200, "{said}");
+        self.wait_for(id, "promoted", |r| r["state"] == "promoted");
+        assert_eq!(self.router(), "100");
+    }
+
     fn at_the_gate(&self) -> String {
         let (code, started) = self.call(
             "POST",
@@ -521,15 +534,7 @@ fn a_stopped_service_hands_its_runs_over_and_the_next_carries_them_on() {
     );
     // Carried on, not rolled back: at its gate again, then approved to the end.
     carried_on_to_its_gate(&next, &id);
-    let (code, said) = next.call(
-        "POST",
-        &format!("/api/runs/{id}/approve"),
-        Some(OPERATOR),
-        None,
-    );
-    assert_eq!(code, 200, "{said}");
-    next.wait_for(&id, "promoted", |r| r["state"] == "promoted");
-    assert_eq!(next.router(), "100");
+    next.approved_to_the_end(&id);
     let kinds = kinds_of(&next, &id);
     let handed = kinds.iter().position(|k| k == "run-handed-over").unwrap();
     assert_eq!(kinds[handed + 1], "run-resumed");
@@ -591,15 +596,7 @@ fn a_plan_sent_in_the_request_runs_where_the_service_allows_it_and_is_kept_with_
     assert!(!dir.path().join("plans/sent.yaml").exists());
     let next = Service::start_in(dir.path(), &[]);
     carried_on_to_its_gate(&next, &id);
-    let (code, said) = next.call(
-        "POST",
-        &format!("/api/runs/{id}/approve"),
-        Some(OPERATOR),
-        None,
-    );
-    assert_eq!(code, 200, "{said}");
-    next.wait_for(&id, "promoted", |r| r["state"] == "promoted");
-    assert_eq!(next.router(), "100");
+    next.approved_to_the_end(&id);
 }
 
 #[test]
@@ -627,15 +624,7 @@ fn replicas_on_postgres_share_runs_carry_on_what_one_hands_over_and_put_back_wha
     // B carries it on at once (the lease was given up), without rolling back.
     carried_on_to_its_gate(&b, &first);
     assert_eq!(b.router(), "25");
-    let (code, _) = b.call(
-        "POST",
-        &format!("/api/runs/{first}/approve"),
-        Some(OPERATOR),
-        None,
-    );
-    assert_eq!(code, 200);
-    b.wait_for(&first, "promoted", |r| r["state"] == "promoted");
-    assert_eq!(b.router(), "100");
+    b.approved_to_the_end(&first);
     assert!(!kinds_of(&b, &first).contains(&"rollback-started".to_string()));
 
     // A replica killed outright: another puts its run back once the lease runs out.
@@ -671,13 +660,7 @@ fn a_real_prometheus_scrapes_the_services_metrics_with_a_read_token() {
     let (code, _) = s.call("GET", "/metrics", None, None);
     assert_eq!(code, 401, "metrics need a token");
     let id = s.at_the_gate();
-    s.call(
-        "POST",
-        &format!("/api/runs/{id}/approve"),
-        Some(OPERATOR),
-        None,
-    );
-    s.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+    s.approved_to_the_end(&id);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
