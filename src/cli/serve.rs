@@ -6,14 +6,14 @@ use std::path::PathBuf;
 
 /// Run many rollouts in one process, started, watched and decided over an HTTP API
 ///
-/// Plans are started by name from `--plans`; every `/api` request carries a bearer token from
-/// `--tokens` (or `ROLLGATE_TOKENS`), lines of `ROLE NAME TOKEN` where ROLE is `read` or
-/// `operate`. Runs are kept in `--state`, so `rollgate status`, `approve` and `reap` see them.
+/// Plans are started by name from `--plans` (or sent as text, with `--accept-sent-plans`);
+/// every `/api` request carries a bearer token from `--tokens` (or `ROLLGATE_TOKENS`), lines of
+/// `ROLE NAME TOKEN` where ROLE is `read` or `operate`. Runs are kept in `--state`, so `rollgate status`, `approve` and `reap` see them.
 /// Every `--reap-every` it takes over runs nobody drives; on SIGTERM or SIGINT it hands the
 /// runs it drives over, without rolling them back, to be carried on by the next service.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME | \"source\": YAML, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
+    after_help = "Examples:\n  rollgate serve --plans workflows --tokens /etc/rollgate/tokens\n  ROLLGATE_TOKENS=\"operate ci $(openssl rand -hex 32)\" rollgate serve --listen 0.0.0.0:8080\n\nEndpoints: POST /api/runs {\"plan\": NAME | \"source\": YAML, \"inputs\": {..}}; GET /api/runs[?plan=&state=]; GET /api/stats; GET /api/runs/ID; GET /api/runs/ID/events; POST /api/runs/ID/approve|reject|continue|rollback [{\"gate\": STEP}]; GET /healthz, /readyz.\n\nExit codes: 2 bad usage (no tokens, no plans directory), 1 cannot listen or reach the store."
 )]
 pub struct Args {
     /// Where to listen.
