@@ -24,8 +24,6 @@ pub(super) struct Worker {
     /// Each run this process owns: the fence its events are written under, and whether its
     /// lease was found gone. The store's heartbeat renews them all at once.
     pub(super) fences: Mutex<HashMap<String, Held>>,
-    /// Events appended and not yet written: the next write takes them all.
-    pub(super) appends: Mutex<Vec<super::group_commit::Appending>>,
 }
 
 impl Worker {

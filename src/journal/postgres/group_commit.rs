@@ -17,7 +17,7 @@ type Answer = io::Result<bool>;
 type Told = (Mutex<Option<Answer>>, Condvar);
 
 /// One event waiting to be written.
-pub(super) struct Appending {
+struct Appending {
     run_id: String,
     seq: i64,
     event: String,
@@ -27,69 +27,94 @@ pub(super) struct Appending {
     told: Arc<Told>,
 }
 
-/// Appends `event` as run `run_id`'s `seq`-th and waits until it is committed.
-pub(super) fn append(
-    worker: &Arc<Worker>,
-    run_id: &str,
-    seq: i64,
-    event: String,
-    fence: Option<i64>,
-) -> Answer {
-    let told: Arc<Told> = Arc::new((Mutex::new(None), Condvar::new()));
-    let first = {
-        let mut queued = worker.appends.lock().expect("not poisoned");
-        queued.push(Appending {
-            run_id: run_id.to_string(),
-            seq,
-            event,
-            fence,
-            told: told.clone(),
-        });
-        queued.len() == 1
-    };
-    // The first to queue asks the connection's thread for a write; those queued after it,
-    // before that write starts, are in it.
-    if first {
-        let w = worker.clone();
-        let job: Job = Box::new(move |c| write_queued(&w, c));
-        if worker.jobs.lock().expect("not poisoned").send(job).is_err() {
-            fail_all(worker, &format!("the store at {} stopped", worker.shown));
-        }
-    }
-    let (answer, wake) = &*told;
-    let mut answer = answer.lock().expect("not poisoned");
-    loop {
-        if let Some(a) = answer.take() {
-            return a;
-        }
-        answer = wake.wait(answer).expect("not poisoned");
-    }
+/// The events a store's runs appended and that are not yet written: the next write on the
+/// store's connection takes them all.
+pub(super) struct Commits {
+    worker: Arc<Worker>,
+    queued: Mutex<Vec<Appending>>,
 }
 
-/// Answers every queued append with `error`.
-fn fail_all(worker: &Worker, error: &str) {
-    let queued = std::mem::take(&mut *worker.appends.lock().expect("not poisoned"));
-    for a in &queued {
-        let (answer, wake) = &*a.told;
-        *answer.lock().expect("not poisoned") = Some(Err(io::Error::other(error.to_string())));
-        wake.notify_one();
+impl Commits {
+    pub(super) fn new(worker: Arc<Worker>) -> Arc<Commits> {
+        Arc::new(Commits {
+            worker,
+            queued: Mutex::new(Vec::new()),
+        })
     }
-}
 
-/// On the connection's thread: writes every queued event, then answers each.
-fn write_queued(worker: &Worker, client: &mut Client) {
-    let queued = std::mem::take(&mut *worker.appends.lock().expect("not poisoned"));
-    if queued.is_empty() {
-        return;
+    /// Appends `event` as run `run_id`'s `seq`-th and waits until it is committed.
+    pub(super) fn append(
+        self: &Arc<Self>,
+        run_id: &str,
+        seq: i64,
+        event: String,
+        fence: Option<i64>,
+    ) -> Answer {
+        let told: Arc<Told> = Arc::new((Mutex::new(None), Condvar::new()));
+        let first = {
+            let mut queued = self.queued.lock().expect("not poisoned");
+            queued.push(Appending {
+                run_id: run_id.to_string(),
+                seq,
+                event,
+                fence,
+                told: told.clone(),
+            });
+            queued.len() == 1
+        };
+        // The first to queue asks the connection's thread for a write; those queued after it,
+        // before that write starts, are in it.
+        if first {
+            let commits = self.clone();
+            let job: Job = Box::new(move |c| commits.write_queued(c));
+            if self
+                .worker
+                .jobs
+                .lock()
+                .expect("not poisoned")
+                .send(job)
+                .is_err()
+            {
+                let gone = format!("the store at {} stopped", self.worker.shown);
+                self.answer(self.take(), &Err(gone));
+            }
+        }
+        let (answer, wake) = &*told;
+        let mut answer = answer.lock().expect("not poisoned");
+        loop {
+            if let Some(a) = answer.take() {
+                return a;
+            }
+            answer = wake.wait(answer).expect("not poisoned");
+        }
     }
-    let written = write(client, &queued);
-    for a in &queued {
-        let (answer, wake) = &*a.told;
-        *answer.lock().expect("not poisoned") = Some(match &written {
-            Ok(kept) => Ok(kept.contains(&(a.run_id.clone(), a.seq))),
-            Err(e) => Err(io::Error::other(format!("{}: {}", worker.shown, said(e)))),
-        });
-        wake.notify_one();
+
+    /// Every queued event, leaving none.
+    fn take(&self) -> Vec<Appending> {
+        std::mem::take(&mut *self.queued.lock().expect("not poisoned"))
+    }
+
+    /// On the connection's thread: writes every queued event, then answers each.
+    fn write_queued(&self, client: &mut Client) {
+        let queued = self.take();
+        if queued.is_empty() {
+            return;
+        }
+        let written =
+            write(client, &queued).map_err(|e| format!("{}: {}", self.worker.shown, said(&e)));
+        self.answer(queued, &written);
+    }
+
+    /// Tells each of `queued` what came of it: kept if in `written`'s set, or the error.
+    fn answer(&self, queued: Vec<Appending>, written: &Result<HashSet<(String, i64)>, String>) {
+        for a in queued {
+            let (answer, wake) = &*a.told;
+            *answer.lock().expect("not poisoned") = Some(match written {
+                Ok(kept) => Ok(kept.contains(&(a.run_id, a.seq))),
+                Err(e) => Err(io::Error::other(e.clone())),
+            });
+            wake.notify_one();
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use super::{alive, this_host as host, Header, Record};
 use crate::event::Stamped;
 use chrono::{DateTime, Utc};
 use connection::{connect, said, shown, Held as Leased, Job, Worker};
+use group_commit::Commits;
 use lease::{heartbeat, lost, Owned};
 use listen::{listen, Signals};
 use postgres::error::SqlState;
@@ -40,6 +41,8 @@ use std::sync::{Arc, Mutex};
 /// Runs kept in PostgreSQL.
 pub struct Postgres {
     worker: Arc<Worker>,
+    /// Where every run's appends wait to be written together.
+    commits: Arc<Commits>,
     terms: Terms,
     config: Config,
     /// Per run, the signal a written decision changes; the listening thread starts with the
@@ -103,7 +106,6 @@ impl Postgres {
             jobs: Mutex::new(jobs),
             shown,
             fences: Mutex::new(HashMap::new()),
-            appends: Mutex::new(Vec::new()),
         });
         let beating = Arc::downgrade(&worker);
         std::thread::Builder::new()
@@ -111,6 +113,7 @@ impl Postgres {
             .spawn(move || heartbeat(beating, terms))
             .map_err(|e| OpenError::Failed(format!("cannot start the leases' heartbeat: {e}")))?;
         Ok(Postgres {
+            commits: Commits::new(worker.clone()),
             worker,
             terms,
             config: listening,
@@ -125,6 +128,7 @@ const LEASED: &str = "coalesce(lease_until > now(), false)";
 /// A run's journal in the database: each event a row at the next sequence number.
 struct Events {
     worker: Arc<Worker>,
+    commits: Arc<Commits>,
     run_id: String,
     next: Mutex<i64>,
 }
@@ -141,7 +145,7 @@ impl Log for Events {
             .expect("not poisoned")
             .get(&self.run_id)
             .map(|held| held.fence);
-        let written = group_commit::append(&self.worker, &run_id, seq, event, fence)?;
+        let written = self.commits.append(&run_id, seq, event, fence)?;
         if !written {
             return Err(lost(&self.run_id));
         }
@@ -243,6 +247,7 @@ impl Store for Postgres {
         }
         Ok(Arc::new(Events {
             worker: self.worker.clone(),
+            commits: self.commits.clone(),
             run_id: header.run_id.clone(),
             next: Mutex::new(0),
         }))
@@ -259,6 +264,7 @@ impl Store for Postgres {
         })?;
         Ok(Arc::new(Events {
             worker: self.worker.clone(),
+            commits: self.commits.clone(),
             run_id: run_id.to_string(),
             next: Mutex::new(next),
         }))
