@@ -96,6 +96,9 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
     } else {
         "http"
     };
+    // Each run kept in a directory holds its journal open: thousands of runs need more files
+    // than a shell's usual soft limit (1,024), and the hard limit is this process's to take.
+    let files = rlimit::increase_nofile_limit(u64::MAX);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -109,6 +112,10 @@ pub fn run(a: Args, io: &mut Io<'_>) -> Exit {
                     err,
                     "rollgate serve: listening on {scheme}://{at} (plans in {plans}, runs in {location})"
                 );
+                match &files {
+                    Ok(files) => tracing::info!(files, "open files allowed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+                }
             },
             // SIGTERM or SIGINT: the service stops and hands its runs over.
             async {

@@ -495,6 +495,37 @@ fn kinds_of(s: &Service, id: &str) -> Vec<String> {
 }
 
 #[test]
+fn the_service_takes_every_open_file_its_hard_limit_allows() {
+    let dir = prepared();
+    // Started from a shell whose soft limit is low, as a login's 1,024 is for thousands of runs.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" serve --listen 127.0.0.1:0 --plans plans --tokens tokens"])
+        .arg(env!("CARGO_BIN_EXE_rollgate"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let (soft, hard) = (files[3], files[4]);
+    assert_eq!(soft, hard, "{limits}");
+    assert_ne!(soft, "256", "{limits}");
+}
+
+#[test]
 fn a_stopped_service_hands_its_runs_over_and_the_next_carries_them_on() {
     let dir = prepared();
     let first = Service::start_in(dir.path(), &[]);
