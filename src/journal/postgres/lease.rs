@@ -4,6 +4,7 @@
 
 use super::connection::Worker;
 use crate::journal::store::{Lease, Terms};
+use std::collections::HashSet;
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -39,7 +40,8 @@ impl Lease for Owned {
         if self.lost.load(Ordering::SeqCst) {
             return Err(lost(&self.run_id));
         }
-        if renew(&self.worker, &self.run_id, self.fence, self.lease)? == 0 {
+        let owned = [(self.run_id.clone(), self.fence)];
+        if renew(&self.worker, &owned, self.lease)?.is_empty() {
             self.lost.store(true, Ordering::SeqCst);
             return Err(lost(&self.run_id));
         }
@@ -47,15 +49,20 @@ impl Lease for Owned {
     }
 }
 
-/// Extends the lease of the owner holding `fence`; 0 when another process holds the run.
-fn renew(worker: &Worker, run_id: &str, fence: i64, lease: Duration) -> io::Result<u64> {
-    let (id, lease) = (run_id.to_string(), lease.as_secs_f64());
+/// Extends the lease of each (run, fence) whose fence is still current, in one statement; the
+/// runs renewed (another process holds the others).
+fn renew(worker: &Worker, owned: &[(String, i64)], lease: Duration) -> io::Result<HashSet<String>> {
+    let (ids, fences): (Vec<String>, Vec<i64>) = owned.iter().cloned().unzip();
+    let lease = lease.as_secs_f64();
     worker.call(move |c| {
-        c.execute(
-            "UPDATE rollgate_runs SET lease_until = now() + make_interval(secs => $3)
-             WHERE run_id = $1 AND fence = $2",
-            &[&id, &fence, &lease],
-        )
+        let rows = c.query(
+            "UPDATE rollgate_runs r SET lease_until = now() + make_interval(secs => $3)
+             FROM unnest($1::text[], $2::bigint[]) AS o(run_id, fence)
+             WHERE r.run_id = o.run_id AND r.fence = o.fence
+             RETURNING r.run_id",
+            &[&ids, &fences, &lease],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     })
 }
 
@@ -96,22 +103,9 @@ pub(super) fn heartbeat(worker: Weak<Worker>, terms: Terms) {
         if owned.is_empty() {
             continue;
         }
-        let (ids, fences): (Vec<String>, Vec<i64>) = owned.iter().cloned().unzip();
-        let lease = terms.lease.as_secs_f64();
-        let renewed = worker.call(move |c| {
-            let rows = c.query(
-                "UPDATE rollgate_runs r SET lease_until = now() + make_interval(secs => $3)
-                 FROM unnest($1::text[], $2::bigint[]) AS o(run_id, fence)
-                 WHERE r.run_id = o.run_id AND r.fence = o.fence
-                 RETURNING r.run_id",
-                &[&ids, &fences, &lease],
-            )?;
-            Ok(rows
-                .iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<std::collections::HashSet<_>>())
-        });
-        let Ok(renewed) = renewed else { continue };
+        let Ok(renewed) = renew(&worker, &owned, terms.lease) else {
+            continue;
+        };
         let fences = worker.fences.lock().expect("not poisoned");
         for (id, fence) in owned.iter().filter(|(id, _)| !renewed.contains(id)) {
             // Still the same lease (not given up and claimed again meanwhile).
