@@ -112,13 +112,17 @@ impl Record {
         }
     }
 
-    /// The outcome, if the run finished.
-    pub fn outcome(&self) -> Option<&str> {
+    /// Its `run-finished` event, if the run finished.
+    pub fn finished(&self) -> Option<&Value> {
         self.events
             .iter()
             .rev()
             .find(|e| e["event"] == "run-finished")
-            .and_then(|e| e["outcome"].as_str())
+    }
+
+    /// The outcome, if the run finished.
+    pub fn outcome(&self) -> Option<&str> {
+        self.finished().and_then(|e| e["outcome"].as_str())
     }
 
     /// The last step the run started.

@@ -51,22 +51,12 @@ fn count(c: &mut Counts, r: &Record) {
         return;
     };
     *c.outcomes.entry(outcome.to_string()).or_default() += 1;
-    if outcome == "rolled-back" {
-        let reason = r
-            .events
-            .iter()
-            .rev()
-            .find(|e| e["event"] == "run-finished")
-            .map(|e| &e["reason"]);
-        let cause = reason.map_or_else(
-            || "other".to_string(),
-            |why| {
-                crate::event::cause(
-                    why["check"].as_str(),
-                    why["router"].as_str(),
-                    why["message"].as_str().unwrap_or_default(),
-                )
-            },
+    if let (Some(finished), "rolled-back") = (r.finished(), outcome) {
+        let why = &finished["reason"];
+        let cause = crate::event::cause(
+            why["check"].as_str(),
+            why["router"].as_str(),
+            why["message"].as_str().unwrap_or_default(),
         );
         *c.rolled_back_by.entry(cause).or_default() += 1;
     }
