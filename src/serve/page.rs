@@ -16,6 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
+/// The page templates, parsed once for every request.
+static ENGINE: std::sync::LazyLock<Handlebars<'static>> = std::sync::LazyLock::new(engine);
+
 fn engine() -> Handlebars<'static> {
     let mut h = Handlebars::new();
     h.set_strict_mode(false);
@@ -33,7 +36,7 @@ fn engine() -> Handlebars<'static> {
 
 fn page(name: &str, data: &serde_json::Value) -> Html<String> {
     Html(
-        engine()
+        ENGINE
             .render(name, data)
             .expect("the page templates render their data"),
     )
@@ -116,10 +119,7 @@ pub async fn run(
     };
     let status = crate::report::status::status_json(&record);
     let reason = record
-        .events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "run-finished")
+        .finished()
         .and_then(|e| e["reason"]["message"].as_str())
         .unwrap_or_default()
         .to_string();
