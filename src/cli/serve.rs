@@ -8,7 +8,8 @@ use std::path::PathBuf;
 ///
 /// Plans are started by name from `--plans` (or sent as text, with `--accept-sent-plans`);
 /// every `/api` request carries a bearer token from `--tokens` (or `ROLLGATE_TOKENS`), lines of
-/// `ROLE NAME TOKEN` where ROLE is `read` or `operate`. Runs are kept in `--state`, so `rollgate status`, `approve` and `reap` see them.
+/// `ROLE NAME TOKEN` where ROLE is `read` or `operate`. Runs are kept in `--state`, so
+/// `rollgate status`, `approve` and `reap` see them.
 /// Every `--reap-every` it takes over runs nobody drives; on SIGTERM or SIGINT it hands the
 /// runs it drives over, without rolling them back, to be carried on by the next service.
 #[derive(clap::Args, Debug)]
@@ -23,7 +24,7 @@ pub struct Args {
     #[arg(long, env = "ROLLGATE_PLANS", default_value = "workflows")]
     pub plans: PathBuf,
     /// Take a plan's text in a start's `source`, not only a name from `--plans`. Any `operate`
-    /// token can then run commands as this service (a `command` router) and send its secrets
+    /// token can then run commands as this service (a `traffic-command` router) and send its secrets
     /// where it likes: give operate tokens only to those you would give a shell.
     #[arg(long, env = "ROLLGATE_ACCEPT_SENT_PLANS")]
     pub accept_sent_plans: bool,

@@ -48,7 +48,7 @@ pub struct Config {
     /// Where the plans the API may start are.
     pub plans: PathBuf,
     /// Whether a start may send a plan's text: then any `operate` token runs what it likes
-    /// (a `command` router, the service's secrets), so it is off unless asked for.
+    /// (a `traffic-command` router, the service's secrets), so it is off unless asked for.
     pub accept_sent: bool,
     pub tokens: Tokens,
     pub store: Arc<dyn Store>,
