@@ -24,7 +24,7 @@ pub use outcome::Outcome;
 pub use pause_timeout::PauseTimeout;
 pub use reason::{cause, stopped_from_outside, Reason, CANCELLED, REQUESTED, STORE_GONE};
 pub use route::Route;
-pub use router_state::RouterState;
+pub use router_state::{RouterState, RuleIdentity, RuleWeights};
 pub use verdict::Verdict;
 
 use chrono::{DateTime, Utc};
@@ -151,6 +151,10 @@ pub enum Event {
         #[serde(flatten)]
         state: RouterState,
     },
+    /// A router read back at the end of a run that was not promoted, compared with its
+    /// captured state as a whole (every rule's and server's weights): `off` says each
+    /// difference, and is empty when the router is back where it was.
+    RouterChecked { router: String, off: Vec<String> },
     /// A message a dry-run would send (a notify step's, or the plan's `notify`); it only
     /// records it.
     NotificationSkipped {

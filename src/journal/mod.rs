@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -192,13 +193,34 @@ impl Record {
     }
 
     /// The routers the journal says were left off their state before the run: (router, its
-    /// canary weight before, the weight last set).
+    /// canary weight before, the weight last set). A router read back after its last shift
+    /// (`router-checked`) is off when any rule or server differed; otherwise the weight last
+    /// set is compared with the one before.
     pub fn routers_off(&self) -> Vec<(String, u8, u8)> {
+        let mut checked: BTreeMap<&str, bool> = BTreeMap::new();
+        for e in &self.events {
+            let router = e["router"].as_str().unwrap_or_default();
+            match e["event"].as_str() {
+                Some("weight-shifted") => {
+                    checked.remove(router);
+                }
+                Some("router-checked") => {
+                    let off = e["off"].as_array().is_some_and(|o| !o.is_empty());
+                    checked.insert(router, off);
+                }
+                _ => {}
+            }
+        }
         self.routers()
             .into_iter()
-            .filter_map(|(name, before, last)| match last {
-                Some(w) if w != before.canary_weight => Some((name, before.canary_weight, w)),
-                _ => None,
+            .filter_map(|(name, before, last)| {
+                let w = last.unwrap_or(before.canary_weight);
+                match checked.get(name.as_str()) {
+                    Some(true) => Some((name, before.canary_weight, w)),
+                    Some(false) => None,
+                    None if w != before.canary_weight => Some((name, before.canary_weight, w)),
+                    None => None,
+                }
             })
             .collect()
     }

@@ -145,6 +145,13 @@ pub fn line(e: &Stamped) -> Option<String> {
         Event::RouterCaptured { router, state } => {
             format!("  {router} before the run: {}%", state.canary_weight)
         }
+        Event::RouterChecked { router, off } if off.is_empty() => {
+            format!("  {router}: read back, as it was before the run")
+        }
+        Event::RouterChecked { router, off } => format!(
+            "  {router}: read back OFF its state before the run: {}",
+            off.join("; ")
+        ),
         Event::NotificationSkipped { to, message, .. } => {
             format!("  would notify {}: {message}", to.join(", "))
         }

@@ -218,16 +218,7 @@ impl RunContext {
             .collect();
         let mut off = Vec::new();
         for (name, before) in captured {
-            let router = &self.providers.routers[&name];
-            let now = self
-                .retrying(&name, Persistence::Shift, || router.state())
-                .await;
-            let failed = match now {
-                Ok(now) if now == before => continue,
-                Ok(_) => self.restore(&name).await.err().map(|r| r.message),
-                Err(e) => Some(format!("cannot read router {name}: {e}")),
-            };
-            if let Some(why) = failed {
+            if let Some(why) = self.back_at(&name, &before).await {
                 off.push((name, why));
             }
         }
@@ -248,5 +239,46 @@ impl RunContext {
             ..reason.unwrap_or_else(|| Reason::says(""))
         };
         (Outcome::RouterFailed, Some(why))
+    }
+
+    /// Whether router `name` reads back at its captured state as a whole (every rule's and
+    /// server's weights), putting it back once when it does not and reading it again: `None`
+    /// when it is back, else why not. What was read is journaled (`router-checked`).
+    async fn back_at(&self, name: &str, before: &RouterState) -> Option<String> {
+        let router = &self.providers.routers[name];
+        let read = || async {
+            self.retrying(name, Persistence::Shift, || router.state())
+                .await
+                .map(|now| before.differences(&now))
+                .map_err(|e| format!("cannot read router {name}: {e}"))
+        };
+        let mut off = match read().await {
+            Ok(off) if off.is_empty() => Vec::new(),
+            Ok(_) => match self.restore(name).await {
+                Err(r) => {
+                    // What the failed restore left is still worth saying.
+                    let left = read().await.unwrap_or_default();
+                    self.emit(Event::RouterChecked {
+                        router: name.into(),
+                        off: left,
+                    });
+                    return Some(r.message);
+                }
+                Ok(()) => match read().await {
+                    Ok(off) => off,
+                    Err(e) => return Some(e),
+                },
+            },
+            Err(e) => return Some(e),
+        };
+        self.emit(Event::RouterChecked {
+            router: name.into(),
+            off: off.clone(),
+        });
+        if off.is_empty() {
+            return None;
+        }
+        off.insert(0, "read back after restoring".into());
+        Some(off.join("; "))
     }
 }

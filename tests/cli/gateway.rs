@@ -209,10 +209,13 @@ fn an_account_that_may_not_write_is_refused_before_anything_moves() {
         text.contains("rollgate needs `get` and `update` on `httproutes` in `gateway.networking.k8s.io`, namespace `shop`"),
         "{text}"
     );
-    assert!(
-        text.contains("kind: Role") && text.contains("verbs: [get, update]"),
-        "{text}"
-    );
+    // The Role that grants it, once per reason, in one line to copy.
+    let role = "`kubectl create role rollgate -n shop --verb=get,update --resource=httproutes.gateway.networking.k8s.io`";
+    assert!(text.contains(role), "{text}");
+    let last = text.lines().find(|l| l.contains("Router failed:")).unwrap();
+    assert_eq!(last.matches("kubectl create role").count(), 1, "{text}");
+    // Whose credentials were refused, from the kubeconfig.
+    assert!(text.contains("for kubeconfig user `rollgate` of context `standin`"), "{text}");
     assert!(text.contains("nothing had moved"), "{text}");
     assert!(s.api.writes().is_empty());
 }

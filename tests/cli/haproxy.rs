@@ -159,6 +159,7 @@ fn rollgate_run_drives_haproxy_and_rolls_back_to_the_weights_before() {
     rt().block_on(r.restore(&rollgate::event::RouterState {
         canary_weight: 0,
         servers: [("stable".to_string(), 100), ("canary".to_string(), 0)].into(),
+        ..Default::default()
     }))
     .unwrap();
     let out = run("0.05");

@@ -48,6 +48,36 @@ struct State {
     controller: Option<Controller>,
     /// Every request answered: when, the method, the answer's code, and a PUT's body.
     log: Vec<Logged>,
+    /// Answering 401 to everything, as for an expired token.
+    unauthorized: bool,
+    /// The versions of each API group served, each with the resources (plurals) it has.
+    served: BTreeMap<String, Vec<(String, Vec<String>)>>,
+}
+
+/// What a cluster with Gateway API 1.1 and Istio 1.22 serves.
+fn served_by_default() -> BTreeMap<String, Vec<(String, Vec<String>)>> {
+    let v = |version: &str, plurals: &[&str]| {
+        (
+            version.to_string(),
+            plurals.iter().map(|p| p.to_string()).collect(),
+        )
+    };
+    BTreeMap::from([
+        (
+            "gateway.networking.k8s.io".to_string(),
+            vec![
+                v("v1", &["gateways", "httproutes", "grpcroutes"]),
+                v("v1beta1", &["gateways", "httproutes", "referencegrants"]),
+            ],
+        ),
+        (
+            "networking.istio.io".to_string(),
+            vec![
+                v("v1", &["virtualservices", "destinationrules"]),
+                v("v1beta1", &["virtualservices", "destinationrules"]),
+            ],
+        ),
+    ])
 }
 
 /// A request as the stand-in answered it.
@@ -55,6 +85,9 @@ struct State {
 pub struct Logged {
     pub at: std::time::SystemTime,
     pub method: String,
+    /// The path and query string.
+    pub url: String,
+    pub user_agent: Option<String>,
     pub code: u16,
     pub body: Option<Value>,
 }
@@ -77,6 +110,7 @@ impl KubeApi {
         let state = Arc::new(Mutex::new(State {
             controller: Some(controller),
             resource_version: 1000,
+            served: served_by_default(),
             ..State::default()
         }));
         for _ in 0..4 {
@@ -193,6 +227,41 @@ impl KubeApi {
         self.state.lock().unwrap().forbidden = true;
     }
 
+    /// Answers 401 to everything, as an API server does for an expired token.
+    pub fn unauthorize(&self) {
+        self.state.lock().unwrap().unauthorized = true;
+    }
+
+    /// Serves `group` at these versions only, each with its resources.
+    pub fn serve_only(&self, group: &str, versions: &[(&str, &[&str])]) {
+        let versions = versions
+            .iter()
+            .map(|(v, ps)| (v.to_string(), ps.iter().map(|p| p.to_string()).collect()))
+            .collect();
+        self.state
+            .lock()
+            .unwrap()
+            .served
+            .insert(group.into(), versions);
+    }
+
+    /// Another writer's change to any object's spec, as `kubectl edit` would make it.
+    pub fn edit_object(&self, plural: &str, ns: &str, name: &str, edit: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        s.resource_version += 1;
+        let rv = s.resource_version.to_string();
+        let object = s.objects.get_mut(&key(plural, ns, name)).unwrap();
+        edit(&mut object["spec"]);
+        object["metadata"]["resourceVersion"] = rv.into();
+        let g = object["metadata"]["generation"].as_i64().unwrap() + 1;
+        object["metadata"]["generation"] = g.into();
+        if plural == "virtualservices" {
+            object["status"] = json!({ "observedGeneration": g });
+        } else {
+            object["status"] = status(g, "True", "Accepted", "");
+        }
+    }
+
     pub fn conflict_next(&self, times: u32) {
         self.state.lock().unwrap().conflicts = times;
     }
@@ -266,27 +335,36 @@ fn schema_errors(route: &Value) -> Option<String> {
 }
 
 fn serve(mut request: tiny_http::Request, state: &Arc<Mutex<State>>) {
-    let path = request
-        .url()
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let url = request.url().to_string();
+    let path = url.split('?').next().unwrap_or_default().to_string();
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let user_agent = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("User-Agent"))
+        .map(|h| h.value.to_string());
     let mut body = String::new();
     let _ = request.as_reader().read_to_string(&mut body);
-    let (code, answer) = answer(request.method(), &path, &body, state);
+    let (code, answer) = answer(request.method(), &path, query, &body, state);
     let method = request.method().to_string();
     let sent = (method == "PUT")
         .then(|| serde_json::from_str(&body).ok())
         .flatten();
-    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
-    let response = tiny_http::Response::from_string(answer.to_string())
+    // A plain-text answer (the API server's `404 page not found`) goes as text.
+    let (content_type, text) = match &answer {
+        Value::String(t) => ("text/plain; charset=utf-8", format!("{t}\n")),
+        other => ("application/json", other.to_string()),
+    };
+    let header = tiny_http::Header::from_bytes("Content-Type", content_type).unwrap();
+    let response = tiny_http::Response::from_string(text)
         .with_status_code(code)
         .with_header(header);
     // Logged as answered, before the client can act on the answer.
     state.lock().unwrap().log.push(Logged {
         at: std::time::SystemTime::now(),
         method,
+        url,
+        user_agent,
         code,
         body: sent,
     });
@@ -314,30 +392,76 @@ fn virtual_service_errors(vs: &Value) -> Option<String> {
     (!errors.is_empty()).then(|| errors.join("; "))
 }
 
-/// `/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}` as (group, plural, ns, name).
-fn parse(path: &str) -> Option<(&str, &str, &str, &str)> {
+/// `/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}` as (group, version, plural, ns,
+/// name).
+fn parse(path: &str) -> Option<(&str, &str, &str, &str, &str)> {
     let parts: Vec<&str> = path.strip_prefix("/apis/")?.split('/').collect();
     match parts.as_slice() {
-        [group, "v1", "namespaces", ns, plural, name] => Some((group, plural, ns, name)),
+        [group, version, "namespaces", ns, plural, name] => {
+            Some((group, version, plural, ns, name))
+        }
         _ => None,
+    }
+}
+
+/// Discovery, as every authenticated client may read it: `/apis` (an APIGroupList) and
+/// `/apis/{group}/{version}` (an APIResourceList); `None` for any other path.
+fn discovery(path: &str, s: &State) -> Option<(u16, Value)> {
+    let rest = path.strip_prefix("/apis")?;
+    if rest.is_empty() || rest == "/" {
+        let groups: Vec<Value> = s
+            .served
+            .iter()
+            .map(|(g, versions)| {
+                let vs: Vec<Value> = versions
+                    .iter()
+                    .map(|(v, _)| json!({ "groupVersion": format!("{g}/{v}"), "version": v }))
+                    .collect();
+                json!({ "name": g, "versions": vs, "preferredVersion": vs[0] })
+            })
+            .collect();
+        return Some((200, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })));
+    }
+    let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let [group, version] = parts.as_slice() else {
+        return None;
+    };
+    let plurals = s
+        .served
+        .get(*group)
+        .and_then(|vs| vs.iter().find(|(v, _)| v == version))
+        .map(|(_, ps)| ps.clone());
+    Some(match plurals {
+        None => (404, json!("404 page not found")),
+        Some(ps) => {
+            let resources: Vec<Value> = ps
+                .iter()
+                .map(|p| json!({ "name": p, "singularName": "", "namespaced": true, "kind": kind_of(p), "verbs": ["get", "list", "update", "patch", "watch"] }))
+                .collect();
+            (200, json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": resources }))
+        }
+    })
+}
+
+fn kind_of(plural: &str) -> &'static str {
+    match plural {
+        "httproutes" => "HTTPRoute",
+        "grpcroutes" => "GRPCRoute",
+        "gateways" => "Gateway",
+        "referencegrants" => "ReferenceGrant",
+        "virtualservices" => "VirtualService",
+        "destinationrules" => "DestinationRule",
+        _ => "Unknown",
     }
 }
 
 fn answer(
     method: &tiny_http::Method,
     path: &str,
+    query: &str,
     body: &str,
     state: &Arc<Mutex<State>>,
 ) -> (u16, Value) {
-    let Some((group, plural, ns, name)) = parse(path) else {
-        return failure(
-            404,
-            "NotFound",
-            format!("the server could not find the requested resource ({path})"),
-        );
-    };
-    let key = key(plural, ns, name);
-    let resource = format!("{plural}.{group}");
     let mut s = state.lock().unwrap();
     if s.down {
         return failure(
@@ -346,6 +470,29 @@ fn answer(
             "the server is currently unable to handle the request".into(),
         );
     }
+    if s.unauthorized {
+        return failure(401, "Unauthorized", "Unauthorized".into());
+    }
+    if let Some(found) = discovery(path, &s) {
+        return found;
+    }
+    let Some((group, version, plural, ns, name)) = parse(path) else {
+        return failure(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        );
+    };
+    // A version or resource the cluster does not serve: the API server's plain 404.
+    let served = s.served.get(group).is_some_and(|vs| {
+        vs.iter()
+            .any(|(v, ps)| v == version && ps.iter().any(|p| p == plural))
+    });
+    if !served {
+        return (404, json!("404 page not found"));
+    }
+    let key = key(plural, ns, name);
+    let resource = format!("{plural}.{group}");
     if s.forbidden {
         let verb = if *method == tiny_http::Method::Get {
             "get"
@@ -358,7 +505,11 @@ fn answer(
         return failure(404, "NotFound", format!("{resource} \"{name}\" not found"));
     };
     match method {
-        tiny_http::Method::Get => (200, current),
+        tiny_http::Method::Get => {
+            let mut current = current;
+            current["apiVersion"] = format!("{group}/{version}").into();
+            (200, current)
+        }
         tiny_http::Method::Put => {
             let Ok(mut sent) = serde_json::from_str::<Value>(body) else {
                 return failure(400, "BadRequest", "the body is not JSON".into());
@@ -383,7 +534,14 @@ fn answer(
                     format!("{resource} \"{name}\" is invalid: {errors}"),
                 );
             }
+            // The writer's fieldManager, as the API server records it in managedFields.
+            let manager = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("fieldManager="))
+                .unwrap_or_default()
+                .to_string();
             s.writes.push(sent.clone());
+            sent["metadata"]["managedFields"] = json!([{ "manager": manager, "operation": "Update", "apiVersion": format!("{group}/{version}"), "fieldsType": "FieldsV1" }]);
             s.resource_version += 1;
             let mut generation = current["metadata"]["generation"].as_i64().unwrap();
             if sent["spec"] != current["spec"] {

@@ -4,15 +4,20 @@
 //! Only those two weights change, in every rule that references both backends; every other
 //! rule, filter, match and field (even ones newer than rollgate knows) is written back as it was
 //! read, with its `resourceVersion`, and a write that lost a race (409 Conflict) is re-read and
-//! re-applied. A shift is confirmed only once every parent gateway reports the route
-//! `Accepted` and `ResolvedRefs` at the written generation: observation starts then.
+//! re-applied. Each split rule is captured by its identity (see [`super::split`]), so a
+//! rollback finds it wherever it sits. What rollgate adds (a header rule, a mirror filter) is
+//! listed in the route's `rollgate.dev/added` annotation and is all it ever takes out. A shift
+//! is confirmed only once every parent gateway reports the route `Accepted` and `ResolvedRefs`
+//! at the written generation: observation starts then. HTTPRoutes are driven as v1, or as
+//! v1beta1 on a cluster (Gateway API before 1.0) that serves only that.
 
-use super::kubernetes::{capture, captured, Kube, Resource};
+use super::added;
+use super::kubernetes::{Kube, Resource};
+use super::split::{self, Missed, Split};
 use super::{TrafficError, TrafficRouter};
-use crate::event::{Route, RouterState};
+use crate::event::{Route, RouterState, RuleIdentity};
 use crate::plan::provider::{Backend, GatewayApi as Spec, RouteKind, RouteRef};
 use async_trait::async_trait;
-use kube::api::DynamicObject;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,14 +30,6 @@ pub struct GatewayApi {
     kube: Kube,
 }
 
-/// A rule that references both backends: its index, and the positions of the two refs in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Shared {
-    rule: usize,
-    stable: usize,
-    canary: usize,
-}
-
 impl GatewayApi {
     pub fn new(spec: Spec) -> GatewayApi {
         let kube = Kube::new(spec.context.clone());
@@ -40,39 +37,48 @@ impl GatewayApi {
     }
 
     fn resource(&self, route: &RouteRef) -> Resource {
+        let (plural, versions): (_, &'static [&'static str]) = match route.kind {
+            RouteKind::HTTPRoute => ("httproutes", &["v1", "v1beta1"]),
+            // GRPCRoute became v1 in Gateway API 1.1; its v1alpha2 differs in fields rollgate
+            // would have to write back unknown.
+            RouteKind::GRPCRoute => ("grpcroutes", &["v1"]),
+        };
         Resource {
             group: GROUP,
             kind: kind(route),
-            plural: match route.kind {
-                RouteKind::HTTPRoute => "httproutes",
-                RouteKind::GRPCRoute => "grpcroutes",
-            },
+            plural,
+            versions,
             name: route.name.clone(),
             namespace: route.namespace.clone().or(self.spec.namespace.clone()),
             writes: true,
         }
     }
 
-    fn shared(&self, route: &Value, ns: &str, what: &str) -> Result<Vec<Shared>, TrafficError> {
-        let shared = shared_rules(route, &self.spec.stable, &self.spec.canary, ns);
-        if shared.is_empty() {
+    fn splits(&self, route: &Value, ns: &str, what: &str) -> Result<Vec<Split>, TrafficError> {
+        let splits = split_rules(route, &self.spec.stable, &self.spec.canary, ns);
+        if splits.is_empty() {
             return Err(TrafficError::refused(format!(
                 "{what} has no rule that references both `{}` and `{}`: add the canary as a backendRef (weight 0) beside stable",
                 show(&self.spec.stable),
                 show(&self.spec.canary)
             )));
         }
-        Ok(shared)
+        Ok(splits)
     }
 
-    /// Writes every route, once rollgate's own additions (a header rule, a mirror filter) are
-    /// taken out, with `change` (given the route's key and its shared rules), and waits until
-    /// every parent gateway accepts each.
+    /// Takes out what rollgate's earlier writes added, as the route's annotation lists it.
+    fn strip(&self, route: &mut Value, ns: &str) {
+        strip(route, &self.spec.stable, &self.spec.canary, ns);
+    }
+
+    /// Writes every route, once rollgate's own additions are taken out, with `change` (given
+    /// the route's name for messages and its split rules, returning what it added), and waits
+    /// until every parent gateway accepts each.
     async fn write_all(
         &self,
-        change: impl Fn(&mut Value, &str, &[Shared]) -> Result<(), TrafficError>,
+        change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
     ) -> Result<(), TrafficError> {
-        let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
+        let started = tokio::time::Instant::now();
         for route in &self.spec.routes {
             let resource = self.resource(route);
             let written = self
@@ -80,9 +86,11 @@ impl GatewayApi {
                 .edit(
                     &resource,
                     |data, ns, what| {
-                        strip(data, &self.spec.canary, ns);
-                        let shared = self.shared(data, ns, what)?;
-                        change(data, &route_key(route, ns), &shared)
+                        self.strip(data, ns);
+                        let splits = self.splits(data, ns, what)?;
+                        let added = change(data, what, &splits)?;
+                        added::write(data, &added);
+                        Ok(())
                     },
                     |obj| check_shape(obj, route),
                 )
@@ -90,7 +98,7 @@ impl GatewayApi {
             let generation = written.generation;
             let not_taken = format!("its gateway did not accept generation {generation}");
             self.kube
-                .wait(&resource, timeout, &not_taken, |data| {
+                .wait(&resource, (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)), &not_taken, |data| {
                     in_force(data, generation)
                 })
                 .await?;
@@ -105,16 +113,11 @@ impl TrafficRouter for GatewayApi {
         let mut state = RouterState::default();
         for route in &self.spec.routes {
             let (mut data, ns, what) = self.kube.get(&self.resource(route)).await?;
-            // What an earlier run left behind is not the route's own state.
-            strip(&mut data, &self.spec.canary, &ns);
-            let key = route_key(route, &ns);
-            for s in self.shared(&data, &ns, &what)? {
-                let at = format!("{key}#{}", s.rule);
-                let (stable, canary) = (
-                    weight(&data, s.rule, s.stable),
-                    weight(&data, s.rule, s.canary),
-                );
-                capture(&mut state, &at, stable, canary);
+            // What an earlier run added is not the route's own state.
+            self.strip(&mut data, &ns);
+            for s in self.splits(&data, &ns, &what)? {
+                let (stable, canary) = (weight(&data, &s, s.stable), weight(&data, &s, s.canary));
+                split::capture(&mut state, &what, &s, stable, canary);
             }
         }
         Ok(state)
@@ -124,28 +127,24 @@ impl TrafficRouter for GatewayApi {
         match route {
             Route::Weight { percent } => {
                 let canary = u32::from(*percent).min(100);
-                self.write_all(|data, _, shared| {
-                    for s in shared {
-                        set_weight(data, s.rule, s.stable, 100 - canary);
-                        set_weight(data, s.rule, s.canary, canary);
+                self.write_all(|data, _, splits| {
+                    for s in splits {
+                        set_weight(data, s, s.stable, 100 - canary);
+                        set_weight(data, s, s.canary, canary);
                     }
-                    Ok(())
+                    Ok(Vec::new())
                 })
                 .await
             }
             Route::Mirror { percent } => {
-                self.write_all(|data, _, shared| {
-                    for s in shared {
-                        add_mirror(data, s, *percent);
-                    }
-                    Ok(())
+                self.write_all(|data, _, splits| {
+                    Ok(splits.iter().map(|s| add_mirror(data, s, *percent)).collect())
                 })
                 .await
             }
             Route::HeaderMatch { header, value } => {
-                self.write_all(|data, _, shared| {
-                    add_header_rule(data, &shared[0], header, value);
-                    Ok(())
+                self.write_all(|data, _, splits| {
+                    Ok(vec![add_header_rule(data, &splits[0], header, value)])
                 })
                 .await
             }
@@ -153,41 +152,58 @@ impl TrafficRouter for GatewayApi {
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
-        self.write_all(|data, key, shared| {
-            for s in shared {
-                if let Some((stable, canary)) = captured(state, &format!("{key}#{}", s.rule)) {
-                    set_weight(data, s.rule, s.stable, stable);
-                    set_weight(data, s.rule, s.canary, canary);
+        split::by_identity(state)?;
+        let missed = Missed::default();
+        self.write_all(|data, what, splits| {
+            for s in splits {
+                if let Some(r) = state.rule(what, &s.identity) {
+                    set_weight(data, s, s.stable, r.stable);
+                    set_weight(data, s, s.canary, r.canary);
                 }
             }
-            Ok(())
+            missed.note(what, split::unfound(state, what, splits));
+            Ok(Vec::new())
         })
-        .await
+        .await?;
+        missed.into_result()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT))
     }
 }
 
-/// The name of the rule rollgate adds for a header match, and takes out again.
-const OWN_RULE: &str = "rollgate-canary";
-
-/// Takes out what rollgate added: its header rule, and mirror filters to the canary.
-fn strip(route: &mut Value, canary: &Backend, ns: &str) {
-    let Some(rules) = route
-        .pointer_mut("/spec/rules")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    rules.retain(|r| r["name"] != OWN_RULE);
-    for rule in rules.iter_mut() {
+/// Takes out what the route's annotation says rollgate added: its own rule (by the name it
+/// gave it) and the mirror filters it put in split rules (one filter equal to each).
+fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) {
+    let listed = added::read(route);
+    added::write(route, &[]);
+    for a in &listed {
+        if let Some(name) = a["rule"].as_str() {
+            if let Some(rules) = route.pointer_mut("/spec/rules").and_then(Value::as_array_mut) {
+                if let Some(i) = rules.iter().position(|r| r["name"] == name) {
+                    rules.remove(i);
+                }
+            }
+        }
+    }
+    for a in &listed {
+        let Some(m) = a.get("mirror") else { continue };
+        let Ok(identity) = serde_json::from_value::<RuleIdentity>(m["rule"].clone()) else {
+            continue;
+        };
+        let splits = split_rules(route, stable, canary, ns);
+        let Some(s) = splits.iter().find(|s| s.identity == identity) else {
+            continue;
+        };
+        let rule = &mut route["spec"]["rules"][s.at];
         let Some(filters) = rule.get_mut("filters").and_then(Value::as_array_mut) else {
             continue;
         };
-        let before = filters.len();
-        filters.retain(|f| {
-            !(f["type"] == "RequestMirror"
-                && refers_to(&f["requestMirror"]["backendRef"], canary, ns))
-        });
-        if filters.is_empty() && before > 0 {
+        if let Some(i) = filters.iter().rposition(|f| *f == m["filter"]) {
+            filters.remove(i);
+        }
+        if filters.is_empty() {
             rule.as_object_mut()
                 .expect("a rule is an object")
                 .remove("filters");
@@ -195,9 +211,9 @@ fn strip(route: &mut Value, canary: &Backend, ns: &str) {
     }
 }
 
-/// Mirrors `percent` of a shared rule's requests to its canary backend.
-fn add_mirror(route: &mut Value, s: &Shared, percent: u8) {
-    let canary = &route["spec"]["rules"][s.rule]["backendRefs"][s.canary];
+/// Mirrors `percent` of a split rule's requests to its canary backend; what it added.
+fn add_mirror(route: &mut Value, s: &Split, percent: u8) -> Value {
+    let canary = &route["spec"]["rules"][s.at]["backendRefs"][s.canary];
     let mut backend = serde_json::Map::new();
     for field in ["group", "kind", "name", "namespace", "port"] {
         if let Some(v) = canary.get(field) {
@@ -208,17 +224,19 @@ fn add_mirror(route: &mut Value, s: &Shared, percent: u8) {
         "type": "RequestMirror",
         "requestMirror": { "backendRef": backend, "percent": percent }
     });
-    let rule = &mut route["spec"]["rules"][s.rule];
+    let rule = &mut route["spec"]["rules"][s.at];
     match rule.get_mut("filters").and_then(Value::as_array_mut) {
-        Some(filters) => filters.push(mirror),
-        None => rule["filters"] = Value::Array(vec![mirror]),
+        Some(filters) => filters.push(mirror.clone()),
+        None => rule["filters"] = Value::Array(vec![mirror.clone()]),
     }
+    serde_json::json!({ "mirror": { "rule": s.identity, "filter": mirror } })
 }
 
-/// Adds, first, a rule that sends the shared rule's requests carrying `header: value` to the
-/// canary alone, with the shared rule's matches and filters.
-fn add_header_rule(route: &mut Value, s: &Shared, header: &str, value: &str) {
-    let shared = route["spec"]["rules"][s.rule].clone();
+/// Adds, first, a rule that sends the split rule's requests carrying `header: value` to the
+/// canary alone, with the split rule's matches and filters, under a name no rule has; what it
+/// added.
+fn add_header_rule(route: &mut Value, s: &Split, header: &str, value: &str) -> Value {
+    let shared = route["spec"]["rules"][s.at].clone();
     let condition = serde_json::json!({ "type": "Exact", "name": header, "value": value });
     let matches: Vec<Value> = match shared["matches"].as_array() {
         Some(ms) if !ms.is_empty() => ms.clone(),
@@ -237,8 +255,13 @@ fn add_header_rule(route: &mut Value, s: &Shared, header: &str, value: &str) {
     if let Some(c) = canary.as_object_mut() {
         c.remove("weight");
     }
-    let mut rule =
-        serde_json::json!({ "name": OWN_RULE, "matches": matches, "backendRefs": [canary] });
+    let rules = route
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let name = added::free_name(rules.iter().filter_map(|r| r["name"].as_str()));
+    let mut rule = serde_json::json!({ "name": name, "matches": matches, "backendRefs": [canary] });
     if let Some(filters) = shared.get("filters") {
         rule["filters"] = filters.clone();
     }
@@ -248,6 +271,7 @@ fn add_header_rule(route: &mut Value, s: &Shared, header: &str, value: &str) {
     {
         rules.insert(0, rule);
     }
+    serde_json::json!({ "rule": name })
 }
 
 fn kind(route: &RouteRef) -> &'static str {
@@ -255,11 +279,6 @@ fn kind(route: &RouteRef) -> &'static str {
         RouteKind::HTTPRoute => "HTTPRoute",
         RouteKind::GRPCRoute => "GRPCRoute",
     }
-}
-
-/// The key a route's captured weights are kept under: `HTTPRoute/shop/storefront`.
-fn route_key(route: &RouteRef, ns: &str) -> String {
-    format!("{}/{ns}/{}", kind(route), route.name)
 }
 
 fn show(b: &Backend) -> String {
@@ -281,43 +300,85 @@ fn refers_to(r: &Value, b: &Backend, route_ns: &str) -> bool {
             .is_none_or(|p| r.get("port").and_then(Value::as_u64) == Some(u64::from(p)))
 }
 
-/// Every rule of `route` that references both backends.
-fn shared_rules(route: &Value, stable: &Backend, canary: &Backend, ns: &str) -> Vec<Shared> {
+/// A backendRef as a rule's identity names it: `[namespace/]name[:port]`, with its kind when
+/// not a Service.
+fn backend_said(r: &Value) -> String {
+    let mut s = String::new();
+    if let Some(k) = r["kind"].as_str().filter(|k| *k != "Service") {
+        s.push_str(&format!("{k}:"));
+    }
+    if let Some(ns) = r["namespace"].as_str() {
+        s.push_str(&format!("{ns}/"));
+    }
+    s.push_str(r["name"].as_str().unwrap_or_default());
+    if let Some(p) = r["port"].as_u64() {
+        s.push_str(&format!(":{p}"));
+    }
+    s
+}
+
+/// Every rule of `route` that references both backends, each with its identity.
+fn split_rules(route: &Value, stable: &Backend, canary: &Backend, ns: &str) -> Vec<Split> {
     let Some(rules) = route.pointer("/spec/rules").and_then(Value::as_array) else {
         return Vec::new();
     };
-    rules
+    let mut splits: Vec<Split> = rules
         .iter()
         .enumerate()
-        .filter_map(|(rule, r)| {
+        .filter_map(|(at, r)| {
             let refs = r.get("backendRefs")?.as_array()?;
             let find = |b: &Backend| refs.iter().position(|x| refers_to(x, b, ns));
-            Some(Shared {
-                rule,
-                stable: find(stable)?,
-                canary: find(canary)?,
+            let (stable, canary) = (find(stable)?, find(canary)?);
+            Some(Split {
+                at,
+                stable,
+                canary,
+                identity: identity(r, refs),
             })
         })
-        .collect()
+        .collect();
+    split::number(&mut splits);
+    splits
+}
+
+/// A rule's identity: its name, else its matches and the backends it sends to.
+fn identity(rule: &Value, refs: &[Value]) -> RuleIdentity {
+    if let Some(name) = rule["name"].as_str() {
+        return RuleIdentity {
+            name: Some(name.into()),
+            matches: Value::Null,
+            backends: Vec::new(),
+            occurrence: 0,
+        };
+    }
+    let mut backends: Vec<String> = refs.iter().map(backend_said).collect();
+    backends.sort();
+    RuleIdentity {
+        name: None,
+        matches: rule.get("matches").cloned().unwrap_or(Value::Null),
+        backends,
+        occurrence: 0,
+    }
 }
 
 /// A backendRef's weight: 1 when it states none (the Gateway API's default).
-fn weight(route: &Value, rule: usize, backend: usize) -> u32 {
+fn weight(route: &Value, s: &Split, backend: usize) -> u32 {
     route
-        .pointer(&format!("/spec/rules/{rule}/backendRefs/{backend}/weight"))
+        .pointer(&format!("/spec/rules/{}/backendRefs/{backend}/weight", s.at))
         .and_then(Value::as_u64)
         .map_or(1, |w| w.min(u64::from(u32::MAX)) as u32)
 }
 
-fn set_weight(route: &mut Value, rule: usize, backend: usize, weight: u32) {
-    if let Some(r) = route.pointer_mut(&format!("/spec/rules/{rule}/backendRefs/{backend}")) {
+fn set_weight(route: &mut Value, s: &Split, backend: usize, weight: u32) {
+    if let Some(r) = route.pointer_mut(&format!("/spec/rules/{}/backendRefs/{backend}", s.at)) {
         r["weight"] = Value::from(weight);
     }
 }
 
 /// Whether every parent accepts `generation` of the route: `Ok(false)` while one has not yet
-/// reported on it, `Err` with the parent, condition and message when one refuses it.
-fn in_force(route: &Value, generation: i64) -> Result<bool, String> {
+/// reported on it (or reports it `Pending`), refused with the parent, condition and message
+/// when one rejects it: a rejected generation stays rejected, so it is not retried.
+fn in_force(route: &Value, generation: i64) -> Result<bool, TrafficError> {
     let parents = route
         .pointer("/status/parents")
         .and_then(Value::as_array)
@@ -341,26 +402,30 @@ fn in_force(route: &Value, generation: i64) -> Result<bool, String> {
                 all = false;
                 continue;
             };
-            if c["observedGeneration"].as_i64().unwrap_or_default() < generation {
+            if c["observedGeneration"].as_i64().unwrap_or_default() < generation
+                || c["reason"] == "Pending"
+            {
                 all = false;
                 continue;
             }
             if c["status"] != "True" {
-                return Err(format!(
+                return Err(TrafficError::refused(format!(
                     "gateway `{name}` reports {wanted}={} ({}): {}",
                     c["status"].as_str().unwrap_or("?"),
                     c["reason"].as_str().unwrap_or("no reason"),
                     c["message"].as_str().unwrap_or("no message")
-                ));
+                )));
             }
         }
     }
     Ok(all)
 }
 
-/// What rollgate writes must still be a route the Gateway API's own types accept.
-fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), String> {
-    let value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
+/// What rollgate writes must still be a route the Gateway API's own types accept (v1beta1
+/// routes have the same fields).
+fn check_shape(obj: &Value, route: &RouteRef) -> Result<(), String> {
+    let mut value = obj.clone();
+    value["apiVersion"] = Value::from(format!("{GROUP}/v1"));
     let checked = match route.kind {
         RouteKind::HTTPRoute => {
             serde_json::from_value::<gateway_api::httproutes::HttpRoute>(value).map(|_| ())
@@ -376,7 +441,6 @@ fn check_shape(obj: &DynamicObject, route: &RouteRef) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
     fn spec(yaml: &str) -> Spec {
         let v = crate::plan::load::load("p.yaml", yaml).unwrap().value;
@@ -398,156 +462,130 @@ mod tests {
                         ]
                     },
                     { "matches": [{ "path": { "type": "PathPrefix", "value": "/admin" } }], "backendRefs": [{ "name": "admin", "port": 80 }] },
-                    { "backendRefs": [{ "name": "web-stable", "port": 80 }, { "name": "web-canary", "port": 80 }, { "name": "other", "kind": "Service", "port": 80 }] }
+                    { "name": "rest", "backendRefs": [{ "name": "web-stable", "port": 80 }, { "name": "web-canary", "port": 80 }, { "name": "other", "kind": "Service", "port": 80 }] }
                 ]
             }
         })
     }
 
-    /// The captured-weights keys of a route, as `state` makes them.
-    fn captured_state(route: &Value, spec: &Spec, ns: &str) -> RouterState {
-        let key = route_key(&spec.routes[0], ns);
-        let mut state = RouterState::default();
-        for s in shared_rules(route, &spec.stable, &spec.canary, ns) {
-            let (stable, canary) = (
-                weight(route, s.rule, s.stable),
-                weight(route, s.rule, s.canary),
-            );
-            capture(&mut state, &format!("{key}#{}", s.rule), stable, canary);
-        }
-        state
-    }
-
     const SPEC: &str = "{ routes: [{ name: web }], stable: web-stable, canary: web-canary }";
 
-    #[test]
-    fn finds_every_rule_that_references_both_backends() {
+    fn splits(route: &Value) -> Vec<Split> {
         let s = spec(SPEC);
-        let shared = shared_rules(&route(), &s.stable, &s.canary, "shop");
+        split_rules(route, &s.stable, &s.canary, "shop")
+    }
+
+    #[test]
+    fn finds_every_rule_that_references_both_backends_by_identity() {
+        let found = splits(&route());
         assert_eq!(
-            shared,
-            [
-                Shared {
-                    rule: 0,
-                    stable: 0,
-                    canary: 1
-                },
-                Shared {
-                    rule: 2,
-                    stable: 0,
-                    canary: 1
-                }
-            ]
+            found.iter().map(|s| (s.at, s.stable, s.canary)).collect::<Vec<_>>(),
+            [(0, 0, 1), (2, 0, 1)]
         );
+        assert_eq!(found[1].identity.name.as_deref(), Some("rest"));
+        assert_eq!(
+            found[0].identity.backends,
+            ["web-canary:80", "web-stable:80"]
+        );
+        // A rule put before them moves them, not who they are.
+        let mut moved = route();
+        let first = json!({ "matches": [{ "path": { "type": "PathPrefix", "value": "/new" } }], "backendRefs": [{ "name": "new", "port": 80 }] });
+        moved["spec"]["rules"].as_array_mut().unwrap().insert(0, first);
+        let again = splits(&moved);
+        assert_eq!(again.iter().map(|s| s.at).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(again[0].identity, found[0].identity);
         // A ref in another namespace, of another kind, or on another port is not the backend.
+        let s = spec(SPEC);
         let other_ns = json!({ "name": "web-canary", "namespace": "elsewhere" });
         assert!(!refers_to(&other_ns, &s.canary, "shop"));
         let other_kind = json!({ "name": "web-canary", "kind": "ServiceImport", "group": "multicluster.x-k8s.io" });
         assert!(!refers_to(&other_kind, &s.canary, "shop"));
         let on_port = spec("{ routes: [{ name: web }], stable: web-stable, canary: { service: web-canary, port: 8080 } }");
-        assert!(shared_rules(&route(), &on_port.stable, &on_port.canary, "shop").is_empty());
+        assert!(split_rules(&route(), &on_port.stable, &on_port.canary, "shop").is_empty());
     }
 
     #[test]
-    fn captures_weights_as_written_with_the_default_of_one() {
-        let state = captured_state(&route(), &spec(SPEC), "shop");
-        assert_eq!(
-            state.servers,
-            BTreeMap::from([
-                ("HTTPRoute/shop/web#0/canary".to_string(), 10),
-                ("HTTPRoute/shop/web#0/stable".to_string(), 90),
-                ("HTTPRoute/shop/web#2/canary".to_string(), 1),
-                ("HTTPRoute/shop/web#2/stable".to_string(), 1),
-            ])
-        );
-        assert_eq!(state.canary_weight, 10);
-        assert_eq!(captured(&state, "HTTPRoute/shop/web#2"), Some((1, 1)));
-    }
-
-    #[test]
-    fn changing_weights_leaves_everything_else_as_it_was() {
+    fn weights_default_to_one_and_changing_them_leaves_everything_else() {
         let before = route();
+        let found = splits(&before);
+        assert_eq!(weight(&before, &found[1], 0), 1);
         let mut after = before.clone();
-        for s in shared_rules(&before, &spec(SPEC).stable, &spec(SPEC).canary, "shop") {
-            set_weight(&mut after, s.rule, s.stable, 75);
-            set_weight(&mut after, s.rule, s.canary, 25);
+        for s in &found {
+            set_weight(&mut after, s, s.stable, 75);
+            set_weight(&mut after, s, s.canary, 25);
         }
-        assert_eq!(weight(&after, 0, 1), 25);
-        assert_eq!(weight(&after, 2, 0), 75);
-        // Put the four weights back: the route is exactly what was read.
-        set_weight(&mut after, 0, 0, 90);
-        set_weight(&mut after, 0, 1, 10);
+        assert_eq!(weight(&after, &found[0], 1), 25);
+        set_weight(&mut after, &found[0], 0, 90);
+        set_weight(&mut after, &found[0], 1, 10);
         let r2 = after.pointer_mut("/spec/rules/2/backendRefs").unwrap();
         r2[0].as_object_mut().unwrap().remove("weight");
         r2[1].as_object_mut().unwrap().remove("weight");
         assert_eq!(after, before);
     }
 
-    #[test]
-    fn a_mirror_and_a_header_rule_come_out_exactly_as_they_went_in() {
+    /// `route` once what it lists as added is stripped.
+    fn stripped(route: &Value) -> Value {
         let s = spec(SPEC);
-        let before = route();
-        let shared = shared_rules(&before, &s.stable, &s.canary, "shop");
+        let mut r = route.clone();
+        strip(&mut r, &s.stable, &s.canary, "shop");
+        r
+    }
+
+    #[test]
+    fn what_rollgate_adds_comes_out_exactly_and_nothing_of_the_users() {
+        // The user's own mirror to the canary, and a rule of theirs named like rollgate's.
+        let mut before = route();
+        let theirs = json!({ "type": "RequestMirror", "requestMirror": { "backendRef": { "name": "web-canary", "port": 80 }, "percent": 100 } });
+        before["spec"]["rules"][0]["filters"]
+            .as_array_mut()
+            .unwrap()
+            .push(theirs.clone());
+        before["spec"]["rules"][1]["name"] = json!("rollgate-canary");
+        assert_eq!(stripped(&before), before);
+
+        let found = splits(&before);
         let mut mirrored = before.clone();
-        add_mirror(&mut mirrored, &shared[0], 100);
-        add_mirror(&mut mirrored, &shared[1], 100);
-        assert_eq!(
-            mirrored["spec"]["rules"][0]["filters"][1],
-            json!({ "type": "RequestMirror", "requestMirror": { "backendRef": { "name": "web-canary", "port": 80 }, "percent": 100 } })
-        );
-        assert_eq!(
-            mirrored["spec"]["rules"][2]["filters"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
-        strip(&mut mirrored, &s.canary, "shop");
-        assert_eq!(mirrored, before);
+        let added: Vec<Value> = found.iter().map(|s| add_mirror(&mut mirrored, s, 100)).collect();
+        added::write(&mut mirrored, &added);
+        assert_eq!(mirrored["spec"]["rules"][0]["filters"][2], theirs);
+        assert_eq!(stripped(&mirrored), before);
 
         let mut matched = before.clone();
-        add_header_rule(&mut matched, &shared[0], "x-canary", "always");
-        let own = &matched["spec"]["rules"][0];
-        assert_eq!(own["name"], OWN_RULE);
+        let own = add_header_rule(&mut matched, &found[0], "x-canary", "always");
+        added::write(&mut matched, &[own]);
+        let rule = &matched["spec"]["rules"][0];
+        assert_eq!(rule["name"], "rollgate-canary-2");
         assert_eq!(
-            own["matches"],
+            rule["matches"],
             json!([{ "path": { "type": "PathPrefix", "value": "/" }, "headers": [{ "type": "Exact", "name": "x-canary", "value": "always" }] }])
         );
-        assert_eq!(
-            own["backendRefs"],
-            json!([{ "name": "web-canary", "port": 80 }])
-        );
-        assert_eq!(own["filters"], before["spec"]["rules"][0]["filters"]);
-        // The shared rules are found where they were, the added one is not one of them.
-        assert_eq!(
-            shared_rules(&matched, &s.stable, &s.canary, "shop").len(),
-            2
-        );
-        strip(&mut matched, &s.canary, "shop");
-        assert_eq!(matched, before);
+        assert_eq!(rule["backendRefs"], json!([{ "name": "web-canary", "port": 80 }]));
+        assert_eq!(splits(&matched).len(), 2);
+        assert_eq!(stripped(&matched), before);
     }
 
     #[test]
     fn a_route_is_in_force_once_every_parent_accepts_the_generation() {
-        let status = |g: i64, accepted: &str| {
+        let status = |g: i64, accepted: &str, reason: &str| {
             json!({ "status": { "parents": [{
                 "parentRef": { "name": "edge" },
                 "conditions": [
-                    { "type": "Accepted", "status": accepted, "observedGeneration": g, "reason": "UnsupportedValue", "message": "weight too large" },
+                    { "type": "Accepted", "status": accepted, "observedGeneration": g, "reason": reason, "message": "weight too large" },
                     { "type": "ResolvedRefs", "status": "True", "observedGeneration": g }
                 ]
             }] } })
         };
         assert_eq!(in_force(&json!({}), 3), Ok(false));
-        assert_eq!(in_force(&status(2, "True"), 3), Ok(false));
-        assert_eq!(in_force(&status(3, "True"), 3), Ok(true));
+        assert_eq!(in_force(&status(2, "True", "Accepted"), 3), Ok(false));
+        assert_eq!(in_force(&status(3, "True", "Accepted"), 3), Ok(true));
+        assert_eq!(in_force(&status(3, "False", "Pending"), 3), Ok(false));
+        let refused = in_force(&status(3, "False", "UnsupportedValue"), 3).unwrap_err();
         assert_eq!(
-            in_force(&status(3, "False"), 3),
-            Err(
-                "gateway `edge` reports Accepted=False (UnsupportedValue): weight too large".into()
-            )
+            refused.message,
+            "gateway `edge` reports Accepted=False (UnsupportedValue): weight too large"
         );
+        assert!(!refused.transient);
         // A refusal of an older generation is history, not an answer.
-        assert_eq!(in_force(&status(2, "False"), 3), Ok(false));
+        assert_eq!(in_force(&status(2, "False", "UnsupportedValue"), 3), Ok(false));
     }
 }

@@ -184,6 +184,7 @@ impl TrafficRouter for Haproxy {
         Ok(RouterState {
             canary_weight: self.canary_share(&servers),
             servers,
+            ..RouterState::default()
         })
     }
 

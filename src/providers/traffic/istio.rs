@@ -3,35 +3,33 @@
 //!
 //! Only those two weights change, in the named `http` routes (or every one that sends traffic
 //! to both); everything else in the VirtualService is written back as it was read, with its
-//! `resourceVersion`, and a write that lost a race (409 Conflict) is re-read and re-applied. A
-//! change is in force once Istio reports the written generation observed (when istiod's
-//! status reporting is on), or at once when it reports none. The subsets a DestinationRule
-//! must define are checked before the first shift.
+//! `resourceVersion`, and a write that lost a race (409 Conflict) is re-read and re-applied.
+//! Each split route is captured by its identity (its name, else its matches and
+//! destinations), so a rollback finds it wherever it sits. What rollgate adds (a header route,
+//! a mirror) is listed in the VirtualService's `rollgate.dev/added` annotation and is all it
+//! ever takes out. A change is in force once Istio reports the written generation observed
+//! (when istiod's status reporting is on), or at once when it reports none. The subsets a
+//! DestinationRule must define are checked before the first shift.
 
-use super::kubernetes::{capture, captured, Kube, Resource};
+use super::added;
+use super::kubernetes::{Kube, Resource};
+use super::split::{self, Missed, Split};
 use super::{TrafficError, TrafficRouter};
-use crate::event::{Route, RouterState};
+use crate::event::{Route, RouterState, RuleIdentity};
 use crate::plan::provider::{Destination, Istio as Spec};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
 
 const GROUP: &str = "networking.istio.io";
+/// The versions of Istio's networking API rollgate drives: v1 (Istio 1.22 on), v1beta1 before.
+const VERSIONS: &[&str] = &["v1", "v1beta1"];
 /// How long Istio may take to report a change observed when the plan does not say.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Istio {
     spec: Spec,
     kube: Kube,
-}
-
-/// An `http` route that sends traffic to both destinations: its index, and the positions of the
-/// two destinations in its `route` list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Shared {
-    http: usize,
-    stable: usize,
-    canary: usize,
 }
 
 impl Istio {
@@ -45,15 +43,16 @@ impl Istio {
             group: GROUP,
             kind: "VirtualService",
             plural: "virtualservices",
+            versions: VERSIONS,
             name: self.spec.virtual_service.clone(),
             namespace: self.spec.namespace.clone(),
             writes: true,
         }
     }
 
-    fn shared(&self, vs: &Value, what: &str) -> Result<Vec<Shared>, TrafficError> {
-        let shared = shared_routes(vs, &self.spec)?;
-        if shared.is_empty() {
+    fn splits(&self, vs: &Value, what: &str) -> Result<Vec<Split>, TrafficError> {
+        let splits = split_routes(vs, &self.spec)?;
+        if splits.is_empty() {
             let which = if self.spec.routes.is_empty() {
                 "no `http` route".to_string()
             } else {
@@ -65,7 +64,7 @@ impl Istio {
                 show(&self.spec.canary)
             )));
         }
-        Ok(shared)
+        Ok(splits)
     }
 
     /// Refuses the run before anything moves when the DestinationRule lacks a subset.
@@ -77,6 +76,7 @@ impl Istio {
             group: GROUP,
             kind: "DestinationRule",
             plural: "destinationrules",
+            versions: VERSIONS,
             name: rule.clone(),
             namespace: self.spec.namespace.clone(),
             writes: false,
@@ -100,30 +100,33 @@ impl Istio {
         Ok(())
     }
 
-    /// Writes the VirtualService, once rollgate's own additions (a header route, a mirror to the
-    /// canary) are taken out, with `change` (given its shared routes), and waits for Istio.
+    /// Writes the VirtualService, once rollgate's own additions are taken out, with `change`
+    /// (given its name for messages and its split routes, returning what it added), and waits
+    /// for Istio.
     async fn write(
         &self,
-        change: impl Fn(&mut Value, &[Shared]) -> Result<(), TrafficError>,
+        change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
     ) -> Result<(), TrafficError> {
+        let started = tokio::time::Instant::now();
         let resource = self.resource();
         let written = self
             .kube
             .edit(
                 &resource,
                 |data, _, what| {
-                    strip(data, &self.spec.canary);
-                    let shared = self.shared(data, what)?;
-                    change(data, &shared)
+                    strip(data, &self.spec);
+                    let splits = self.splits(data, what)?;
+                    let added = change(data, what, &splits)?;
+                    added::write(data, &added);
+                    Ok(())
                 },
                 |_| Ok(()),
             )
             .await?;
-        let timeout = self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT);
         let generation = written.generation;
         let not_taken = format!("istiod did not report generation {generation} observed");
         self.kube
-            .wait(&resource, timeout, &not_taken, |vs| {
+            .wait(&resource, (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)), &not_taken, |vs| {
                 observed(vs, generation)
             })
             .await
@@ -135,13 +138,12 @@ impl TrafficRouter for Istio {
     async fn state(&self) -> Result<RouterState, TrafficError> {
         self.check_subsets().await?;
         let (mut vs, _, what) = self.kube.get(&self.resource()).await?;
-        // What an earlier run left behind is not the VirtualService's own state.
-        strip(&mut vs, &self.spec.canary);
+        // What an earlier run added is not the VirtualService's own state.
+        strip(&mut vs, &self.spec);
         let mut state = RouterState::default();
-        let shared = self.shared(&vs, &what)?;
-        for s in &shared {
-            let (stable, canary) = (weight(&vs, s.http, s.stable), weight(&vs, s.http, s.canary));
-            capture(&mut state, &format!("http#{}", s.http), stable, canary);
+        for s in self.splits(&vs, &what)? {
+            let (stable, canary) = (weight(&vs, &s, s.stable), weight(&vs, &s, s.canary));
+            split::capture(&mut state, &what, &s, stable, canary);
         }
         Ok(state)
     }
@@ -150,28 +152,24 @@ impl TrafficRouter for Istio {
         match route {
             Route::Weight { percent } => {
                 let canary = u32::from(*percent).min(100);
-                self.write(|vs, shared| {
-                    for s in shared {
-                        set_weight(vs, s.http, s.stable, 100 - canary);
-                        set_weight(vs, s.http, s.canary, canary);
+                self.write(|vs, _, splits| {
+                    for s in splits {
+                        set_weight(vs, s, s.stable, 100 - canary);
+                        set_weight(vs, s, s.canary, canary);
                     }
-                    Ok(())
+                    Ok(Vec::new())
                 })
                 .await
             }
             Route::Mirror { percent } => {
-                self.write(|vs, shared| {
-                    for s in shared {
-                        add_mirror(vs, s, *percent)?;
-                    }
-                    Ok(())
+                self.write(|vs, _, splits| {
+                    splits.iter().map(|s| add_mirror(vs, s, *percent)).collect()
                 })
                 .await
             }
             Route::HeaderMatch { header, value } => {
-                self.write(|vs, shared| {
-                    add_header_route(vs, &shared[0], header, value);
-                    Ok(())
+                self.write(|vs, _, splits| {
+                    Ok(vec![add_header_route(vs, &splits[0], header, value)])
                 })
                 .await
             }
@@ -179,43 +177,60 @@ impl TrafficRouter for Istio {
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
-        self.write(|vs, shared| {
-            for s in shared {
-                if let Some((stable, canary)) = captured(state, &format!("http#{}", s.http)) {
-                    set_weight(vs, s.http, s.stable, stable);
-                    set_weight(vs, s.http, s.canary, canary);
+        split::by_identity(state)?;
+        let missed = Missed::default();
+        self.write(|vs, what, splits| {
+            for s in splits {
+                if let Some(r) = state.rule(what, &s.identity) {
+                    set_weight(vs, s, s.stable, r.stable);
+                    set_weight(vs, s, s.canary, r.canary);
                 }
             }
-            Ok(())
+            missed.note(what, split::unfound(state, what, splits));
+            Ok(Vec::new())
         })
-        .await
+        .await?;
+        missed.into_result()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.spec.timeout.map(|d| d.0).unwrap_or(DEFAULT_TIMEOUT))
     }
 }
 
-/// The name of the `http` route rollgate adds for a header match, and takes out again.
-const OWN_ROUTE: &str = "rollgate-canary";
-
-/// Takes out what rollgate added: its header route, and mirrors to the canary.
-fn strip(vs: &mut Value, canary: &Destination) {
-    let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) else {
-        return;
-    };
-    http.retain(|h| h["name"] != OWN_ROUTE);
-    for h in http.iter_mut() {
-        let mirrors_canary = h
-            .get("mirror")
-            .is_some_and(|m| is(&serde_json::json!({ "destination": m }), canary));
-        if let (true, Some(h)) = (mirrors_canary, h.as_object_mut()) {
+/// Takes out what the VirtualService's annotation says rollgate added: its own route (by the
+/// name it gave it) and the mirrors it put on split routes.
+fn strip(vs: &mut Value, spec: &Spec) {
+    let listed = added::read(vs);
+    added::write(vs, &[]);
+    for a in &listed {
+        if let Some(name) = a["route"].as_str() {
+            if let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) {
+                if let Some(i) = http.iter().position(|h| h["name"] == name) {
+                    http.remove(i);
+                }
+            }
+        }
+    }
+    for a in &listed {
+        let Ok(identity) = serde_json::from_value::<RuleIdentity>(a["mirror"].clone()) else {
+            continue;
+        };
+        let found = split_routes(vs, spec).unwrap_or_default();
+        let Some(s) = found.iter().find(|s| s.identity == identity) else {
+            continue;
+        };
+        if let Some(h) = vs["spec"]["http"][s.at].as_object_mut() {
             h.remove("mirror");
             h.remove("mirrorPercentage");
         }
     }
 }
 
-/// Mirrors `percent` of a shared route's requests to its canary destination; refused when the
-/// route already mirrors elsewhere.
-fn add_mirror(vs: &mut Value, s: &Shared, percent: u8) -> Result<(), TrafficError> {
-    let h = &mut vs["spec"]["http"][s.http];
+/// Mirrors `percent` of a split route's requests to its canary destination; what it added.
+/// Refused when the route already mirrors (the owner's mirror is not rollgate's to replace).
+fn add_mirror(vs: &mut Value, s: &Split, percent: u8) -> Result<Value, TrafficError> {
+    let h = &mut vs["spec"]["http"][s.at];
     if let Some(theirs) = h.get("mirror") {
         return Err(TrafficError::refused(format!(
             "http route `{}` already mirrors to `{}`; rollgate will not replace it",
@@ -226,13 +241,13 @@ fn add_mirror(vs: &mut Value, s: &Shared, percent: u8) -> Result<(), TrafficErro
     let canary = h["route"][s.canary]["destination"].clone();
     h["mirror"] = canary;
     h["mirrorPercentage"] = serde_json::json!({ "value": f64::from(percent) });
-    Ok(())
+    Ok(serde_json::json!({ "mirror": s.identity }))
 }
 
-/// Adds, first, a route that sends the shared route's requests carrying `header: value` to the
-/// canary alone.
-fn add_header_route(vs: &mut Value, s: &Shared, header: &str, value: &str) {
-    let shared = vs["spec"]["http"][s.http].clone();
+/// Adds, first, a route that sends the split route's requests carrying `header: value` to the
+/// canary alone, under a name no route has; what it added.
+fn add_header_route(vs: &mut Value, s: &Split, header: &str, value: &str) -> Value {
+    let shared = vs["spec"]["http"][s.at].clone();
     let matches: Vec<Value> = match shared["match"].as_array() {
         Some(ms) if !ms.is_empty() => ms.clone(),
         _ => vec![serde_json::json!({})],
@@ -243,14 +258,21 @@ fn add_header_route(vs: &mut Value, s: &Shared, header: &str, value: &str) {
         m
     })
     .collect();
+    let http = vs
+        .pointer("/spec/http")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let name = added::free_name(http.iter().filter_map(|h| h["name"].as_str()));
     let route = serde_json::json!({
-        "name": OWN_ROUTE,
+        "name": name,
         "match": matches,
         "route": [{ "destination": shared["route"][s.canary]["destination"].clone() }]
     });
     if let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) {
         http.insert(0, route);
     }
+    serde_json::json!({ "route": name })
 }
 
 fn show(d: &Destination) -> String {
@@ -268,14 +290,47 @@ fn is(entry: &Value, d: &Destination) -> bool {
     (host == d.host() || short == d.host()) && dest["subset"].as_str() == d.subset()
 }
 
+/// A route's identity: its name, else its matches and destinations.
+fn identity(h: &Value, entries: &[Value]) -> RuleIdentity {
+    if let Some(name) = h["name"].as_str() {
+        return RuleIdentity {
+            name: Some(name.into()),
+            matches: Value::Null,
+            backends: Vec::new(),
+            occurrence: 0,
+        };
+    }
+    let mut backends: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let d = &e["destination"];
+            let mut s = d["host"].as_str().unwrap_or_default().to_string();
+            if let Some(subset) = d["subset"].as_str() {
+                s.push_str(&format!("/{subset}"));
+            }
+            if let Some(port) = d.pointer("/port/number").and_then(Value::as_u64) {
+                s.push_str(&format!(":{port}"));
+            }
+            s
+        })
+        .collect();
+    backends.sort();
+    RuleIdentity {
+        name: None,
+        matches: h.get("match").cloned().unwrap_or(Value::Null),
+        backends,
+        occurrence: 0,
+    }
+}
+
 /// The `http` routes to change: those named in the plan (each must send traffic to both
 /// destinations, and to nothing else), or every one that sends traffic to both and nothing else.
-fn shared_routes(vs: &Value, spec: &Spec) -> Result<Vec<Shared>, TrafficError> {
+fn split_routes(vs: &Value, spec: &Spec) -> Result<Vec<Split>, TrafficError> {
     let Some(http) = vs.pointer("/spec/http").and_then(Value::as_array) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (i, h) in http.iter().enumerate() {
+    for (at, h) in http.iter().enumerate() {
         let name = h["name"].as_str().unwrap_or_default();
         let named = spec.routes.iter().any(|r| r == name);
         if !spec.routes.is_empty() && !named {
@@ -287,7 +342,12 @@ fn shared_routes(vs: &Value, spec: &Spec) -> Result<Vec<Shared>, TrafficError> {
             entries.iter().position(|e| is(e, &spec.canary)),
         );
         match (stable, canary) {
-            (Some(stable), Some(canary)) if entries.len() == 2 => out.push(Shared { http: i, stable, canary }),
+            (Some(stable), Some(canary)) if entries.len() == 2 => out.push(Split {
+                at,
+                stable,
+                canary,
+                identity: identity(h, entries),
+            }),
             (Some(_), Some(_)) => {
                 return Err(TrafficError::refused(format!(
                     "http route `{name}` sends traffic to {} destinations; rollgate splits a route between stable and canary only",
@@ -304,24 +364,26 @@ fn shared_routes(vs: &Value, spec: &Spec) -> Result<Vec<Shared>, TrafficError> {
             _ => {}
         }
     }
+    split::number(&mut out);
     Ok(out)
 }
 
 /// A destination's weight: absent is 100 for a route's only destination, else 0.
-fn weight(vs: &Value, http: usize, entry: usize) -> u32 {
-    vs.pointer(&format!("/spec/http/{http}/route/{entry}/weight"))
+fn weight(vs: &Value, s: &Split, entry: usize) -> u32 {
+    vs.pointer(&format!("/spec/http/{}/route/{entry}/weight", s.at))
         .and_then(Value::as_u64)
         .map_or(0, |w| w.min(100) as u32)
 }
 
-fn set_weight(vs: &mut Value, http: usize, entry: usize, weight: u32) {
-    if let Some(e) = vs.pointer_mut(&format!("/spec/http/{http}/route/{entry}")) {
+fn set_weight(vs: &mut Value, s: &Split, entry: usize, weight: u32) {
+    if let Some(e) = vs.pointer_mut(&format!("/spec/http/{}/route/{entry}", s.at)) {
         e["weight"] = Value::from(weight);
     }
 }
 
 /// Whether Istio has taken `generation`: reported observed when it reports status at all.
-fn observed(vs: &Value, generation: i64) -> Result<bool, String> {
+/// An analysis error on it is refused: the same configuration will not pass on a retry.
+fn observed(vs: &Value, generation: i64) -> Result<bool, TrafficError> {
     if let Some(messages) = vs
         .pointer("/status/validationMessages")
         .and_then(Value::as_array)
@@ -330,7 +392,7 @@ fn observed(vs: &Value, generation: i64) -> Result<bool, String> {
             .iter()
             .find(|m| m.pointer("/level").and_then(Value::as_str) == Some("ERROR"))
         {
-            return Err(format!(
+            return Err(TrafficError::refused(format!(
                 "Istio reports {}: {}",
                 error
                     .pointer("/type/code")
@@ -340,7 +402,7 @@ fn observed(vs: &Value, generation: i64) -> Result<bool, String> {
                     .pointer("/documentationUrl")
                     .and_then(Value::as_str)
                     .unwrap_or("")
-            ));
+            )));
         }
     }
     Ok(match vs.pointer("/status/observedGeneration") {
@@ -360,7 +422,7 @@ mod tests {
     }
 
     fn vs() -> Value {
-        json!({ "spec": {
+        json!({ "metadata": { "name": "checkout" }, "spec": {
             "hosts": ["checkout"],
             "http": [
                 { "name": "internal", "match": [{ "headers": { "x-internal": { "exact": "1" } } }],
@@ -378,24 +440,31 @@ mod tests {
 
     #[test]
     fn finds_the_routes_that_split_between_the_two_subsets() {
-        let found = shared_routes(&vs(), &spec(SPEC)).unwrap();
+        let found = split_routes(&vs(), &spec(SPEC)).unwrap();
         assert_eq!(
-            found,
-            [Shared {
-                http: 1,
-                stable: 0,
-                canary: 1
-            }]
+            found.iter().map(|s| (s.at, s.stable, s.canary)).collect::<Vec<_>>(),
+            [(1, 0, 1)]
+        );
+        assert_eq!(found[0].identity.name.as_deref(), Some("primary"));
+        let mut unnamed = vs();
+        unnamed["spec"]["http"][1].as_object_mut().unwrap().remove("name");
+        let id = &split_routes(&unnamed, &spec(SPEC)).unwrap()[0].identity;
+        assert_eq!(
+            id.backends,
+            [
+                "checkout.prod.svc.cluster.local/canary",
+                "checkout.prod.svc.cluster.local/stable"
+            ]
         );
         let named = spec("{ virtual-service: checkout, routes: [internal], stable: { host: checkout, subset: stable }, canary: { host: checkout, subset: canary } }");
-        let e = shared_routes(&vs(), &named).unwrap_err();
+        let e = split_routes(&vs(), &named).unwrap_err();
         assert_eq!(e.message, "http route `internal` does not send traffic to both `checkout (subset stable)` and `checkout (subset canary)`");
         let mut three = vs();
         three["spec"]["http"][1]["route"]
             .as_array_mut()
             .unwrap()
             .push(json!({ "destination": { "host": "legacy" }, "weight": 0 }));
-        assert!(shared_routes(&three, &spec(SPEC))
+        assert!(split_routes(&three, &spec(SPEC))
             .unwrap_err()
             .message
             .contains("3 destinations"));
@@ -404,42 +473,52 @@ mod tests {
     #[test]
     fn only_the_two_weights_change() {
         let before = vs();
+        let s = &split_routes(&before, &spec(SPEC)).unwrap()[0];
         let mut after = before.clone();
-        set_weight(&mut after, 1, 0, 75);
-        set_weight(&mut after, 1, 1, 25);
-        assert_eq!((weight(&after, 1, 0), weight(&after, 1, 1)), (75, 25));
-        set_weight(&mut after, 1, 0, 100);
-        set_weight(&mut after, 1, 1, 0);
+        set_weight(&mut after, s, 0, 75);
+        set_weight(&mut after, s, 1, 25);
+        assert_eq!((weight(&after, s, 0), weight(&after, s, 1)), (75, 25));
+        set_weight(&mut after, s, 0, 100);
+        set_weight(&mut after, s, 1, 0);
         assert_eq!(after, before);
     }
 
     #[test]
-    fn a_mirror_and_a_header_route_come_out_exactly_as_they_went_in() {
+    fn what_rollgate_adds_comes_out_exactly_and_nothing_of_the_users() {
         let s = spec(SPEC);
-        let before = vs();
-        let shared = shared_routes(&before, &s).unwrap();
+        // A route of the user's named like rollgate's, and their own mirror on it.
+        let mut before = vs();
+        before["spec"]["http"][0]["name"] = json!("rollgate-canary");
+        before["spec"]["http"][0]["mirror"] = json!({ "host": "checkout", "subset": "canary" });
+        let mut untouched = before.clone();
+        strip(&mut untouched, &s);
+        assert_eq!(untouched, before);
+
+        let split = split_routes(&before, &s).unwrap();
         let mut mirrored = before.clone();
-        add_mirror(&mut mirrored, &shared[0], 50).unwrap();
+        let added = add_mirror(&mut mirrored, &split[0], 50).unwrap();
+        added::write(&mut mirrored, &[added]);
         assert_eq!(mirrored["spec"]["http"][1]["mirror"]["subset"], "canary");
         assert_eq!(
             mirrored["spec"]["http"][1]["mirrorPercentage"],
             json!({ "value": 50.0 })
         );
-        assert!(add_mirror(&mut mirrored.clone(), &shared[0], 50)
+        assert!(add_mirror(&mut mirrored.clone(), &split[0], 50)
             .unwrap_err()
             .message
             .contains("already mirrors"));
-        strip(&mut mirrored, &s.canary);
+        strip(&mut mirrored, &s);
         assert_eq!(mirrored, before);
 
         let mut matched = before.clone();
-        add_header_route(&mut matched, &shared[0], "x-canary", "always");
+        let added = add_header_route(&mut matched, &split[0], "x-canary", "always");
+        added::write(&mut matched, &[added]);
         assert_eq!(
             matched["spec"]["http"][0],
-            json!({ "name": OWN_ROUTE, "match": [{ "headers": { "x-canary": { "exact": "always" } } }],
+            json!({ "name": "rollgate-canary-2", "match": [{ "headers": { "x-canary": { "exact": "always" } } }],
                     "route": [{ "destination": { "host": "checkout.prod.svc.cluster.local", "subset": "canary" } }] })
         );
-        strip(&mut matched, &s.canary);
+        strip(&mut matched, &s);
         assert_eq!(matched, before);
     }
 
@@ -457,8 +536,8 @@ mod tests {
         let invalid = json!({ "status": { "observedGeneration": 4, "validationMessages": [
             { "level": "ERROR", "type": { "code": "IST0101" }, "documentationUrl": "https://istio.io/latest/docs/reference/config/analysis/ist0101/" }
         ] } });
-        assert!(observed(&invalid, 4)
-            .unwrap_err()
-            .starts_with("Istio reports IST0101"));
+        let e = observed(&invalid, 4).unwrap_err();
+        assert!(e.message.starts_with("Istio reports IST0101"));
+        assert!(!e.transient);
     }
 }

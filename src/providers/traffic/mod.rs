@@ -1,11 +1,13 @@
 //! Traffic routers: where the canary's share of requests is set.
 
+mod added;
 mod command;
 mod gateway_api;
 mod haproxy;
 mod istio;
 mod kubernetes;
 mod simulated;
+mod split;
 
 pub use command::{route_env, Command};
 pub use gateway_api::GatewayApi;
@@ -15,6 +17,7 @@ pub use simulated::Simulated;
 
 use crate::event::{Route, RouterState};
 use async_trait::async_trait;
+use std::time::Duration;
 
 /// Why a router did not do what it was asked. The runner retries transient failures (a
 /// refused or slow socket, a failing command) with backoff, and never the others (no such
@@ -57,4 +60,9 @@ pub trait TrafficRouter: Send + Sync {
     async fn apply(&self, route: &Route) -> Result<(), TrafficError>;
     /// Puts back a split captured by [`TrafficRouter::state`].
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError>;
+    /// How long one shift may take in all, retries included, where the router bounds it (a
+    /// Kubernetes router's `timeout`); the runner's own attempts bound the others.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 }

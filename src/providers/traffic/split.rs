@@ -1,0 +1,151 @@
+//! The rules of a Kubernetes route that split traffic between stable and canary, found by what
+//! they are (a name, or matches and backends) rather than where they sit, so a rule another
+//! writer moved mid-run is still the rule a rollback puts back.
+
+use super::TrafficError;
+use crate::event::{RouterState, RuleIdentity, RuleWeights};
+use std::sync::Mutex;
+
+/// A rule that sends traffic to both stable and canary: where it sits now, where its two
+/// backends sit in it, and which rule it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub at: usize,
+    pub stable: usize,
+    pub canary: usize,
+    pub identity: RuleIdentity,
+}
+
+/// Gives each of `splits` alike in name, matches and backends its place among them, so every
+/// rule has an identity of its own.
+pub fn number(splits: &mut [Split]) {
+    for i in 0..splits.len() {
+        let (before, rest) = splits.split_at_mut(i);
+        let this = &mut rest[0].identity;
+        this.occurrence = before
+            .iter()
+            .filter(|s| {
+                s.identity.name == this.name
+                    && s.identity.matches == this.matches
+                    && s.identity.backends == this.backends
+            })
+            .count() as u32;
+    }
+}
+
+/// Records a split rule's two weights in `state`; the first rule recorded gives its share.
+pub fn capture(state: &mut RouterState, object: &str, split: &Split, stable: u32, canary: u32) {
+    if state.rules.is_empty() {
+        state.canary_weight = share(stable, canary);
+    }
+    state.rules.push(RuleWeights {
+        object: object.to_string(),
+        rule: split.identity.clone(),
+        stable,
+        canary,
+    });
+}
+
+/// The canary's share of two weights, in percent.
+pub fn share(stable: u32, canary: u32) -> u8 {
+    let total = u64::from(stable) + u64::from(canary);
+    if total == 0 {
+        return 0;
+    }
+    ((u64::from(canary) * 100 + total / 2) / total) as u8
+}
+
+/// What a restore of `object` could not find: the captured rules none of `found` is.
+pub fn unfound(state: &RouterState, object: &str, found: &[Split]) -> Vec<String> {
+    state
+        .rules
+        .iter()
+        .filter(|r| r.object == object && !found.iter().any(|s| s.identity == r.rule))
+        .map(|r| {
+            format!(
+                "{object} has no {} any more (captured at {}/{})",
+                r.rule.said(),
+                r.stable,
+                r.canary
+            )
+        })
+        .collect()
+}
+
+/// Refuses a state captured by position (an older rollgate's `servers` keys), which cannot
+/// be put back by identity.
+pub fn by_identity(state: &RouterState) -> Result<(), TrafficError> {
+    if state.rules.is_empty() && !state.servers.is_empty() {
+        return Err(TrafficError::refused(format!(
+            "the captured weights ({}) were kept by rule position by an older rollgate, which cannot tell a moved rule: put them back by hand",
+            state
+                .servers
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// What a restore missed, gathered across its writes, said as one refusal.
+#[derive(Default)]
+pub struct Missed(Mutex<Vec<String>>);
+
+impl Missed {
+    /// Replaces what `object`'s latest write attempt missed (a write may be re-applied).
+    pub fn note(&self, object: &str, missed: Vec<String>) {
+        let mut all = self.0.lock().expect("not poisoned");
+        all.retain(|m| !m.starts_with(object));
+        all.extend(missed);
+    }
+
+    pub fn into_result(self) -> Result<(), TrafficError> {
+        let missed = self.0.into_inner().expect("not poisoned");
+        if missed.is_empty() {
+            return Ok(());
+        }
+        Err(TrafficError::refused(format!(
+            "{}: another writer changed or removed it during the run, so rollgate cannot tell where its weights go; set them back by hand",
+            missed.join("; ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn split(at: usize, name: Option<&str>) -> Split {
+        Split {
+            at,
+            stable: 0,
+            canary: 1,
+            identity: RuleIdentity {
+                name: name.map(str::to_string),
+                matches: json!([{ "path": "/" }]),
+                backends: vec!["a".into(), "b".into()],
+                occurrence: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn alike_rules_are_told_apart_by_their_place_among_them() {
+        let mut s = vec![split(0, None), split(1, Some("x")), split(2, None)];
+        number(&mut s);
+        assert_eq!(
+            s.iter().map(|s| s.identity.occurrence).collect::<Vec<_>>(),
+            [0, 0, 1]
+        );
+        let mut state = RouterState::default();
+        capture(&mut state, "HTTPRoute a/b", &s[0], 90, 10);
+        capture(&mut state, "HTTPRoute a/b", &s[2], 1, 1);
+        assert_eq!(state.canary_weight, 10);
+        assert!(unfound(&state, "HTTPRoute a/b", &s).is_empty());
+        assert_eq!(unfound(&state, "HTTPRoute a/b", &s[..2]).len(), 1);
+        assert_eq!((share(1, 1), share(0, 0), share(3, 1)), (50, 0, 25));
+    }
+}
