@@ -154,7 +154,10 @@ pub enum Event {
     /// A router read back at the end of a run that was not promoted, compared with its
     /// captured state as a whole (every rule's and server's weights): `off` says each
     /// difference, and is empty when the router is back where it was.
-    RouterChecked { router: String, off: Vec<String> },
+    RouterChecked {
+        router: String,
+        off: Vec<String>,
+    },
     /// A message a dry-run would send (a notify step's, or the plan's `notify`); it only
     /// records it.
     NotificationSkipped {

@@ -115,7 +115,9 @@ impl RouterState {
                 None => off.push(format!("server {server} is gone (captured weight {w})")),
             }
         }
-        if self.rules.is_empty() && self.servers.is_empty() && self.canary_weight != now.canary_weight
+        if self.rules.is_empty()
+            && self.servers.is_empty()
+            && self.canary_weight != now.canary_weight
         {
             off.push(format!(
                 "canary at {}%, captured {}%",
@@ -155,7 +157,11 @@ mod tests {
         // The same rules in another order, plus one captured by nobody: no difference.
         let moved = RouterState {
             canary_weight: 25,
-            rules: vec![rule(None, 3, 1), rule(Some("other"), 1, 1), rule(Some("main"), 90, 10)],
+            rules: vec![
+                rule(None, 3, 1),
+                rule(Some("other"), 1, 1),
+                rule(Some("main"), 90, 10),
+            ],
             ..RouterState::default()
         };
         assert!(before.differences(&moved).is_empty());

@@ -215,7 +215,10 @@ fn an_account_that_may_not_write_is_refused_before_anything_moves() {
     let last = text.lines().find(|l| l.contains("Router failed:")).unwrap();
     assert_eq!(last.matches("kubectl create role").count(), 1, "{text}");
     // Whose credentials were refused, from the kubeconfig.
-    assert!(text.contains("for kubeconfig user `rollgate` of context `standin`"), "{text}");
+    assert!(
+        text.contains("for kubeconfig user `rollgate` of context `standin`"),
+        "{text}"
+    );
     assert!(text.contains("nothing had moved"), "{text}");
     assert!(s.api.writes().is_empty());
 }

@@ -50,6 +50,8 @@ struct State {
     log: Vec<Logged>,
     /// Answering 401 to everything, as for an expired token.
     unauthorized: bool,
+    /// Answering every write with this code.
+    refuse_writes: Option<u16>,
     /// The versions of each API group served, each with the resources (plurals) it has.
     served: BTreeMap<String, Vec<(String, Vec<String>)>>,
 }
@@ -225,6 +227,16 @@ impl KubeApi {
 
     pub fn forbid(&self) {
         self.state.lock().unwrap().forbidden = true;
+    }
+
+    /// What the simulated controller does with the generations written from now on.
+    pub fn set_controller(&self, controller: Controller) {
+        self.state.lock().unwrap().controller = Some(controller);
+    }
+
+    /// Answers every write with `code` (422 Invalid: a webhook or schema that refuses it).
+    pub fn refuse_writes(&self, code: u16) {
+        self.state.lock().unwrap().refuse_writes = Some(code);
     }
 
     /// Answers 401 to everything, as an API server does for an expired token.
@@ -420,7 +432,10 @@ fn discovery(path: &str, s: &State) -> Option<(u16, Value)> {
                 json!({ "name": g, "versions": vs, "preferredVersion": vs[0] })
             })
             .collect();
-        return Some((200, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })));
+        return Some((
+            200,
+            json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups }),
+        ));
     }
     let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let [group, version] = parts.as_slice() else {
@@ -438,7 +453,10 @@ fn discovery(path: &str, s: &State) -> Option<(u16, Value)> {
                 .iter()
                 .map(|p| json!({ "name": p, "singularName": "", "namespaced": true, "kind": kind_of(p), "verbs": ["get", "list", "update", "patch", "watch"] }))
                 .collect();
-            (200, json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": resources }))
+            (
+                200,
+                json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": resources }),
+            )
         }
     })
 }
@@ -515,6 +533,13 @@ fn answer(
                 return failure(400, "BadRequest", "the body is not JSON".into());
             };
             let conflict = format!("Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again");
+            if let Some(code) = s.refuse_writes {
+                return failure(
+                    code,
+                    "Invalid",
+                    format!("{resource} \"{name}\" is invalid: admission webhook \"validate.example.com\" denied the request"),
+                );
+            }
             if s.conflicts > 0 {
                 s.conflicts -= 1;
                 return failure(409, "Conflict", conflict);

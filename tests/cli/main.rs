@@ -19,6 +19,7 @@ mod hostile;
 mod install;
 mod istio;
 mod kube_api;
+mod kube_safety;
 mod notify;
 mod postgres;
 mod prometheus;

@@ -98,9 +98,12 @@ impl GatewayApi {
             let generation = written.generation;
             let not_taken = format!("its gateway did not accept generation {generation}");
             self.kube
-                .wait(&resource, (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)), &not_taken, |data| {
-                    in_force(data, generation)
-                })
+                .wait(
+                    &resource,
+                    (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)),
+                    &not_taken,
+                    |data| in_force(data, generation),
+                )
                 .await?;
         }
         Ok(())
@@ -138,7 +141,10 @@ impl TrafficRouter for GatewayApi {
             }
             Route::Mirror { percent } => {
                 self.write_all(|data, _, splits| {
-                    Ok(splits.iter().map(|s| add_mirror(data, s, *percent)).collect())
+                    Ok(splits
+                        .iter()
+                        .map(|s| add_mirror(data, s, *percent))
+                        .collect())
                 })
                 .await
             }
@@ -180,7 +186,10 @@ fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) {
     added::write(route, &[]);
     for a in &listed {
         if let Some(name) = a["rule"].as_str() {
-            if let Some(rules) = route.pointer_mut("/spec/rules").and_then(Value::as_array_mut) {
+            if let Some(rules) = route
+                .pointer_mut("/spec/rules")
+                .and_then(Value::as_array_mut)
+            {
                 if let Some(i) = rules.iter().position(|r| r["name"] == name) {
                     rules.remove(i);
                 }
@@ -364,7 +373,10 @@ fn identity(rule: &Value, refs: &[Value]) -> RuleIdentity {
 /// A backendRef's weight: 1 when it states none (the Gateway API's default).
 fn weight(route: &Value, s: &Split, backend: usize) -> u32 {
     route
-        .pointer(&format!("/spec/rules/{}/backendRefs/{backend}/weight", s.at))
+        .pointer(&format!(
+            "/spec/rules/{}/backendRefs/{backend}/weight",
+            s.at
+        ))
         .and_then(Value::as_u64)
         .map_or(1, |w| w.min(u64::from(u32::MAX)) as u32)
 }
@@ -479,7 +491,10 @@ mod tests {
     fn finds_every_rule_that_references_both_backends_by_identity() {
         let found = splits(&route());
         assert_eq!(
-            found.iter().map(|s| (s.at, s.stable, s.canary)).collect::<Vec<_>>(),
+            found
+                .iter()
+                .map(|s| (s.at, s.stable, s.canary))
+                .collect::<Vec<_>>(),
             [(0, 0, 1), (2, 0, 1)]
         );
         assert_eq!(found[1].identity.name.as_deref(), Some("rest"));
@@ -490,7 +505,10 @@ mod tests {
         // A rule put before them moves them, not who they are.
         let mut moved = route();
         let first = json!({ "matches": [{ "path": { "type": "PathPrefix", "value": "/new" } }], "backendRefs": [{ "name": "new", "port": 80 }] });
-        moved["spec"]["rules"].as_array_mut().unwrap().insert(0, first);
+        moved["spec"]["rules"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, first);
         let again = splits(&moved);
         assert_eq!(again.iter().map(|s| s.at).collect::<Vec<_>>(), [1, 3]);
         assert_eq!(again[0].identity, found[0].identity);
@@ -545,7 +563,10 @@ mod tests {
 
         let found = splits(&before);
         let mut mirrored = before.clone();
-        let added: Vec<Value> = found.iter().map(|s| add_mirror(&mut mirrored, s, 100)).collect();
+        let added: Vec<Value> = found
+            .iter()
+            .map(|s| add_mirror(&mut mirrored, s, 100))
+            .collect();
         added::write(&mut mirrored, &added);
         assert_eq!(mirrored["spec"]["rules"][0]["filters"][2], theirs);
         assert_eq!(stripped(&mirrored), before);
@@ -559,7 +580,10 @@ mod tests {
             rule["matches"],
             json!([{ "path": { "type": "PathPrefix", "value": "/" }, "headers": [{ "type": "Exact", "name": "x-canary", "value": "always" }] }])
         );
-        assert_eq!(rule["backendRefs"], json!([{ "name": "web-canary", "port": 80 }]));
+        assert_eq!(
+            rule["backendRefs"],
+            json!([{ "name": "web-canary", "port": 80 }])
+        );
         assert_eq!(splits(&matched).len(), 2);
         assert_eq!(stripped(&matched), before);
     }
@@ -586,6 +610,9 @@ mod tests {
         );
         assert!(!refused.transient);
         // A refusal of an older generation is history, not an answer.
-        assert_eq!(in_force(&status(2, "False", "UnsupportedValue"), 3), Ok(false));
+        assert_eq!(
+            in_force(&status(2, "False", "UnsupportedValue"), 3),
+            Ok(false)
+        );
     }
 }

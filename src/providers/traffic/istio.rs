@@ -126,9 +126,12 @@ impl Istio {
         let generation = written.generation;
         let not_taken = format!("istiod did not report generation {generation} observed");
         self.kube
-            .wait(&resource, (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)), &not_taken, |vs| {
-                observed(vs, generation)
-            })
+            .wait(
+                &resource,
+                (started, self.timeout().unwrap_or(DEFAULT_TIMEOUT)),
+                &not_taken,
+                |vs| observed(vs, generation),
+            )
             .await
     }
 }
@@ -442,12 +445,18 @@ mod tests {
     fn finds_the_routes_that_split_between_the_two_subsets() {
         let found = split_routes(&vs(), &spec(SPEC)).unwrap();
         assert_eq!(
-            found.iter().map(|s| (s.at, s.stable, s.canary)).collect::<Vec<_>>(),
+            found
+                .iter()
+                .map(|s| (s.at, s.stable, s.canary))
+                .collect::<Vec<_>>(),
             [(1, 0, 1)]
         );
         assert_eq!(found[0].identity.name.as_deref(), Some("primary"));
         let mut unnamed = vs();
-        unnamed["spec"]["http"][1].as_object_mut().unwrap().remove("name");
+        unnamed["spec"]["http"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("name");
         let id = &split_routes(&unnamed, &spec(SPEC)).unwrap()[0].identity;
         assert_eq!(
             id.backends,

@@ -117,7 +117,10 @@ impl Kube {
                 .await;
             match listed {
                 Ok(list) if list.resources.iter().any(|x| x.name == r.plural) => {
-                    self.versions.lock().expect("not poisoned").insert(r.kind, v);
+                    self.versions
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(r.kind, v);
                     return Ok(v);
                 }
                 Ok(_) => {}
@@ -171,7 +174,10 @@ impl Kube {
     /// The whole object (`metadata`, `spec`, `status`), its namespace and how messages name it.
     pub async fn get(&self, r: &Resource) -> Result<(Value, String, String), TrafficError> {
         let (api, c, ns, what) = self.api(r).await?;
-        let obj = api.get(&r.name).await.map_err(|e| c.error(e, "get", r, &ns))?;
+        let obj = api
+            .get(&r.name)
+            .await
+            .map_err(|e| c.error(e, "get", r, &ns))?;
         Ok((whole(&obj), ns, what))
     }
 
@@ -191,7 +197,10 @@ impl Kube {
             ..PostParams::default()
         };
         for _ in 0..CONFLICT_RETRIES {
-            let obj = api.get(&r.name).await.map_err(|e| c.error(e, "get", r, &ns))?;
+            let obj = api
+                .get(&r.name)
+                .await
+                .map_err(|e| c.error(e, "get", r, &ns))?;
             let read = whole(&obj);
             let mut data = read.clone();
             change(&mut data, &ns, &what)?;
@@ -205,9 +214,8 @@ impl Kube {
                     r.kind
                 ))
             })?;
-            let changed: DynamicObject = serde_json::from_value(data).map_err(|e| {
-                TrafficError::refused(format!("{what}: the changed object: {e}"))
-            })?;
+            let changed: DynamicObject = serde_json::from_value(data)
+                .map_err(|e| TrafficError::refused(format!("{what}: the changed object: {e}")))?;
             match api.replace(&r.name, &params, &changed).await {
                 Ok(written) => {
                     let generation = written.metadata.generation.unwrap_or_default();
@@ -281,7 +289,10 @@ fn whose(context: Option<&str>) -> (String, String) {
         .iter()
         .find(|c| c.name == name)
         .and_then(|c| c.context.clone());
-    let user = found.as_ref().and_then(|c| c.user.clone()).unwrap_or_default();
+    let user = found
+        .as_ref()
+        .and_then(|c| c.user.clone())
+        .unwrap_or_default();
     let cluster = found.map(|c| c.cluster).unwrap_or_default();
     (
         format!("kubeconfig user `{user}` of context `{name}`"),
