@@ -4,7 +4,7 @@ use super::observe::{health_score, Group, Observation};
 use super::retry::Persistence;
 use super::{End, RunContext};
 use crate::analysis::threshold::Judged;
-use crate::event::Route;
+use crate::event::{Route, RouterState};
 use crate::event::{Decision, Event, Reason, StepStatus, Verdict};
 use crate::expr::eval::Status;
 use crate::graph::StepKind;
@@ -83,6 +83,7 @@ impl RunContext {
                     router: Some(router.to_string()),
                     ..Reason::says(format!("cannot read router {router}: {e}"))
                 })?;
+            self.refuse_starting_above(router, &state)?;
             // Journaled before the first shift, so a crashed run can still be put back.
             self.emit(Event::RouterCaptured {
                 router: router.to_string(),
@@ -119,6 +120,36 @@ impl RunContext {
         });
         self.sync_journal();
         Ok(())
+    }
+
+    /// Refuses a router that already sends the canary more than the plan's lowest forward
+    /// step before the run (a promoted rollout that was never finalized): rolling back to
+    /// that state would send traffic back onto the canary this run judged.
+    fn refuse_starting_above(&self, router: &str, state: &RouterState) -> Result<(), Reason> {
+        let rollback_group = self.graph.rollback.map(|n| self.graph.graph[n].group);
+        let lowest = self
+            .graph
+            .graph
+            .node_weights()
+            .filter(|n| Some(n.group) != rollback_group)
+            .filter_map(|n| match &n.kind {
+                StepKind::Shift {
+                    router: r,
+                    route: Route::Weight { percent },
+                } if r == router => Some(*percent),
+                _ => None,
+            })
+            .min();
+        match lowest {
+            Some(lowest) if state.canary_weight > lowest => Err(Reason {
+                router: Some(router.to_string()),
+                ..Reason::says(format!(
+                    "router {router} already sends the canary {}% before the run, more than this plan's first step ({lowest}%): an earlier rollout that was promoted and not finalized left it there (`rollgate history` lists it), and a rollback would send traffic back onto that canary. Finalize it (make the canary the new stable, the router back at 0%) or shift it back, then run again",
+                    state.canary_weight
+                ))
+            }),
+            _ => Ok(()),
+        }
     }
 
     async fn step(

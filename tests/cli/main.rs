@@ -29,6 +29,7 @@ mod prometheus;
 mod rig;
 mod rollouts;
 mod run;
+mod safety;
 mod schema;
 mod serve;
 mod state;
