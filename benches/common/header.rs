@@ -15,5 +15,6 @@ pub fn header(id: &str) -> Header {
         concurrency: None,
         environment: None,
         host: Some(rollgate::journal::this_host()),
+        dir: None,
     }
 }

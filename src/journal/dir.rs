@@ -310,6 +310,7 @@ mod tests {
             concurrency: None,
             environment: None,
             host: None,
+            dir: None,
         }
     }
 

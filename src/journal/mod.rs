@@ -74,6 +74,9 @@ pub struct Header {
     /// The machine it ran on, where `pid` means something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The directory it was started in: its commands run there, wherever it is taken over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
 }
 
 /// This machine's name.
@@ -412,6 +415,7 @@ mod tests {
                 concurrency: None,
                 environment: None,
                 host: host.map(str::to_string),
+                dir: None,
             },
             events: vec![],
             owned: None,

@@ -172,6 +172,7 @@ mod tests {
             concurrency: None,
             environment: None,
             host: None,
+            dir: None,
         };
         let store = Dir::new(dir.path());
         let journal = store.create(&header).unwrap();

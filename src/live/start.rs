@@ -6,6 +6,7 @@ use super::{github, Error, How, LiveRun};
 use crate::compile::compile;
 use crate::expr::eval::{interpolate, Contexts};
 use crate::journal::{self, Header, Store};
+use crate::providers::Places;
 use crate::runner::prepare::real_contexts;
 use crate::validate::{validate, validate_file, Validated};
 use chrono::Utc;
@@ -60,7 +61,16 @@ pub async fn start(
     contexts: serde_json::Value,
 ) -> Result<LiveRun, Error> {
     let graph = compile(&v);
-    let providers = crate::providers::for_run(&v.plan, &graph, &contexts).map_err(|missing| {
+    let places = Places {
+        plan_dir: match asked.source {
+            Some(_) => None,
+            None => std::fs::canonicalize(asked.plan)
+                .ok()
+                .and_then(|p| p.parent().map(std::path::Path::to_path_buf)),
+        },
+        work_dir: std::env::current_dir().ok(),
+    };
+    let providers = crate::providers::for_run(&v.plan, &graph, &contexts, &places).map_err(|missing| {
         let plan = asked.plan;
         let list: String = missing.iter().map(|m| format!("\n  - {m}")).collect();
         Error::Usage(format!("`rollgate run` cannot run {plan} yet:{list}\n  = help: rehearse it with `rollgate dry-run {plan} --fixture FILE`"))
@@ -107,6 +117,7 @@ pub async fn start(
         concurrency: group,
         environment: Some(asked.environment.to_string()),
         host: Some(journal::this_host()),
+        dir: places.work_dir.map(|d| d.display().to_string()),
     };
     let journal = store.create(&header)?;
     let lease = store.claim(&run_id).map_err(Error::Failed)?;

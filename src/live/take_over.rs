@@ -5,6 +5,7 @@
 use super::{github, Error, How, LiveRun};
 use crate::compile::compile;
 use crate::journal::{self, Store};
+use crate::providers::Places;
 use crate::runner::{prepare::real_contexts, Journaled, TakeOver};
 use crate::validate::validate;
 use chrono::Utc;
@@ -42,16 +43,21 @@ pub async fn take_over(
             store.location()
         ))
     })?;
-    match (record.outcome(), &then) {
+    // A run that finished but left a router off its state is not done with: it is put back.
+    let then = match (record.outcome(), then) {
         (Some(outcome), Then::Resume | Then::RollBack(_) | Then::Recover(_)) => {
-            let hint = record
-                .left_off()
-                .map(|off| format!("; it left {off}: `rollgate rollback {run_id}` puts it back"))
-                .unwrap_or_default();
-            return Ok(Resumable::Finished(format!(
-                "run {run_id} already finished: {outcome}; nothing to resume{hint}"
-            )));
+            match record.left_off() {
+                Some(off) => Then::PutBack(format!("run {run_id} ended {outcome} but left {off}")),
+                None => {
+                    return Ok(Resumable::Finished(format!(
+                        "run {run_id} already finished: {outcome}; nothing to resume"
+                    )))
+                }
+            }
         }
+        (_, then) => then,
+    };
+    match (record.outcome(), &then) {
         (None, _) if record.owned == Some(true) => {
             return Err(Error::Failed(format!("run {run_id} is owned by another process, which renews its lease; stop it with SIGTERM or `rollgate rollback {run_id}`, or take it over once its lease runs out")));
         }
@@ -85,12 +91,21 @@ pub async fn take_over(
     let contexts =
         real_contexts(&v.plan, &record.header.inputs, &v.doc.source).map_err(Error::Failed)?;
     let graph = compile(&v);
-    let providers = crate::providers::for_run(&v.plan, &graph, &contexts).map_err(|missing| {
-        Error::Failed(format!(
-            "cannot take run {run_id} over: {}",
-            missing.join("; ")
-        ))
-    })?;
+    // Relative paths as the run that started it meant them, from wherever this is.
+    let places = Places {
+        plan_dir: std::path::Path::new(&plan_path)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .filter(|_| record.header.plan_source.is_none()),
+        work_dir: record.header.dir.as_ref().map(std::path::PathBuf::from),
+    };
+    let providers =
+        crate::providers::for_run(&v.plan, &graph, &contexts, &places).map_err(|missing| {
+            Error::Failed(format!(
+                "cannot take run {run_id} over: {}",
+                missing.join("; ")
+            ))
+        })?;
     // Owned first: the group's lock is then this process's to take back, from any machine.
     let lease = store.claim(run_id).map_err(Error::Failed)?;
     let lock = match &record.header.concurrency {

@@ -33,6 +33,8 @@ pub struct Providers {
     pub github: BTreeMap<String, Arc<crate::github::Link>>,
     /// What a real run leaves out, and why, to be said before it starts.
     pub notes: Vec<String>,
+    /// Where a real run's commands run (see [`Places`]); the process's directory when absent.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// Builds a dry-run's providers: simulated routers, the fixture as every metric source.
@@ -47,6 +49,7 @@ pub fn for_dry_run(plan: &Plan, fixture: Arc<Fixture>, approve: ApprovePolicy) -
         notifiers: BTreeMap::new(),
         github: BTreeMap::new(),
         notes: Vec::new(),
+        cwd: None,
     };
     for (name, provider) in &plan.providers {
         match provider {
@@ -214,12 +217,34 @@ fn istio(
     }
 }
 
+/// Where a real run's relative paths point: a path in the plan (an HAProxy socket) is taken
+/// from the plan file's directory, and commands run in the directory the run was started in,
+/// wherever it is later resumed, rolled back or reaped (both kept in its journal).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Places {
+    pub plan_dir: Option<std::path::PathBuf>,
+    pub work_dir: Option<std::path::PathBuf>,
+}
+
+impl Places {
+    /// `path` as the plan means it: against the plan's directory when relative.
+    pub fn path(&self, path: &str) -> String {
+        match &self.plan_dir {
+            Some(dir) if std::path::Path::new(path).is_relative() => {
+                dir.join(path).display().to_string()
+            }
+            _ => path.to_string(),
+        }
+    }
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
     plan: &Plan,
     graph: &crate::graph::StepGraph,
     contexts: &serde_json::Value,
+    places: &Places,
 ) -> Result<Providers, Vec<String>> {
     let mut p = Providers {
         routers: BTreeMap::new(),
@@ -228,19 +253,23 @@ pub fn for_run(
         notifiers: BTreeMap::new(),
         github: BTreeMap::new(),
         notes: Vec::new(),
+        cwd: places.work_dir.clone(),
     };
     let mut missing = Vec::new();
     let sub = |s: &str| interpolate(s, contexts);
     for (name, provider) in &plan.providers {
         match provider {
             Provider::TrafficCommand(spec) => {
-                p.routers.insert(name.clone(), Arc::new(traffic::Command::new(spec.clone())));
+                p.routers.insert(name.clone(), Arc::new(traffic::Command::new(spec.clone(), p.cwd.clone())));
             }
             Provider::MetricsCommand(spec) => {
-                p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone())));
+                p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone(), p.cwd.clone())));
             }
             Provider::Haproxy(spec) => {
-                let spec = crate::plan::provider::Haproxy { socket: sub(&spec.socket), backend: sub(&spec.backend), ..spec.clone() };
+                // A unix socket's path is the plan's; `host:port` is not a path.
+                let socket = sub(&spec.socket);
+                let socket = if socket.contains(':') && !socket.starts_with('/') { socket } else { places.path(&socket) };
+                let spec = crate::plan::provider::Haproxy { socket, backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }
             Provider::GatewayApi(spec) => {

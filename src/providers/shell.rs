@@ -2,19 +2,25 @@
 //! and a failure that says which command, its exit status and the end of its stderr.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 /// How long a provider's command may take by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs `command` and returns its stdout, or why it failed.
+/// Runs `command` (in `cwd`, when given) and returns its stdout, or why it failed.
 pub async fn run(
     command: &str,
     env: &BTreeMap<String, String>,
     timeout: Duration,
+    cwd: Option<&Path>,
 ) -> Result<String, String> {
-    let child = tokio::process::Command::new("sh")
+    let mut sh = tokio::process::Command::new("sh");
+    if let Some(dir) = cwd {
+        sh.current_dir(dir);
+    }
+    let child = sh
         .arg("-c")
         .arg(command)
         .envs(env)
@@ -66,16 +72,16 @@ mod tests {
     async fn output_env_and_failures() {
         let env = BTreeMap::from([("ROLLGATE_X".to_string(), "42".to_string())]);
         assert_eq!(
-            run("echo $ROLLGATE_X", &env, DEFAULT_TIMEOUT)
+            run("echo $ROLLGATE_X", &env, DEFAULT_TIMEOUT, None)
                 .await
                 .unwrap(),
             "42\n"
         );
-        let e = run("echo oops >&2; exit 3", &env, DEFAULT_TIMEOUT)
+        let e = run("echo oops >&2; exit 3", &env, DEFAULT_TIMEOUT, None)
             .await
             .unwrap_err();
         assert!(e.contains("exit status: 3") && e.ends_with(": oops"), "{e}");
-        let e = run("sleep 5", &env, Duration::from_millis(100))
+        let e = run("sleep 5", &env, Duration::from_millis(100), None)
             .await
             .unwrap_err();
         assert!(e.contains("took longer"), "{e}");

@@ -284,6 +284,7 @@ impl RunContext {
                     command,
                     &env,
                     crate::providers::shell::DEFAULT_TIMEOUT,
+                    self.providers.cwd.as_deref(),
                 )
                 .await;
                 // The journal keeps the command as the plan wrote it: substituted, it may hold secrets.

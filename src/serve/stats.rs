@@ -82,6 +82,7 @@ mod tests {
                 concurrency: None,
                 environment: None,
                 host: None,
+                dir: None,
             },
             events: finished.into_iter().collect(),
             owned: Some(owned),

@@ -213,3 +213,60 @@ fn a_router_that_refuses_ends_the_run_loudly_with_its_own_code() {
         "HAProxy untouched"
     );
 }
+
+/// kill -9 at 25%, then `rollgate resume` from another directory: the plan's relative socket
+/// is the plan's (its directory's), not the resuming shell's, and the canary goes back to 0.
+#[test]
+fn killed_then_resumed_from_elsewhere_a_relative_socket_is_found_and_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("r")).unwrap();
+    let proxy = start(&dir.path().join("r"), Duration::ZERO);
+    wait_for(&proxy.socket);
+    let plan = "name: relative socket\nproviders:\n  edge: { kind: haproxy, socket: r/admin.sock, backend: app, stable: stable, canary: canary }\n  metrics: { kind: metrics-command, run: cat errors }\ninterval: 200ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nstrategy:\n  canary: { weights: [25, 100], observe: 30s }\n";
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(dir.path().join("errors"), "0.001").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+    cmd.args(["run", "plan.yaml", "--state-dir", "state", "--json"])
+        .current_dir(dir.path())
+        .env_remove("GITHUB_ACTIONS");
+    let (mut child, events) = crate::support::Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = router(&proxy.socket);
+    assert_eq!(rt().block_on(r.state()).unwrap().canary_weight, 25);
+    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .trim_end_matches(".jsonl")
+        .to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let resume = || {
+        Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(["resume", &run_id, "--state-dir"])
+            .arg(&state)
+            .current_dir(elsewhere.path())
+            .env_remove("GITHUB_ACTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = resume();
+    let text = crate::support::said(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let now = rt().block_on(r.state()).unwrap();
+    assert_eq!((now.canary_weight, now.servers["canary"]), (0, 0), "{text}");
+    // Nothing is left off, and saying so is the truth now.
+    let again = resume();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        crate::support::said(&again)
+    );
+}

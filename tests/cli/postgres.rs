@@ -20,6 +20,7 @@ fn header(id: &str) -> Header {
         concurrency: Some("g".into()),
         environment: None,
         host: None,
+        dir: None,
     }
 }
 

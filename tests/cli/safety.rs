@@ -34,7 +34,12 @@ fn a_run_after_an_unfinalized_promotion_refuses_to_start() {
     std::fs::write(dir.path().join("errors"), "0.001").unwrap();
     let out = run(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
-    assert_eq!(std::fs::read_to_string(dir.path().join("router")).unwrap().trim(), "100");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("router"))
+            .unwrap()
+            .trim(),
+        "100"
+    );
     // The next release fails at 10%: a rollback "to the state before the run" would be 100%.
     std::fs::write(dir.path().join("errors"), "0.08").unwrap();
     let out = run(dir.path());
@@ -45,5 +50,10 @@ fn a_run_after_an_unfinalized_promotion_refuses_to_start() {
         "{text}"
     );
     assert!(text.contains("nothing had moved"), "{text}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("router")).unwrap().trim(), "100");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("router"))
+            .unwrap()
+            .trim(),
+        "100"
+    );
 }

@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 
 pub struct Command {
     spec: MetricsCommand,
+    /// Where its command runs.
+    cwd: Option<std::path::PathBuf>,
 }
 
 impl Command {
-    pub fn new(spec: MetricsCommand) -> Command {
-        Command { spec }
+    pub fn new(spec: MetricsCommand, cwd: Option<std::path::PathBuf>) -> Command {
+        Command { spec, cwd }
     }
 }
 
@@ -72,9 +74,14 @@ impl Command {
             ("ROLLGATE_QUERY".to_string(), query.to_string()),
             ("ROLLGATE_TIME".to_string(), at.to_rfc3339()),
         ]);
-        shell::run(&self.spec.run, &env, shell::DEFAULT_TIMEOUT)
-            .await
-            .map_err(MetricsError)
+        shell::run(
+            &self.spec.run,
+            &env,
+            shell::DEFAULT_TIMEOUT,
+            self.cwd.as_deref(),
+        )
+        .await
+        .map_err(MetricsError)
     }
 }
 

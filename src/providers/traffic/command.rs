@@ -8,21 +8,29 @@ use crate::plan::provider::TrafficCommand;
 use crate::providers::shell;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 pub struct Command {
     spec: TrafficCommand,
+    /// Where its commands run.
+    cwd: Option<PathBuf>,
 }
 
 impl Command {
-    pub fn new(spec: TrafficCommand) -> Command {
-        Command { spec }
+    pub fn new(spec: TrafficCommand, cwd: Option<PathBuf>) -> Command {
+        Command { spec, cwd }
     }
 
     async fn set(&self, env: BTreeMap<String, String>) -> Result<(), TrafficError> {
-        shell::run(&self.spec.set, &env, shell::DEFAULT_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(TrafficError::transient)
+        shell::run(
+            &self.spec.set,
+            &env,
+            shell::DEFAULT_TIMEOUT,
+            self.cwd.as_deref(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(TrafficError::transient)
     }
 }
 
@@ -55,9 +63,14 @@ impl TrafficRouter for Command {
         let Some(get) = &self.spec.get else {
             return Ok(RouterState::default());
         };
-        let out = shell::run(get, &BTreeMap::new(), shell::DEFAULT_TIMEOUT)
-            .await
-            .map_err(TrafficError::transient)?;
+        let out = shell::run(
+            get,
+            &BTreeMap::new(),
+            shell::DEFAULT_TIMEOUT,
+            self.cwd.as_deref(),
+        )
+        .await
+        .map_err(TrafficError::transient)?;
         let w: u8 = out
             .trim()
             .parse()
@@ -109,17 +122,20 @@ mod tests {
             get: Some(format!("cat {}", f.display())),
             supports: vec![],
         };
-        let r = Command::new(spec);
+        let r = Command::new(spec, None);
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
         r.apply(&Route::Weight { percent: 25 }).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap().trim(), "25");
         r.restore(&RouterState::share(0)).await.unwrap();
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
-        let liar = Command::new(TrafficCommand {
-            set: "true".into(),
-            get: Some("echo 7".into()),
-            supports: vec![],
-        });
+        let liar = Command::new(
+            TrafficCommand {
+                set: "true".into(),
+                get: Some("echo 7".into()),
+                supports: vec![],
+            },
+            None,
+        );
         assert_eq!(
             liar.apply(&Route::Weight { percent: 25 })
                 .await
