@@ -4,7 +4,7 @@ use super::observe::{health_score, Group, Observation};
 use super::retry::Persistence;
 use super::{End, RunContext};
 use crate::analysis::threshold::Judged;
-use crate::event::{Decision, Event, Reason, StepStatus, Verdict};
+use crate::event::{Decision, Event, Mode, Reason, StepStatus, Verdict};
 use crate::event::{Route, RouterState};
 use crate::expr::eval::Status;
 use crate::graph::StepKind;
@@ -18,7 +18,8 @@ impl RunContext {
         let steps = async {
             // The last observation's verdicts, for the evaluation that follows it.
             let mut last: BTreeMap<String, Judged> = BTreeMap::new();
-            for n in self.chain(group) {
+            let chain = self.chain(group);
+            for (i, &n) in chain.iter().enumerate() {
                 if let Some(reason) = self.journal_failed() {
                     return End::Fail(reason);
                 }
@@ -32,8 +33,22 @@ impl RunContext {
                     step: node.id.clone(),
                     kind: node.kind.name(),
                 });
+                // The observation after a shift keeps judging the canary while it waits.
+                let watch = chain
+                    .get(i + 1)
+                    .and_then(|&next| match &self.graph.graph[next].kind {
+                        StepKind::Observe {
+                            interval, checks, ..
+                        } => Some((interval.0, checks.as_slice())),
+                        _ => None,
+                    });
                 let end = self
-                    .step(&node.id, node.phase.as_deref(), &node.kind, &mut last)
+                    .step(
+                        &node.id,
+                        (node.phase.as_deref(), watch),
+                        &node.kind,
+                        &mut last,
+                    )
                     .instrument(
                         tracing::info_span!("step", step = %node.id, kind = node.kind.name()),
                     )
@@ -83,7 +98,9 @@ impl RunContext {
                     router: Some(router.to_string()),
                     ..Reason::says(format!("cannot read router {router}: {e}"))
                 })?;
-            self.refuse_starting_above(router, &state)?;
+            if let Some(refused) = self.starting_above(router, &state) {
+                return Err(refused);
+            }
             // Journaled before the first shift, so a crashed run can still be put back.
             self.emit(Event::RouterCaptured {
                 router: router.to_string(),
@@ -122,10 +139,49 @@ impl RunContext {
         Ok(())
     }
 
-    /// Refuses a router that already sends the canary more than the plan's lowest forward
-    /// step before the run (a promoted rollout that was never finalized): rolling back to
-    /// that state would send traffic back onto the canary this run judged.
-    fn refuse_starting_above(&self, router: &str, state: &RouterState) -> Result<(), Reason> {
+    /// Shifts `router`; in a real run, while a canary that already takes traffic waits for
+    /// the router to take the shift, `watch`'s checks go on judging it every interval from
+    /// one interval on, and a failing one ends the shift (a router that is slow to answer
+    /// does not leave a bad canary unobserved).
+    async fn shift_watched(
+        &self,
+        id: &str,
+        router: &str,
+        route: &Route,
+        watch: Option<(std::time::Duration, &[String])>,
+    ) -> Result<(), Reason> {
+        let serving = self
+            .routers
+            .lock()
+            .expect("not poisoned")
+            .weight
+            .get(router)
+            .is_some_and(|w| *w > 0);
+        let Some((interval, checks)) = watch.filter(|_| serving && self.mode == Mode::Run) else {
+            return self.shift(router, route).await;
+        };
+        let judging = async {
+            self.clock.sleep(interval).await;
+            let forever = std::time::Duration::from_secs(u64::MAX / 4);
+            match self
+                .observe(id, forever, interval, checks, Group::Canary)
+                .await
+            {
+                Observation::Failed(reason) => reason,
+                Observation::Done(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            shifted = self.shift(router, route) => shifted,
+            reason = judging => Err(reason),
+        }
+    }
+
+    /// Why a router may not be started from: it already sends the canary more than the
+    /// plan's lowest forward step before the run (a promoted rollout that was never
+    /// finalized), and rolling back to that state would send traffic back onto the canary
+    /// this run judged.
+    fn starting_above(&self, router: &str, state: &RouterState) -> Option<Reason> {
         let rollback_group = self.graph.rollback.map(|n| self.graph.graph[n].group);
         let lowest = self
             .graph
@@ -141,29 +197,31 @@ impl RunContext {
             })
             .min();
         match lowest {
-            Some(lowest) if state.canary_weight > lowest => Err(Reason {
+            Some(lowest) if state.canary_weight > lowest => Some(Reason {
                 router: Some(router.to_string()),
                 ..Reason::says(format!(
                     "router {router} already sends the canary {}% before the run, more than this plan's first step ({lowest}%): an earlier rollout that was promoted and not finalized left it there (`rollgate history` lists it), and a rollback would send traffic back onto that canary. Finalize it (make the canary the new stable, the router back at 0%) or shift it back, then run again",
                     state.canary_weight
                 ))
             }),
-            _ => Ok(()),
+            _ => None,
         }
     }
 
     async fn step(
         &self,
         id: &str,
-        phase: Option<&str>,
+        (phase, watch): (Option<&str>, Option<(std::time::Duration, &[String])>),
         kind: &StepKind,
         last: &mut BTreeMap<String, Judged>,
     ) -> End {
         match kind {
-            StepKind::Shift { router, route } => match self.shift(router, route).await {
-                Ok(()) => End::Ok,
-                Err(r) => End::Fail(r),
-            },
+            StepKind::Shift { router, route } => {
+                match self.shift_watched(id, router, route, watch).await {
+                    Ok(()) => End::Ok,
+                    Err(r) => End::Fail(r),
+                }
+            }
             StepKind::Observe {
                 duration,
                 interval,

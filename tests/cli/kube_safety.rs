@@ -363,3 +363,123 @@ strategy:
     assert_eq!(now["http"][0], other, "{all:?}");
     assert_eq!(status.code(), Some(3), "{all:?}");
 }
+
+/// `openssl s_server` on loopback with a self-signed certificate: an API server whose CA the
+/// kubeconfig does not have.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_server() -> TlsServer {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (the README's test command installs it)");
+    assert!(made.status.success(), "{}", said(&made));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::rig::wait_for(
+        "openssl s_server to listen",
+        Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    TlsServer {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_kubeconfig_without_the_servers_ca_is_said_as_tls_verification() {
+    let server = tls_server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
+    std::fs::write(dir.path().join("errors"), "0.001").unwrap();
+    let kubeconfig = format!("apiVersion: v1\nkind: Config\nclusters:\n  - name: prod\n    cluster: {{ server: 'https://127.0.0.1:{}' }}\nusers:\n  - name: ci\n    user: {{ token: t }}\ncontexts:\n  - name: prod\n    context: {{ cluster: prod, user: ci, namespace: shop }}\ncurrent-context: prod\n", server.port);
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
+    let out = rollgate_run(dir.path()).output().unwrap();
+    let text = said(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("the Kubernetes API server's TLS certificate did not verify (invalid peer certificate: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("give kubeconfig cluster `prod` the CA that signed it (`certificate-authority-data` or `certificate-authority`)"),
+        "{text}"
+    );
+    assert!(!text.contains("retrying"), "{text}");
+}
+
+#[test]
+fn while_a_shift_waits_for_its_gateway_the_canary_is_still_judged() {
+    let (dir, api) = start(
+        two_split_rules(),
+        "0.001",
+        &PLAN.replace("timeout: 3s", "timeout: 20s"),
+    );
+    let (mut child, events) = watched(dir.path());
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
+    // The gateway stops answering; the shift to 50% waits for it, and the canary goes bad.
+    api.set_controller(Controller::Silent);
+    let waiting = events.wait_where("step-started", |e| e["step"] == "canary-50.shift");
+    std::fs::write(dir.path().join("errors"), "0.08").unwrap();
+    let rollback = events.wait_for("rollback-started");
+    api.set_controller(Controller::Accepts(Duration::from_millis(50)));
+    child.wait().unwrap();
+    let waited = rollback["t"].as_f64().unwrap() - waiting["t"].as_f64().unwrap();
+    assert!(waited < 3.0, "judged {waited} s into a 20 s wait");
+    assert_eq!(rollback["reason"]["check"], "error-rate", "{rollback}");
+    assert_eq!(
+        api.route("shop", "web")["spec"]["rules"][0],
+        two_split_rules()["rules"][0]
+    );
+}

@@ -57,3 +57,42 @@ fn a_run_after_an_unfinalized_promotion_refuses_to_start() {
         "100"
     );
 }
+
+#[test]
+fn a_dead_metric_source_is_said_once_per_cause_with_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let checks: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|c| format!("  {c}: {{ source: prom, canary: 'sum(rate({c}[1m]))', max: 1% }}\n"))
+        .collect();
+    let plan = format!("name: dead source\nproviders:\n  router: {{ kind: traffic-command, set: 'echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }}\n  prom: {{ kind: prometheus, url: 'http://127.0.0.1:1' }}\ninterval: 200ms\nchecks:\n{checks}strategy:\n  canary: {{ weights: [25, 100], observe: 1s }}\n");
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(dir.path().join("router"), "0").unwrap();
+    let out = run(dir.path());
+    let text = said(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    let journal = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("events.jsonl"))
+        .next()
+        .unwrap();
+    let journal = std::fs::read_to_string(journal).unwrap();
+    let finished: serde_json::Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "run-finished")
+        .unwrap();
+    let reason = finished["reason"]["message"].as_str().unwrap();
+    assert_eq!(reason.matches("Connection refused").count(), 1, "{reason}");
+    assert!(
+        reason.contains("(5 queries, checks a, b, c, d, e)"),
+        "{reason}"
+    );
+    assert_eq!(
+        text.matches("Connection refused").count(),
+        text.lines()
+            .filter(|l| l.contains("Connection refused"))
+            .count(),
+        "{text}"
+    );
+}

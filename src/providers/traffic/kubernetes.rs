@@ -351,12 +351,13 @@ fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(t) = c.downcast_ref::<rustls::Error>() {
             return Some(t.to_string());
         }
-        let inner = c
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<rustls::Error>());
-        if let Some(t) = inner {
-            return Some(t.to_string());
+        // An io::Error's `source` skips what it wraps (hyper-rustls wraps tokio-rustls' io
+        // error, which wraps rustls'), so what it holds is looked into instead.
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner);
+                continue;
+            }
         }
         cause = c.source();
     }
