@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const PLAN: &str = "name: web gateway canary
+/// Shared with the safety tests (`kube_safety`).
+pub const PLAN: &str = "name: web gateway canary
 providers:
   gw: { kind: gateway-api, routes: [{ name: web }], stable: web-stable, canary: web-canary, timeout: 3s }
   metrics: { kind: metrics-command, run: cat errors }

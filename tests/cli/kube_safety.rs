@@ -11,16 +11,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
-const PLAN: &str = "name: web gateway canary
-providers:
-  gw: { kind: gateway-api, routes: [{ name: web }], stable: web-stable, canary: web-canary, timeout: 3s }
-  metrics: { kind: metrics-command, run: cat errors }
-interval: 200ms
-checks:
-  error-rate: { source: metrics, canary: errors, max: 1% }
-strategy:
-  canary: { weights: [25, 50, 100], observe: 1s }
-";
+use crate::gateway::PLAN;
 
 /// A route with two split rules, one named and one not, each with its own weights.
 fn two_split_rules() -> Value {

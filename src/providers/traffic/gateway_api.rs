@@ -161,13 +161,10 @@ impl TrafficRouter for GatewayApi {
         split::by_identity(state)?;
         let missed = Missed::default();
         self.write_all(|data, what, splits| {
-            for s in splits {
-                if let Some(r) = state.rule(what, &s.identity) {
-                    set_weight(data, s, s.stable, r.stable);
-                    set_weight(data, s, s.canary, r.canary);
-                }
-            }
-            missed.note(what, split::unfound(state, what, splits));
+            split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                set_weight(data, s, s.stable, stable);
+                set_weight(data, s, s.canary, canary);
+            });
             Ok(Vec::new())
         })
         .await?;

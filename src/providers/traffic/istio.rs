@@ -183,13 +183,10 @@ impl TrafficRouter for Istio {
         split::by_identity(state)?;
         let missed = Missed::default();
         self.write(|vs, what, splits| {
-            for s in splits {
-                if let Some(r) = state.rule(what, &s.identity) {
-                    set_weight(vs, s, s.stable, r.stable);
-                    set_weight(vs, s, s.canary, r.canary);
-                }
-            }
-            missed.note(what, split::unfound(state, what, splits));
+            split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                set_weight(vs, s, s.stable, stable);
+                set_weight(vs, s, s.canary, canary);
+            });
             Ok(Vec::new())
         })
         .await?;

@@ -56,7 +56,7 @@ pub fn share(stable: u32, canary: u32) -> u8 {
 }
 
 /// What a restore of `object` could not find: the captured rules none of `found` is.
-pub fn unfound(state: &RouterState, object: &str, found: &[Split]) -> Vec<String> {
+fn unfound(state: &RouterState, object: &str, found: &[Split]) -> Vec<String> {
     state
         .rules
         .iter()
@@ -70,6 +70,24 @@ pub fn unfound(state: &RouterState, object: &str, found: &[Split]) -> Vec<String
             )
         })
         .collect()
+}
+
+/// Sets every rule of `object` that `state` captured back to its captured weights with `set`
+/// (given the rule as found now, stable's and canary's weights), and notes in `missed` the
+/// captured rules none of `splits` is.
+pub fn put_back(
+    state: &RouterState,
+    object: &str,
+    splits: &[Split],
+    missed: &Missed,
+    mut set: impl FnMut(&Split, u32, u32),
+) {
+    for s in splits {
+        if let Some(r) = state.rule(object, &s.identity) {
+            set(s, r.stable, r.canary);
+        }
+    }
+    missed.note(object, unfound(state, object, splits));
 }
 
 /// Refuses a state captured by position (an older rollgate's `servers` keys), which cannot
