@@ -474,3 +474,48 @@ fn while_a_shift_waits_for_its_gateway_the_canary_is_still_judged() {
         two_split_rules()["rules"][0]
     );
 }
+
+#[test]
+fn an_istio_users_mirror_and_route_named_like_rollgates_survive_promotion_and_rollback() {
+    let plan = "name: checkout istio canary
+providers:
+  mesh: { kind: istio, virtual-service: checkout, routes: [primary], stable: { host: checkout, subset: stable }, canary: { host: checkout, subset: canary }, timeout: 3s }
+  metrics: { kind: metrics-command, run: cat errors }
+interval: 200ms
+checks:
+  error-rate: { source: metrics, canary: errors, max: 1% }
+strategy:
+  canary: { weights: [25, 100], observe: 600ms }
+";
+    let d = |subset: &str, w: u64| json!({ "destination": { "host": "checkout", "subset": subset }, "weight": w });
+    let theirs = json!({
+        "hosts": ["checkout"],
+        "http": [
+            { "name": "rollgate-canary", "match": [{ "uri": { "prefix": "/legacy" } }], "route": [{ "destination": { "host": "legacy" } }] },
+            { "name": "primary", "mirror": { "host": "checkout", "subset": "canary" }, "mirrorPercentage": { "value": 5.0 },
+              "route": [d("stable", 100), d("canary", 0)] }
+        ]
+    });
+    for (errors, code) in [("0.001", 0), ("0.08", 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+        std::fs::write(dir.path().join("errors"), errors).unwrap();
+        let api = KubeApi::start(Controller::Accepts(Duration::from_millis(50)));
+        api.put_istio(
+            "virtualservices",
+            "VirtualService",
+            "prod",
+            "checkout",
+            theirs.clone(),
+        );
+        api.kubeconfig(dir.path(), "prod");
+        let out = rollgate_run(dir.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", said(&out));
+        let mut expected = theirs.clone();
+        if code == 0 {
+            expected["http"][1]["route"] = json!([d("stable", 0), d("canary", 100)]);
+        }
+        let vs = api.object("virtualservices", "prod", "checkout");
+        assert_eq!(vs["spec"], expected, "{}", said(&out));
+    }
+}
