@@ -40,6 +40,17 @@ pub struct RuleIdentity {
     pub occurrence: u32,
 }
 
+impl RuleWeights {
+    /// The canary's share of the rule's two weights, in percent.
+    pub fn share(&self) -> u8 {
+        let total = u64::from(self.stable) + u64::from(self.canary);
+        if total == 0 {
+            return 0;
+        }
+        ((u64::from(self.canary) * 100 + total / 2) / total) as u8
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -72,6 +83,17 @@ impl RouterState {
             canary_weight,
             ..RouterState::default()
         }
+    }
+
+    /// The largest share any part of the router sends the canary: its split rules' highest,
+    /// or its share.
+    pub fn highest_share(&self) -> u8 {
+        self.rules
+            .iter()
+            .map(RuleWeights::share)
+            .max()
+            .unwrap_or(self.canary_weight)
+            .max(self.canary_weight)
     }
 
     /// The captured rule `rule` of `object`, if this state has it.

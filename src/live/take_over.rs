@@ -97,7 +97,13 @@ pub async fn take_over(
             .parent()
             .map(std::path::Path::to_path_buf)
             .filter(|_| record.header.plan_source.is_none()),
-        work_dir: record.header.dir.as_ref().map(std::path::PathBuf::from),
+        // Gone on this machine, commands run where this process does rather than not at all.
+        work_dir: record
+            .header
+            .dir
+            .as_ref()
+            .map(std::path::PathBuf::from)
+            .filter(|d| d.is_dir()),
     };
     let providers =
         crate::providers::for_run(&v.plan, &graph, &contexts, &places).map_err(|missing| {

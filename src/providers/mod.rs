@@ -229,7 +229,8 @@ pub struct Places {
 impl Places {
     /// `path` as the plan means it: against the plan's directory when relative.
     pub fn path(&self, path: &str) -> String {
-        match &self.plan_dir {
+        // A plan sent as text has no directory of its own: the run's is the next best.
+        match self.plan_dir.as_ref().or(self.work_dir.as_ref()) {
             Some(dir) if std::path::Path::new(path).is_relative() => {
                 dir.join(path).display().to_string()
             }

@@ -246,6 +246,11 @@ impl RunContext {
     /// when it is back, else why not. What was read is journaled (`router-checked`).
     async fn back_at(&self, name: &str, before: &RouterState) -> Option<String> {
         let router = &self.providers.routers[name];
+        // A router that cannot be read back (a command router without `get`) is put back
+        // every time; its last weight set is what `status` goes by.
+        if !router.readable() {
+            return self.restore(name).await.err().map(|r| r.message);
+        }
         let read = || async {
             self.retrying(name, Persistence::Shift, || router.state())
                 .await
@@ -256,20 +261,25 @@ impl RunContext {
             Ok(off) if off.is_empty() => Vec::new(),
             Ok(_) => match self.restore(name).await {
                 Err(r) => {
-                    // What the failed restore left is still worth saying.
-                    let left = read().await.unwrap_or_default();
+                    // What the failed restore left is still worth saying; unread, it is
+                    // not taken for back.
+                    let left = read().await.unwrap_or_else(|e| vec![e]);
                     self.emit(Event::RouterChecked {
                         router: name.into(),
-                        off: left,
+                        off: if left.is_empty() {
+                            vec![r.message.clone()]
+                        } else {
+                            left
+                        },
                     });
                     return Some(r.message);
                 }
                 Ok(()) => match read().await {
                     Ok(off) => off,
-                    Err(e) => return Some(e),
+                    Err(e) => vec![e],
                 },
             },
-            Err(e) => return Some(e),
+            Err(e) => vec![e],
         };
         self.emit(Event::RouterChecked {
             router: name.into(),

@@ -173,7 +173,16 @@ impl RunContext {
         };
         tokio::select! {
             shifted = self.shift(router, route) => shifted,
-            reason = judging => Err(reason),
+            reason = judging => {
+                // The write cut short may have landed: the rollback plans from the higher.
+                if let Route::Weight { percent } = route {
+                    let mut routers = self.routers.lock().expect("not poisoned");
+                    if let Some(w) = routers.weight.get_mut(router) {
+                        *w = (*w).max(*percent);
+                    }
+                }
+                Err(reason)
+            }
         }
     }
 
@@ -197,11 +206,11 @@ impl RunContext {
             })
             .min();
         match lowest {
-            Some(lowest) if state.canary_weight > lowest => Some(Reason {
+            Some(lowest) if state.highest_share() > lowest => Some(Reason {
                 router: Some(router.to_string()),
                 ..Reason::says(format!(
                     "router {router} already sends the canary {}% before the run, more than this plan's first step ({lowest}%): an earlier rollout that was promoted and not finalized left it there (`rollgate history` lists it), and a rollback would send traffic back onto that canary. Finalize it (make the canary the new stable, the router back at 0%) or shift it back, then run again",
-                    state.canary_weight
+                    state.highest_share()
                 ))
             }),
             _ => None,

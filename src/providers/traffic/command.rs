@@ -106,6 +106,10 @@ impl TrafficRouter for Command {
         })
         .await
     }
+
+    fn readable(&self) -> bool {
+        self.spec.get.is_some()
+    }
 }
 
 #[cfg(test)]

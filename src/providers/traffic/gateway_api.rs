@@ -66,19 +66,23 @@ impl GatewayApi {
         Ok(splits)
     }
 
-    /// Takes out what rollgate's earlier writes added, as the route's annotation lists it.
-    fn strip(&self, route: &mut Value, ns: &str) {
-        strip(route, &self.spec.stable, &self.spec.canary, ns);
+    /// Takes out what rollgate's earlier writes added, as the route's annotation lists it;
+    /// what it could not.
+    fn strip(&self, route: &mut Value, ns: &str) -> Vec<Value> {
+        strip(route, &self.spec.stable, &self.spec.canary, ns)
     }
 
     /// Writes every route, once rollgate's own additions are taken out, with `change` (given
     /// the route's name for messages and its split rules, returning what it added), and waits
-    /// until every parent gateway accepts each.
+    /// until every parent gateway accepts each. Returns what rollgate had added and could not
+    /// take out (kept in the annotation), said.
     async fn write_all(
         &self,
         change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
-    ) -> Result<(), TrafficError> {
+    ) -> Result<Vec<String>, TrafficError> {
         let started = tokio::time::Instant::now();
+        // By route: a write re-applied after a conflict says it again.
+        let left = std::sync::Mutex::new(std::collections::BTreeMap::new());
         for route in &self.spec.routes {
             let resource = self.resource(route);
             let written = self
@@ -86,9 +90,15 @@ impl GatewayApi {
                 .edit(
                     &resource,
                     |data, ns, what| {
-                        self.strip(data, ns);
+                        let mut added = self.strip(data, ns);
+                        let kept = added.iter().map(|a| {
+                            format!("{what}: rollgate's {a}, in a rule that changed since")
+                        });
+                        left.lock()
+                            .expect("not poisoned")
+                            .insert(what.to_string(), kept.collect::<Vec<_>>());
                         let splits = self.splits(data, ns, what)?;
-                        let added = change(data, what, &splits)?;
+                        added.extend(change(data, what, &splits)?);
                         added::write(data, &added);
                         Ok(())
                     },
@@ -106,7 +116,8 @@ impl GatewayApi {
                 )
                 .await?;
         }
-        Ok(())
+        let left = left.into_inner().expect("not poisoned");
+        Ok(left.into_values().flatten().collect())
     }
 }
 
@@ -117,7 +128,7 @@ impl TrafficRouter for GatewayApi {
         for route in &self.spec.routes {
             let (mut data, ns, what) = self.kube.get(&self.resource(route)).await?;
             // What an earlier run added is not the route's own state.
-            self.strip(&mut data, &ns);
+            let _ = self.strip(&mut data, &ns);
             for s in self.splits(&data, &ns, &what)? {
                 let (stable, canary) = (weight(&data, &s, s.stable), weight(&data, &s, s.canary));
                 split::capture(&mut state, &what, &s, stable, canary);
@@ -138,36 +149,39 @@ impl TrafficRouter for GatewayApi {
                     Ok(Vec::new())
                 })
                 .await
+                .map(|_| ())
             }
-            Route::Mirror { percent } => {
-                self.write_all(|data, _, splits| {
+            Route::Mirror { percent } => self
+                .write_all(|data, _, splits| {
                     Ok(splits
                         .iter()
                         .map(|s| add_mirror(data, s, *percent))
                         .collect())
                 })
                 .await
-            }
-            Route::HeaderMatch { header, value } => {
-                self.write_all(|data, _, splits| {
+                .map(|_| ()),
+            Route::HeaderMatch { header, value } => self
+                .write_all(|data, _, splits| {
                     Ok(vec![add_header_rule(data, &splits[0], header, value)])
                 })
                 .await
-            }
+                .map(|_| ()),
         }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         split::by_identity(state)?;
         let missed = Missed::default();
-        self.write_all(|data, what, splits| {
-            split::put_back(state, what, splits, &missed, |s, stable, canary| {
-                set_weight(data, s, s.stable, stable);
-                set_weight(data, s, s.canary, canary);
-            });
-            Ok(Vec::new())
-        })
-        .await?;
+        let left = self
+            .write_all(|data, what, splits| {
+                split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                    set_weight(data, s, s.stable, stable);
+                    set_weight(data, s, s.canary, canary);
+                });
+                Ok(Vec::new())
+            })
+            .await?;
+        missed.note("added", left);
         missed.into_result()
     }
 
@@ -177,10 +191,12 @@ impl TrafficRouter for GatewayApi {
 }
 
 /// Takes out what the route's annotation says rollgate added: its own rule (by the name it
-/// gave it) and the mirror filters it put in split rules (one filter equal to each).
-fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) {
+/// gave it) and the mirror filters it put in split rules (one filter equal to each). Returns
+/// what it could not take out (a mirror in a rule another writer changed), still rollgate's.
+fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) -> Vec<Value> {
     let listed = added::read(route);
     added::write(route, &[]);
+    let mut kept = Vec::new();
     for a in &listed {
         if let Some(name) = a["rule"].as_str() {
             if let Some(rules) = route
@@ -200,6 +216,7 @@ fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) {
         };
         let splits = split_rules(route, stable, canary, ns);
         let Some(s) = splits.iter().find(|s| s.identity == identity) else {
+            kept.push(a.clone());
             continue;
         };
         let rule = &mut route["spec"]["rules"][s.at];
@@ -215,6 +232,7 @@ fn strip(route: &mut Value, stable: &Backend, canary: &Backend, ns: &str) {
                 .remove("filters");
         }
     }
+    kept
 }
 
 /// Mirrors `percent` of a split rule's requests to its canary backend; what it added.
@@ -386,7 +404,8 @@ fn set_weight(route: &mut Value, s: &Split, backend: usize, weight: u32) {
 
 /// Whether every parent accepts `generation` of the route: `Ok(false)` while one has not yet
 /// reported on it (or reports it `Pending`), refused with the parent, condition and message
-/// when one rejects it: a rejected generation stays rejected, so it is not retried.
+/// when one does not accept it (a rejected generation stays rejected, so it is not retried),
+/// and transient while a backend it refers to does not resolve.
 fn in_force(route: &Value, generation: i64) -> Result<bool, TrafficError> {
     let parents = route
         .pointer("/status/parents")
@@ -418,12 +437,17 @@ fn in_force(route: &Value, generation: i64) -> Result<bool, TrafficError> {
                 continue;
             }
             if c["status"] != "True" {
-                return Err(TrafficError::refused(format!(
+                let said = format!(
                     "gateway `{name}` reports {wanted}={} ({}): {}",
                     c["status"].as_str().unwrap_or("?"),
                     c["reason"].as_str().unwrap_or("no reason"),
                     c["message"].as_str().unwrap_or("no message")
-                )));
+                );
+                // A rejected route stays rejected; a backend not found yet may appear.
+                return Err(match wanted {
+                    "Accepted" => TrafficError::refused(said),
+                    _ => TrafficError::transient(said),
+                });
             }
         }
     }
@@ -583,6 +607,26 @@ mod tests {
         );
         assert_eq!(splits(&matched).len(), 2);
         assert_eq!(stripped(&matched), before);
+    }
+
+    #[test]
+    fn a_mirror_in_a_rule_another_writer_changed_is_kept_listed_not_forgotten() {
+        let before = route();
+        let found = splits(&before);
+        let mut mirrored = before.clone();
+        let added = add_mirror(&mut mirrored, &found[0], 100);
+        added::write(&mut mirrored, std::slice::from_ref(&added));
+        mirrored["spec"]["rules"][0]["matches"][0]["path"]["value"] = json!("/v2");
+        let s = spec(SPEC);
+        let kept = strip(&mut mirrored, &s.stable, &s.canary, "shop");
+        assert_eq!(kept, [added]);
+        assert_eq!(
+            mirrored["spec"]["rules"][0]["filters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

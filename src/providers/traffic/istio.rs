@@ -106,17 +106,23 @@ impl Istio {
     async fn write(
         &self,
         change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
-    ) -> Result<(), TrafficError> {
+    ) -> Result<Vec<String>, TrafficError> {
         let started = tokio::time::Instant::now();
         let resource = self.resource();
+        // What rollgate had added and could not take out, said (the last attempt's).
+        let left = std::sync::Mutex::new(Vec::new());
         let written = self
             .kube
             .edit(
                 &resource,
                 |data, _, what| {
-                    strip(data, &self.spec);
+                    let mut added = strip(data, &self.spec);
+                    *left.lock().expect("not poisoned") = added
+                        .iter()
+                        .map(|a| format!("{what}: rollgate's {a}, on a route that changed since"))
+                        .collect();
                     let splits = self.splits(data, what)?;
-                    let added = change(data, what, &splits)?;
+                    added.extend(change(data, what, &splits)?);
                     added::write(data, &added);
                     Ok(())
                 },
@@ -132,7 +138,8 @@ impl Istio {
                 &not_taken,
                 |vs| observed(vs, generation),
             )
-            .await
+            .await?;
+        Ok(left.into_inner().expect("not poisoned"))
     }
 }
 
@@ -142,7 +149,7 @@ impl TrafficRouter for Istio {
         self.check_subsets().await?;
         let (mut vs, _, what) = self.kube.get(&self.resource()).await?;
         // What an earlier run added is not the VirtualService's own state.
-        strip(&mut vs, &self.spec);
+        let _ = strip(&mut vs, &self.spec);
         let mut state = RouterState::default();
         for s in self.splits(&vs, &what)? {
             let (stable, canary) = (weight(&vs, &s, s.stable), weight(&vs, &s, s.canary));
@@ -163,33 +170,32 @@ impl TrafficRouter for Istio {
                     Ok(Vec::new())
                 })
                 .await
+                .map(|_| ())
             }
-            Route::Mirror { percent } => {
-                self.write(|vs, _, splits| {
-                    splits.iter().map(|s| add_mirror(vs, s, *percent)).collect()
-                })
+            Route::Mirror { percent } => self
+                .write(|vs, _, splits| splits.iter().map(|s| add_mirror(vs, s, *percent)).collect())
                 .await
-            }
-            Route::HeaderMatch { header, value } => {
-                self.write(|vs, _, splits| {
-                    Ok(vec![add_header_route(vs, &splits[0], header, value)])
-                })
+                .map(|_| ()),
+            Route::HeaderMatch { header, value } => self
+                .write(|vs, _, splits| Ok(vec![add_header_route(vs, &splits[0], header, value)]))
                 .await
-            }
+                .map(|_| ()),
         }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         split::by_identity(state)?;
         let missed = Missed::default();
-        self.write(|vs, what, splits| {
-            split::put_back(state, what, splits, &missed, |s, stable, canary| {
-                set_weight(vs, s, s.stable, stable);
-                set_weight(vs, s, s.canary, canary);
-            });
-            Ok(Vec::new())
-        })
-        .await?;
+        let left = self
+            .write(|vs, what, splits| {
+                split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                    set_weight(vs, s, s.stable, stable);
+                    set_weight(vs, s, s.canary, canary);
+                });
+                Ok(Vec::new())
+            })
+            .await?;
+        missed.note("added", left);
         missed.into_result()
     }
 
@@ -199,10 +205,12 @@ impl TrafficRouter for Istio {
 }
 
 /// Takes out what the VirtualService's annotation says rollgate added: its own route (by the
-/// name it gave it) and the mirrors it put on split routes.
-fn strip(vs: &mut Value, spec: &Spec) {
+/// name it gave it) and the mirrors it put on split routes. Returns what it could not take out
+/// (a mirror on a route another writer changed), still rollgate's.
+fn strip(vs: &mut Value, spec: &Spec) -> Vec<Value> {
     let listed = added::read(vs);
     added::write(vs, &[]);
+    let mut kept = Vec::new();
     for a in &listed {
         if let Some(name) = a["route"].as_str() {
             if let Some(http) = vs.pointer_mut("/spec/http").and_then(Value::as_array_mut) {
@@ -218,6 +226,7 @@ fn strip(vs: &mut Value, spec: &Spec) {
         };
         let found = split_routes(vs, spec).unwrap_or_default();
         let Some(s) = found.iter().find(|s| s.identity == identity) else {
+            kept.push(a.clone());
             continue;
         };
         if let Some(h) = vs["spec"]["http"][s.at].as_object_mut() {
@@ -225,6 +234,7 @@ fn strip(vs: &mut Value, spec: &Spec) {
             h.remove("mirrorPercentage");
         }
     }
+    kept
 }
 
 /// Mirrors `percent` of a split route's requests to its canary destination; what it added.

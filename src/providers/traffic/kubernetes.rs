@@ -302,7 +302,7 @@ fn whose(context: Option<&str>) -> (String, String) {
 
 impl Connected {
     /// A Kubernetes API error, said so a person can act on it; transient only where a retry
-    /// can help (the server unreachable or failing, 409, 429).
+    /// can help (the server unreachable or failing, 408, 409, 429).
     fn error(&self, e: kube::Error, verb: &str, r: &Resource, ns: &str) -> TrafficError {
         let (kind, name, group, plural) = (r.kind, &r.name, r.group, r.plural);
         let verbs = if r.writes { "get,update" } else { "get" };
@@ -320,7 +320,7 @@ impl Connected {
                 s.message,
                 verbs.replace(',', "` and `"),
             )),
-            kube::Error::Api(s) if s.code == 409 || s.code == 429 || s.code >= 500 => {
+            kube::Error::Api(s) if matches!(s.code, 408 | 409 | 429) || s.code >= 500 => {
                 TrafficError::transient(format!(
                     "{kind} {ns}/{name}: {verb} failed: {} ({} {})",
                     s.message, s.code, s.reason

@@ -65,4 +65,9 @@ pub trait TrafficRouter: Send + Sync {
     fn timeout(&self) -> Option<Duration> {
         None
     }
+    /// Whether [`TrafficRouter::state`] reads the router (a command router without `get`
+    /// cannot: it takes the split to be all on stable).
+    fn readable(&self) -> bool {
+        true
+    }
 }

@@ -4,6 +4,7 @@
 
 use super::TrafficError;
 use crate::event::{RouterState, RuleIdentity, RuleWeights};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// A rule that sends traffic to both stable and canary: where it sits now, where its two
@@ -35,24 +36,16 @@ pub fn number(splits: &mut [Split]) {
 
 /// Records a split rule's two weights in `state`; the first rule recorded gives its share.
 pub fn capture(state: &mut RouterState, object: &str, split: &Split, stable: u32, canary: u32) {
-    if state.rules.is_empty() {
-        state.canary_weight = share(stable, canary);
-    }
-    state.rules.push(RuleWeights {
+    let rule = RuleWeights {
         object: object.to_string(),
         rule: split.identity.clone(),
         stable,
         canary,
-    });
-}
-
-/// The canary's share of two weights, in percent.
-pub fn share(stable: u32, canary: u32) -> u8 {
-    let total = u64::from(stable) + u64::from(canary);
-    if total == 0 {
-        return 0;
+    };
+    if state.rules.is_empty() {
+        state.canary_weight = rule.share();
     }
-    ((u64::from(canary) * 100 + total / 2) / total) as u8
+    state.rules.push(rule);
 }
 
 /// What a restore of `object` could not find: the captured rules none of `found` is.
@@ -109,18 +102,25 @@ pub fn by_identity(state: &RouterState) -> Result<(), TrafficError> {
 
 /// What a restore missed, gathered across its writes, said as one refusal.
 #[derive(Default)]
-pub struct Missed(Mutex<Vec<String>>);
+pub struct Missed(Mutex<BTreeMap<String, Vec<String>>>);
 
 impl Missed {
     /// Replaces what `object`'s latest write attempt missed (a write may be re-applied).
     pub fn note(&self, object: &str, missed: Vec<String>) {
-        let mut all = self.0.lock().expect("not poisoned");
-        all.retain(|m| !m.starts_with(object));
-        all.extend(missed);
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(object.to_string(), missed);
     }
 
     pub fn into_result(self) -> Result<(), TrafficError> {
-        let missed = self.0.into_inner().expect("not poisoned");
+        let missed: Vec<String> = self
+            .0
+            .into_inner()
+            .expect("not poisoned")
+            .into_values()
+            .flatten()
+            .collect();
         if missed.is_empty() {
             return Ok(());
         }
@@ -164,6 +164,6 @@ mod tests {
         assert_eq!(state.canary_weight, 10);
         assert!(unfound(&state, "HTTPRoute a/b", &s).is_empty());
         assert_eq!(unfound(&state, "HTTPRoute a/b", &s[..2]).len(), 1);
-        assert_eq!((share(1, 1), share(0, 0), share(3, 1)), (50, 0, 25));
+        assert_eq!(state.highest_share(), 50);
     }
 }
