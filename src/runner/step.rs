@@ -1,7 +1,7 @@
 //! Executing one group's steps in order, and each step by its kind.
 
 use super::observe::{health_score, Group, Observation};
-use super::retry::Persistence;
+use super::retry::{Persistence, Stopped};
 use super::{End, RunContext};
 use crate::analysis::threshold::Judged;
 use crate::event::{Decision, Event, Mode, Reason, StepStatus, Verdict};
@@ -112,14 +112,16 @@ impl RunContext {
                 .insert(router.to_string(), state.canary_weight);
             routers.captured.insert(router.to_string(), state);
         }
-        self.may_write_routers(false).await?;
         self.sync_journal();
         let writing = self.clock.elapsed();
-        self.retrying(router, Persistence::Shift, || r.apply(route))
+        self.writing(router, Persistence::Shift, false, || r.apply(route))
             .await
-            .map_err(|e| Reason {
-                router: Some(router.to_string()),
-                ..Reason::says(format!("router {router} refused {}: {e}", route))
+            .map_err(|stopped| match stopped {
+                Stopped::Lost(why) => why,
+                Stopped::Router(e) => Reason {
+                    router: Some(router.to_string()),
+                    ..Reason::says(format!("router {router} refused {}: {e}", route))
+                },
             })?;
         let from = {
             let mut routers = self.routers.lock().expect("not poisoned");
@@ -410,12 +412,14 @@ impl RunContext {
             .cloned();
         let Some(state) = captured else { return Ok(()) };
         let r = &self.providers.routers[router];
-        self.may_write_routers(true).await?;
         self.sync_journal();
         let writing = self.clock.elapsed();
-        self.retrying(router, Persistence::Restore, || r.restore(&state))
+        self.writing(router, Persistence::Restore, true, || r.restore(&state))
             .await
-            .map_err(|e| Reason::says(format!("cannot restore router {router}: {e}")))?;
+            .map_err(|stopped| match stopped {
+                Stopped::Lost(why) => why,
+                Stopped::Router(e) => Reason::says(format!("cannot restore router {router}: {e}")),
+            })?;
         let from = self
             .routers
             .lock()

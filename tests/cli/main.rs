@@ -9,6 +9,7 @@ mod decisions;
 mod dry_run;
 mod editor;
 mod endings;
+mod fault_proxy;
 mod gateway;
 mod github;
 mod github_api;

@@ -194,12 +194,12 @@ fn both_stores_keep_runs_decisions_and_locks_the_same_way() {
     // Migrated once, to the version this rollgate writes; opening again changes nothing.
     assert_eq!(
         cluster.sql("contract", "SELECT max(version) FROM rollgate_schema"),
-        "2"
+        "3"
     );
     drop(rollgate::journal::open(&url, Default::default()).unwrap());
     assert_eq!(
         cluster.sql("contract", "SELECT count(*) FROM rollgate_schema"),
-        "2"
+        "3"
     );
     // A newer rollgate's schema is refused, saying so.
     cluster.sql("contract", "INSERT INTO rollgate_schema VALUES (99)");
@@ -644,4 +644,105 @@ fn a_database_gone_past_the_plans_bound_rolls_back_loudly_and_prints_what_it_cou
         text.contains(r#""event":"run-finished","outcome":"rolled-back""#),
         "{text}"
     );
+}
+
+/// The group lock belongs to whoever drives the run: an owner that lost its run to another
+/// process, woken and exiting, does not free the group the other now holds.
+#[test]
+fn a_lock_survives_the_exit_of_the_owner_that_lost_its_run() {
+    let cluster = Cluster::start();
+    let plan = format!("{GATED}resume: continue\n");
+    let (url, work, mut run, _events) = started(&cluster, "lockfence", &plan, "gate-waiting");
+    signal(&run, "-STOP");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // The reaper carries the run on (`resume: continue`): it waits at the gate again.
+    let mut reaper = short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+        .args(["reap", "--state", &url])
+        .current_dir(work.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reaper_pid = reaper.id().to_string();
+    crate::rig::wait_for(
+        "the reaper to take the group's lock",
+        std::time::Duration::from_secs(15),
+        || cluster.sql("lockfence", "SELECT pid FROM rollgate_locks") == reaper_pid,
+    );
+    signal(&run, "-CONT");
+    let _ = run.wait().unwrap();
+    assert_eq!(
+        cluster.sql("lockfence", "SELECT pid FROM rollgate_locks"),
+        reaper_pid,
+        "the old owner freed the group the reaper holds"
+    );
+    // So a second run of the group is refused while the reaper drives the first.
+    let (code, out, err) = rollgate_in(work.path(), &["run", "plan.yaml", "--state", &url]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("held"), "{out}{err}");
+    let _ = reaper.kill();
+    let _ = reaper.wait();
+}
+
+/// A plan whose router logs every write with its writer's pid and fails (slowly) at 50%.
+const FLAKY_AT_50: &str = "name: flaky\nproviders:\n  router: { kind: traffic-command, set: 'echo \"$PPID $ROLLGATE_CANARY_WEIGHT\" >> writes; if [ $ROLLGATE_CANARY_WEIGHT = 50 ]; then sleep 0.7; exit 1; fi; echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nphases:\n  - { name: canary-25, weight: 25, observe: 300ms }\n  - { name: canary-50, weight: 50, observe: 300ms }\n  - { name: full, weight: 100 }\n";
+
+/// Every write the witness router logged: (writer's pid, weight).
+fn witnessed(dir: &Path) -> Vec<(String, String)> {
+    writes(dir)
+        .iter()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(pid, w)| (pid.to_string(), w.to_string()))
+        .collect()
+}
+
+/// An owner cut off from its database while it retries a failing shift is taken over; it
+/// must not send that shift again once the taker has put the router back.
+#[test]
+fn an_owner_cut_off_mid_retry_writes_nothing_after_the_takeover() {
+    let cluster = Cluster::start();
+    let direct = cluster.database("midretry");
+    let (proxy, through) = crate::fault_proxy::FaultProxy::before(&direct);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("plan.yaml"), FLAKY_AT_50).unwrap();
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
+    let (mut run, _events) = crate::support::Events::spawn(
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+            .args(["run", "plan.yaml", "--json", "--state", &through])
+            .current_dir(work.path()),
+    );
+    let owner = run.id().to_string();
+    crate::rig::wait_for(
+        "the first attempt at 50%",
+        std::time::Duration::from_secs(15),
+        || witnessed(work.path()).iter().any(|(_, w)| w == "50"),
+    );
+    proxy.set(crate::fault_proxy::Fault::Drop);
+    // The reaper reaches the database; once the owner's lease runs out it puts 0 back.
+    let reaped = loop {
+        let (code, out, err) = rollgate_in(work.path(), &["reap", "--state", &direct]);
+        assert_eq!(code, 0, "{out}{err}");
+        if err.contains("taking over run ") {
+            break witnessed(work.path());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let restored = reaped
+        .iter()
+        .rposition(|(pid, w)| *pid != owner && w == "0")
+        .expect("the reaper put the router back");
+    // Longer than the owner's retries would take.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let after: Vec<_> = witnessed(work.path())
+        .into_iter()
+        .skip(restored + 1)
+        .filter(|(pid, _)| *pid == owner)
+        .collect();
+    assert!(
+        after.is_empty(),
+        "the old owner wrote after the takeover: {after:?}"
+    );
+    assert_eq!(router(work.path()), "0");
+    let _ = run.kill();
+    let _ = run.wait();
 }

@@ -164,22 +164,24 @@ impl Log for Events {
     }
 }
 
-/// A concurrency group's row, deleted when dropped.
+/// A concurrency group's row, deleted when dropped, only while it still names this holder's
+/// fence: a process that lost its run to another does not free the group the other holds.
 struct Locked {
     worker: Arc<Worker>,
     group: String,
     run_id: String,
+    fence: i64,
 }
 
 impl Held for Locked {}
 
 impl Drop for Locked {
     fn drop(&mut self) {
-        let (group, run_id) = (self.group.clone(), self.run_id.clone());
+        let (group, run_id, fence) = (self.group.clone(), self.run_id.clone(), self.fence);
         let _ = self.worker.call(move |c| {
             c.execute(
-                "DELETE FROM rollgate_locks WHERE grp = $1 AND run_id = $2",
-                &[&group, &run_id],
+                "DELETE FROM rollgate_locks WHERE grp = $1 AND run_id = $2 AND fence = $3",
+                &[&group, &run_id, &fence],
             )
         });
     }
@@ -350,21 +352,26 @@ impl Store for Postgres {
             host(),
             std::process::id() as i32,
         );
-        let owner = self
+        // This process's fence on the run, when it holds its lease (a run taken over does;
+        // a new run locks its group before it is first claimed, at fence 0).
+        let fence = self
             .worker
             .fences
             .lock()
             .expect("not poisoned")
-            .contains_key(run_id);
+            .get(run_id)
+            .map(|h| h.fence);
+        let owner = fence.is_some();
+        let fence = fence.unwrap_or(0);
         // Taken, or who holds it: (run, host, pid).
         let holder = self
             .worker
             .call(move |c| {
                 let mut tx = c.transaction()?;
                 let taken = tx.execute(
-                    "INSERT INTO rollgate_locks (grp, run_id, host, pid) VALUES ($1, $2, $3, $4)
+                    "INSERT INTO rollgate_locks (grp, run_id, host, pid, fence) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (grp) DO NOTHING",
-                    &[&grp, &id, &on, &pid],
+                    &[&grp, &id, &on, &pid, &fence],
                 )? == 1;
                 if taken {
                     tx.commit()?;
@@ -380,8 +387,8 @@ impl Store for Postgres {
                 let stopped = owner || (holder.1 == on && !alive(holder.2 as u32));
                 if take_over && holder.0 == id && stopped {
                     tx.execute(
-                        "UPDATE rollgate_locks SET host = $2, pid = $3 WHERE grp = $1",
-                        &[&grp, &on, &pid],
+                        "UPDATE rollgate_locks SET host = $2, pid = $3, fence = $4 WHERE grp = $1",
+                        &[&grp, &on, &pid, &fence],
                     )?;
                     tx.commit()?;
                     return Ok(None);
@@ -394,6 +401,7 @@ impl Store for Postgres {
                 worker: self.worker.clone(),
                 group: group.to_string(),
                 run_id: run_id.to_string(),
+                fence,
             })),
             Some((id, on, pid)) => Err(crate::journal::held_by(
                 group,

@@ -5,7 +5,7 @@ use super::connection::said;
 use postgres::Client;
 
 /// The schema this rollgate writes, and every migration to it, in order.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE rollgate_runs (
     run_id text PRIMARY KEY,
@@ -35,6 +35,10 @@ CREATE TABLE rollgate_locks (
 ALTER TABLE rollgate_runs
     ADD COLUMN fence bigint NOT NULL DEFAULT 0,
     ADD COLUMN lease_until timestamptz;
+"#,
+    // A lock names the fence of the process that holds it, so only that process frees it.
+    r#"
+ALTER TABLE rollgate_locks ADD COLUMN fence bigint NOT NULL DEFAULT 0;
 "#,
 ];
 
