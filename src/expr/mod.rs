@@ -6,6 +6,7 @@
 mod check;
 pub mod eval;
 mod parse;
+pub mod shell_bind;
 
 pub use check::{check, Problem, Scope};
 pub use parse::{parse, Expr, ParseError};

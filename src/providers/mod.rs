@@ -239,6 +239,28 @@ impl Places {
     }
 }
 
+/// The plan's `env`, as the environment of its commands.
+pub fn plan_env(contexts: &serde_json::Value) -> BTreeMap<String, String> {
+    contexts["env"]
+        .as_object()
+        .map(|env| {
+            env.iter()
+                .map(|(k, v)| (k.clone(), crate::expr::eval::to_text(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A provider's command with its `${{ }}` bound to variables, and the variables it runs with:
+/// the plan's `env`, then the expressions' values (never shell text).
+fn script(command: &str, contexts: &serde_json::Value) -> shell::Script {
+    let ctx = crate::expr::eval::Contexts::plain(contexts);
+    let (text, values) = crate::expr::shell_bind::bind(command, &ctx);
+    let mut env = plan_env(contexts);
+    env.extend(values);
+    shell::Script { text, env }
+}
+
 /// Builds a real run's providers, or says what the plan uses that a real run cannot do yet.
 /// `contexts` fill in `${{ }}` in providers' settings (URLs, tokens from `secrets`).
 pub fn for_run(
@@ -261,10 +283,12 @@ pub fn for_run(
     for (name, provider) in &plan.providers {
         match provider {
             Provider::TrafficCommand(spec) => {
-                p.routers.insert(name.clone(), Arc::new(traffic::Command::new(spec.clone(), p.cwd.clone())));
+                let (set, get) = (script(&spec.set, contexts), spec.get.as_deref().map(|g| script(g, contexts)));
+                p.routers.insert(name.clone(), Arc::new(traffic::Command::new(spec.clone(), (set, get), p.cwd.clone())));
             }
             Provider::MetricsCommand(spec) => {
-                p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone(), p.cwd.clone())));
+                let run = script(&spec.run, contexts);
+                p.metrics.insert(name.clone(), Arc::new(metrics::Command::new(spec.clone(), run, p.cwd.clone())));
             }
             Provider::Haproxy(spec) => {
                 // A unix socket's path is the plan's; `host:port` is not a path.

@@ -6,6 +6,23 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+/// A command ready for `sh -c`, and the variables it reads its values from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    pub text: String,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Script {
+    /// A command with nothing bound.
+    pub fn plain(text: &str) -> Script {
+        Script {
+            text: text.to_string(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
 /// How long a provider's command may take by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -261,18 +261,22 @@ impl RunContext {
 }
 
 impl RunContext {
-    /// Runs `command` (substituted from `shown`, as the plan wrote it) for a step (`run:`, the
-    /// rollback hook); a dry-run only records it.
+    /// Runs `command` (as the plan wrote it, with `${{ }}` judged under `status`) for a step
+    /// (`run:`, the rollback hook), in an environment of the plan's `env`, then `env`; a
+    /// dry-run only records it, substituted. In a real run each expression's value is handed
+    /// to the shell in a variable ([`shell_bind`](crate::expr::shell_bind)), never as shell
+    /// text.
     async fn command(
         &self,
         step: &str,
-        shown: &str,
         command: &str,
+        status: Status,
         env: std::collections::BTreeMap<String, String>,
     ) -> Result<(), Reason> {
         match self.mode {
             Mode::DryRun => {
                 let shown: String = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+                let command = self.interpolate(command, status);
                 self.emit(Event::CommandSkipped {
                     step: step.to_string(),
                     command: format!("{shown}{command}"),
@@ -280,9 +284,17 @@ impl RunContext {
                 Ok(())
             }
             Mode::Run => {
+                let ctx = Contexts {
+                    values: &self.contexts,
+                    status,
+                };
+                let (bound, values) = crate::expr::shell_bind::bind(command, &ctx);
+                let mut vars = crate::providers::plan_env(&self.contexts);
+                vars.extend(env);
+                vars.extend(values);
                 let result = crate::providers::shell::run(
-                    command,
-                    &env,
+                    &bound,
+                    &vars,
                     crate::providers::shell::DEFAULT_TIMEOUT,
                     self.providers.cwd.as_deref(),
                 )
@@ -290,7 +302,7 @@ impl RunContext {
                 // The journal keeps the command as the plan wrote it: substituted, it may hold secrets.
                 self.emit(Event::CommandRan {
                     step: step.to_string(),
-                    command: shown.to_string(),
+                    command: command.to_string(),
                     error: result.as_ref().err().cloned(),
                 });
                 result.map(|_| ()).map_err(|e| Reason {

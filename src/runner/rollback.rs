@@ -164,20 +164,17 @@ impl RunContext {
                     }
                 }
                 StepKind::Run { command, .. } => {
-                    let ran = self.interpolate(
-                        command,
-                        Status {
-                            failed: true,
-                            cancelled: false,
-                        },
-                    );
+                    let failed = Status {
+                        failed: true,
+                        cancelled: false,
+                    };
                     let env = [(
                         "ROLLGATE_ROLLBACK_REASON".to_string(),
                         reason.message.clone(),
                     )]
                     .into();
                     // A failing hook is reported; the rollback goes on.
-                    let _ = self.command(id, command, &ran, env).await;
+                    let _ = self.command(id, command, failed, env).await;
                 }
             }
         }

@@ -298,12 +298,11 @@ impl RunContext {
                 }
             }
             StepKind::Run { command, env } => {
-                let ran = self.interpolate(command, Status::default());
                 let env = env
                     .iter()
                     .map(|(k, v)| (k.clone(), self.interpolate(v, Status::default())))
                     .collect();
-                match self.command(id, command, &ran, env).await {
+                match self.command(id, command, Status::default(), env).await {
                     Ok(()) => End::Ok,
                     Err(r) => End::Fail(r),
                 }

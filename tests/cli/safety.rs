@@ -96,3 +96,86 @@ fn a_dead_metric_source_is_said_once_per_cause_with_its_count() {
         "{text}"
     );
 }
+
+/// A plan whose commands use an input and the plan's `env`, each logging what it was given.
+const HOSTILE_INPUT: &str = r#"name: bound inputs
+inputs:
+  release: { type: string, required: true }
+env:
+  APP: shop
+providers:
+  router:
+    kind: traffic-command
+    set: printf '%s|%s|%s\n' "${{ inputs.release }}" "$APP" $ROLLGATE_CANARY_WEIGHT >> seen; echo $ROLLGATE_CANARY_WEIGHT > router
+    get: cat router
+  metrics: { kind: metrics-command, run: "printf '%s\n' ${{ inputs.release }} >> asked; cat errors" }
+interval: 100ms
+checks:
+  errors: { source: metrics, canary: errors, max: 1% }
+strategy:
+  canary: { weights: [25, 100], observe: 30s }
+"#;
+
+/// An input that would run commands if it became shell text.
+const INJECTED: &str = "$(touch pwned); touch pwned-too `touch pwned-three`";
+
+#[test]
+fn inputs_reach_commands_as_literal_values_in_a_run_and_its_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), HOSTILE_INPUT).unwrap();
+    std::fs::write(dir.path().join("router"), "0").unwrap();
+    std::fs::write(dir.path().join("errors"), "0.001").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollgate"));
+    cmd.args([
+        "run",
+        "plan.yaml",
+        "--state-dir",
+        "state",
+        "--json",
+        "--input",
+    ])
+    .arg(format!("release={INJECTED}"))
+    .current_dir(dir.path())
+    .env_remove("GITHUB_ACTIONS");
+    let (mut child, events) = crate::support::Events::spawn(&mut cmd);
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(["resume", &id, "--state-dir"])
+        .arg(dir.path().join("state"))
+        .current_dir(elsewhere.path())
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", said(&out));
+    let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+    // The shift by the run, the restore by the resume: both given the value as it is.
+    assert_eq!(
+        seen.lines().collect::<Vec<_>>(),
+        [format!("{INJECTED}|shop|25"), format!("{INJECTED}|shop|0")]
+    );
+    let asked = std::fs::read_to_string(dir.path().join("asked")).unwrap();
+    assert!(asked.lines().all(|l| l == INJECTED), "{asked}");
+    for d in [dir.path(), elsewhere.path()] {
+        for f in ["pwned", "pwned-too", "pwned-three"] {
+            assert!(
+                !d.join(f).exists(),
+                "{f} was created: an input ran as shell"
+            );
+        }
+    }
+    // The journal keeps the commands as the plan wrote them.
+    let journal =
+        std::fs::read_to_string(dir.path().join(format!("state/runs/{id}/events.jsonl"))).unwrap();
+    assert!(!journal.contains("ROLLGATE_EXPR_"), "{journal}");
+}

@@ -7,17 +7,23 @@ use crate::providers::shell;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub struct Command {
+    /// As the plan wrote it, for messages.
     spec: MetricsCommand,
+    /// `run` as it runs, its `${{ }}` bound to variables.
+    run: shell::Script,
     /// Where its command runs.
     cwd: Option<std::path::PathBuf>,
 }
 
 impl Command {
-    pub fn new(spec: MetricsCommand, cwd: Option<std::path::PathBuf>) -> Command {
-        Command { spec, cwd }
+    pub fn new(
+        spec: MetricsCommand,
+        run: shell::Script,
+        cwd: Option<std::path::PathBuf>,
+    ) -> Command {
+        Command { spec, run, cwd }
     }
 }
 
@@ -70,12 +76,13 @@ pub fn parse_histogram(out: &str) -> Result<Option<Buckets>, String> {
 impl Command {
     /// The program's output for `query` at `at`.
     async fn output(&self, query: &str, at: DateTime<Utc>) -> Result<String, MetricsError> {
-        let env = BTreeMap::from([
+        let mut env = self.run.env.clone();
+        env.extend([
             ("ROLLGATE_QUERY".to_string(), query.to_string()),
             ("ROLLGATE_TIME".to_string(), at.to_rfc3339()),
         ]);
         shell::run(
-            &self.spec.run,
+            &self.run.text,
             &env,
             shell::DEFAULT_TIMEOUT,
             self.cwd.as_deref(),

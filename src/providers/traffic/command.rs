@@ -11,19 +11,34 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub struct Command {
+    /// As the plan wrote it, for messages.
     spec: TrafficCommand,
+    /// `set` and `get` as they run, their `${{ }}` bound to variables.
+    set: shell::Script,
+    get: Option<shell::Script>,
     /// Where its commands run.
     cwd: Option<PathBuf>,
 }
 
 impl Command {
-    pub fn new(spec: TrafficCommand, cwd: Option<PathBuf>) -> Command {
-        Command { spec, cwd }
+    pub fn new(
+        spec: TrafficCommand,
+        (set, get): (shell::Script, Option<shell::Script>),
+        cwd: Option<PathBuf>,
+    ) -> Command {
+        Command {
+            spec,
+            set,
+            get,
+            cwd,
+        }
     }
 
-    async fn set(&self, env: BTreeMap<String, String>) -> Result<(), TrafficError> {
+    async fn set(&self, route: BTreeMap<String, String>) -> Result<(), TrafficError> {
+        let mut env = self.set.env.clone();
+        env.extend(route);
         shell::run(
-            &self.spec.set,
+            &self.set.text,
             &env,
             shell::DEFAULT_TIMEOUT,
             self.cwd.as_deref(),
@@ -60,12 +75,12 @@ pub fn route_env(route: &Route) -> BTreeMap<String, String> {
 impl TrafficRouter for Command {
     async fn state(&self) -> Result<RouterState, TrafficError> {
         // Without `get`, the split before the run is taken to be all traffic on stable.
-        let Some(get) = &self.spec.get else {
+        let (Some(get), Some(script)) = (&self.spec.get, &self.get) else {
             return Ok(RouterState::default());
         };
         let out = shell::run(
-            get,
-            &BTreeMap::new(),
+            &script.text,
+            &script.env,
             shell::DEFAULT_TIMEOUT,
             self.cwd.as_deref(),
         )
@@ -116,6 +131,15 @@ impl TrafficRouter for Command {
 mod tests {
     use super::*;
 
+    /// A router of `spec` as written, nothing bound.
+    fn plain(spec: TrafficCommand) -> Command {
+        let scripts = (
+            shell::Script::plain(&spec.set),
+            spec.get.as_deref().map(shell::Script::plain),
+        );
+        Command::new(spec, scripts, None)
+    }
+
     #[tokio::test]
     async fn sets_confirms_and_restores_through_a_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -126,20 +150,17 @@ mod tests {
             get: Some(format!("cat {}", f.display())),
             supports: vec![],
         };
-        let r = Command::new(spec, None);
+        let r = plain(spec);
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
         r.apply(&Route::Weight { percent: 25 }).await.unwrap();
         assert_eq!(std::fs::read_to_string(&f).unwrap().trim(), "25");
         r.restore(&RouterState::share(0)).await.unwrap();
         assert_eq!(r.state().await.unwrap().canary_weight, 0);
-        let liar = Command::new(
-            TrafficCommand {
-                set: "true".into(),
-                get: Some("echo 7".into()),
-                supports: vec![],
-            },
-            None,
-        );
+        let liar = plain(TrafficCommand {
+            set: "true".into(),
+            get: Some("echo 7".into()),
+            supports: vec![],
+        });
         assert_eq!(
             liar.apply(&Route::Weight { percent: 25 })
                 .await
