@@ -923,3 +923,26 @@ fn given_a_certificate_the_service_speaks_only_tls() {
         "{err}"
     );
 }
+
+/// An input sent over the API reaches the plan's commands as that literal string: never
+/// shell text, whoever holds an operate token.
+#[test]
+fn an_input_sent_over_the_api_reaches_commands_as_a_literal_value() {
+    let dir = prepared();
+    let plan = "name: bound\ninputs:\n  release: { type: string, required: true }\nproviders:\n  router: { kind: traffic-command, set: 'printf \"%s|%s\\n\" \"${{ inputs.release }}\" $ROLLGATE_CANARY_WEIGHT >> seen; echo $ROLLGATE_CANARY_WEIGHT > router', get: cat router }\n  metrics: { kind: metrics-command, run: echo 0.001 }\ninterval: 100ms\nchecks:\n  errors: { source: metrics, canary: errors, max: 1% }\nstrategy:\n  canary: { weights: [100], observe: 200ms }\n";
+    std::fs::write(dir.path().join("plans/bound.yaml"), plan).unwrap();
+    let s = Service::start_in(dir.path(), &[]);
+    let injected = "$(touch pwned); touch pwned-too";
+    let body =
+        serde_json::json!({ "plan": "bound", "inputs": { "release": injected } }).to_string();
+    let (code, started) = s.call("POST", "/api/runs", Some(OPERATOR), Some(&body));
+    assert_eq!(code, 201, "{started}");
+    let id = started["run"].as_str().unwrap().to_string();
+    s.wait_for(&id, "promoted", |r| r["state"] == "promoted");
+    let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+    assert_eq!(
+        seen.lines().collect::<Vec<_>>(),
+        [format!("{injected}|100")]
+    );
+    assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned-too").exists());
+}
