@@ -147,6 +147,11 @@ impl RunContext {
     /// refused.
     pub(super) async fn may_write_routers(&self, restoring: bool) -> Result<(), Reason> {
         loop {
+            // Already past the bound, a rollback does not wait on the store again: a store
+            // that stalls costs a whole deadline per call.
+            if restoring && self.past_bound().is_some() {
+                return Ok(());
+            }
             match self.reach_store() {
                 Reach::Owned => return Ok(()),
                 Reach::Lost(why) => return Err(Reason::says(why)),

@@ -1,14 +1,17 @@
-//! A TCP proxy on loopback between rollgate and its PostgreSQL that cuts it off the way a
-//! network does: `drop` (every connection closed, new ones refused at once), and `pass` again.
-//! Started by the tests that need it.
+//! A TCP proxy on loopback between rollgate and its PostgreSQL that fails the way networks
+//! and databases do: `hold` (bytes stop both ways and connections stay open, with no TCP
+//! error, as with a hung server, a middlebox or a full disk), `drop` (every connection
+//! closed, new ones refused at once), and `pass` again. Started by the tests that need it.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     Pass,
+    Hold,
     Drop,
 }
 
@@ -76,7 +79,8 @@ impl FaultProxy {
     }
 }
 
-/// Copies `from` to `to` until either closes or the proxy drops them.
+/// Copies `from` to `to` until either closes or the proxy drops them; while held, what was
+/// read waits.
 fn pump(mut from: TcpStream, mut to: TcpStream, fault: Arc<Mutex<Fault>>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
@@ -85,9 +89,16 @@ fn pump(mut from: TcpStream, mut to: TcpStream, fault: Arc<Mutex<Fault>>) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if *fault.lock().unwrap() == Fault::Drop {
-                let _ = (from.shutdown(Shutdown::Both), to.shutdown(Shutdown::Both));
-                return;
+            loop {
+                match *fault.lock().unwrap() {
+                    Fault::Pass => break,
+                    Fault::Drop => {
+                        let _ = (from.shutdown(Shutdown::Both), to.shutdown(Shutdown::Both));
+                        return;
+                    }
+                    Fault::Hold => {}
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
             if to.write_all(&buf[..n]).is_err() {
                 break;

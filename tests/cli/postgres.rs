@@ -746,3 +746,84 @@ fn an_owner_cut_off_mid_retry_writes_nothing_after_the_takeover() {
     let _ = run.kill();
     let _ = run.wait();
 }
+
+/// A run of `plan` kept through a fault proxy in front of database `db`: the proxy, the run's
+/// directory, its process and events, once the canary is at 25%.
+fn through_a_proxy(
+    cluster: &Cluster,
+    db: &str,
+    plan: &str,
+) -> (
+    crate::fault_proxy::FaultProxy,
+    tempfile::TempDir,
+    std::process::Child,
+    crate::support::Events,
+) {
+    let (proxy, through) = crate::fault_proxy::FaultProxy::before(&cluster.database(db));
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(work.path().join("router"), "0\n").unwrap();
+    let (run, events) = crate::support::Events::spawn(
+        short_leases(&mut Command::new(env!("CARGO_BIN_EXE_rollgate")))
+            .args(["run", "plan.yaml", "--json", "--state", &through])
+            .current_dir(work.path()),
+    );
+    events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
+    (proxy, work, run, events)
+}
+
+/// A database that stops answering without any TCP error (the proxy holds every byte) is
+/// seen as unreachable within a call's deadline, and rolls the run back per store-outage.
+#[test]
+fn a_held_database_is_seen_and_rolls_back_per_store_outage() {
+    let cluster = Cluster::start();
+    let plan = WATCHED.replace("phases:", "rollback: { store-outage: 2s }\nphases:");
+    let (proxy, work, run, events) = through_a_proxy(&cluster, "held", &logging_router(&plan));
+    let held = std::time::Instant::now();
+    proxy.set(crate::fault_proxy::Fault::Hold);
+    let unreachable = events.wait_for("store-unreachable");
+    let seen = held.elapsed();
+    let out = run.wait_with_output().unwrap();
+    let ended = held.elapsed();
+    let all = events.finish();
+    assert_eq!(out.status.code(), Some(3), "{all:?}");
+    assert_eq!(writes(work.path()), ["25", "0"]);
+    assert!(
+        seen < std::time::Duration::from_secs(3),
+        "seen after {seen:?}: {unreachable}"
+    );
+    // The deadline (1 s with a 2 s lease), the plan's 2 s, and room for a busy machine.
+    assert!(
+        ended < std::time::Duration::from_secs(8),
+        "ended after {ended:?}"
+    );
+    let finished = all.iter().find(|e| e["event"] == "run-finished").unwrap();
+    let reason = finished["reason"]["message"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the store has been unreachable for 2s"),
+        "{reason}"
+    );
+}
+
+/// A stall shorter than the lease is ridden out: the run goes on to promotion, and its
+/// lease, still its own, is not taken for lost.
+#[test]
+fn a_stall_shorter_than_the_lease_ends_in_a_normal_promotion() {
+    let cluster = Cluster::start();
+    let (proxy, work, run, events) = through_a_proxy(&cluster, "stall", &logging_router(WATCHED));
+    proxy.set(crate::fault_proxy::Fault::Hold);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    proxy.set(crate::fault_proxy::Fault::Pass);
+    let out = run.wait_with_output().unwrap();
+    let all = events.finish();
+    assert_eq!(out.status.code(), Some(0), "{all:?}");
+    assert_eq!(writes(work.path()), ["25", "100"]);
+    assert!(
+        all.iter().any(|e| e["event"] == "store-unreachable"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|e| e["event"] == "store-reachable"),
+        "{all:?}"
+    );
+}

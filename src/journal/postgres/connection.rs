@@ -7,6 +7,7 @@ use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub(super) type Job = Box<dyn FnOnce(&mut Client) + Send>;
 
@@ -24,12 +25,26 @@ pub(super) struct Worker {
     /// Each run this process owns: the fence its events are written under, and whether its
     /// lease was found gone. The store's heartbeat renews them all at once.
     pub(super) fences: Mutex<HashMap<String, Held>>,
+    /// How long a call may wait for its answer. A server that stalls (connections open, no
+    /// bytes: a hung server, a middlebox, a full disk) gives no TCP error, so without a
+    /// deadline of the client's own every caller would wait with it.
+    pub(super) deadline: Duration,
 }
 
 impl Worker {
-    /// Runs `f` on the connection and waits for what it returns.
+    /// Runs `f` on the connection and waits for what it returns, for at most the deadline:
+    /// past it the store counts as unreachable (`TimedOut`), as a refused connection does.
     pub(super) fn call<T: Send + 'static>(
         &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> io::Result<T> {
+        self.call_within(self.deadline, f)
+    }
+
+    /// [`Worker::call`] with a deadline of its own (reading every run takes longer).
+    pub(super) fn call_within<T: Send + 'static>(
+        &self,
+        deadline: Duration,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> io::Result<T> {
         let (tx, rx) = mpsc::channel();
@@ -39,9 +54,22 @@ impl Worker {
         let sent = self.jobs.lock().expect("not poisoned").send(job);
         let gone = || io::Error::other(format!("the store at {} stopped", self.shown));
         sent.map_err(|_| gone())?;
-        rx.recv()
-            .map_err(|_| gone())?
-            .map_err(|e| io::Error::other(format!("{}: {}", self.shown, said(&e))))
+        match rx.recv_timeout(deadline) {
+            Ok(answer) => {
+                answer.map_err(|e| io::Error::other(format!("{}: {}", self.shown, said(&e))))
+            }
+            // The job stays queued behind the stalled one; its answer, if it ever comes, is
+            // dropped (appends are idempotent by sequence number and fence).
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the store at {} did not answer within {}",
+                    self.shown,
+                    humantime::format_duration(deadline)
+                ),
+            )),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
+        }
     }
 }
 

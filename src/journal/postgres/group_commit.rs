@@ -80,12 +80,31 @@ impl Commits {
             }
         }
         let (answer, wake) = &*told;
+        let deadline = std::time::Instant::now() + self.worker.deadline;
         let mut answer = answer.lock().expect("not poisoned");
         loop {
             if let Some(a) = answer.take() {
                 return a;
             }
-            answer = wake.wait(answer).expect("not poisoned");
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // A stalled store: not waited for, as in every other call. Still queued, the
+                // event is taken back (the run keeps it and appends it again); already in a
+                // write, it may yet land, which appending it again tolerates.
+                self.queued
+                    .lock()
+                    .expect("not poisoned")
+                    .retain(|a| !Arc::ptr_eq(&a.told, &told));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the store at {} did not answer within {}",
+                        self.worker.shown,
+                        humantime::format_duration(self.worker.deadline)
+                    ),
+                ));
+            }
+            answer = wake.wait_timeout(answer, left).expect("not poisoned").0;
         }
     }
 
@@ -118,7 +137,9 @@ impl Commits {
     }
 }
 
-/// Inserts `queued` in one statement; the (run, seq) of each one now kept.
+/// Inserts `queued` in one statement; the (run, seq) of each one now kept. An event is
+/// written while its fence is the run's: a lease that ran out while nobody took the run (a
+/// stalled store) is still this process's, and taking the run over moves the fence.
 fn write(
     client: &mut Client,
     queued: &[Appending],
@@ -132,7 +153,7 @@ fn write(
          SELECT q.run_id, q.seq, q.event
          FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS q(run_id, seq, event, fence)
          JOIN rollgate_runs r ON r.run_id = q.run_id
-         WHERE q.fence IS NULL OR (r.fence = q.fence AND r.lease_until > now())
+         WHERE q.fence IS NULL OR r.fence = q.fence
          ON CONFLICT (run_id, seq) DO NOTHING
          RETURNING run_id, seq",
         &[&ids, &seqs, &events, &fences],

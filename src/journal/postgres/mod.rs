@@ -98,14 +98,24 @@ impl Postgres {
                 }
             })
             .map_err(|e| OpenError::Failed(format!("cannot start the store's thread: {e}")))?;
+        let deadline = deadline(&terms);
+        // Connecting and migrating have a bound too: a server that accepts and never answers
+        // is not waited for.
+        let opening = deadline.max(listening.get_connect_timeout().copied().unwrap_or_default());
         started
-            .recv()
-            .map_err(|_| OpenError::Failed(format!("cannot reach {shown}")))?
+            .recv_timeout(opening * 2)
+            .map_err(|_| {
+                OpenError::Failed(format!(
+                    "cannot reach {shown}: no answer within {}",
+                    humantime::format_duration(opening * 2)
+                ))
+            })?
             .map_err(OpenError::Failed)?;
         let worker = Arc::new(Worker {
             jobs: Mutex::new(jobs),
             shown,
             fences: Mutex::new(HashMap::new()),
+            deadline,
         });
         let beating = Arc::downgrade(&worker);
         std::thread::Builder::new()
@@ -121,6 +131,18 @@ impl Postgres {
         })
     }
 }
+
+/// How long one call to the store may take before the store counts as unreachable: a third
+/// of the lease (so a stall is seen while the lease still holds), from 1 s to 10 s.
+fn deadline(terms: &Terms) -> std::time::Duration {
+    (terms.lease / 3).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(10),
+    )
+}
+
+/// How long reading every run (`history`, the service's listing) may take.
+const LISTING: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether a run's lease is held now, as a column of `rollgate_runs`.
 const LEASED: &str = "coalesce(lease_until > now(), false)";
@@ -308,7 +330,7 @@ impl Store for Postgres {
     }
 
     fn list(&self) -> io::Result<Vec<Record>> {
-        let (runs, events) = self.worker.call(|c| {
+        let (runs, events) = self.worker.call_within(LISTING, |c| {
             let runs: Vec<(String, String, bool)> = c
                 .query(
                     &format!("SELECT run_id, header, {LEASED} FROM rollgate_runs ORDER BY run_id"),
