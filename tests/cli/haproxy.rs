@@ -235,15 +235,7 @@ fn killed_then_resumed_from_elsewhere_a_relative_socket_is_found_and_put_back() 
     child.wait().unwrap();
     let r = router(&proxy.socket);
     assert_eq!(rt().block_on(r.state()).unwrap().canary_weight, 25);
-    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .trim_end_matches(".jsonl")
-        .to_string();
+    let run_id = crate::support::only_run(&dir.path().join("state"));
     let elsewhere = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let resume = || {

@@ -71,11 +71,8 @@ fn a_dead_metric_source_is_said_once_per_cause_with_its_count() {
     let out = run(dir.path());
     let text = said(&out);
     assert_ne!(out.status.code(), Some(0), "{text}");
-    let journal = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path().join("events.jsonl"))
-        .next()
-        .unwrap();
+    let id = crate::support::only_run(&dir.path().join("state"));
+    let journal = dir.path().join(format!("state/runs/{id}/events.jsonl"));
     let journal = std::fs::read_to_string(journal).unwrap();
     let finished: serde_json::Value = journal
         .lines()
@@ -141,14 +138,7 @@ fn inputs_reach_commands_as_literal_values_in_a_run_and_its_resume() {
     events.wait_where("weight-shifted", |e| e["to"]["percent"] == 25);
     child.kill().unwrap();
     child.wait().unwrap();
-    let id = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .to_string();
+    let id = crate::support::only_run(&dir.path().join("state"));
     let elsewhere = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .args(["resume", &id, "--state-dir"])
