@@ -946,3 +946,33 @@ fn an_input_sent_over_the_api_reaches_commands_as_a_literal_value() {
     );
     assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned-too").exists());
 }
+
+/// A database that stops answering without a TCP error makes `/readyz` say so within the
+/// store's deadline (a third of the lease), rather than hang with it.
+#[test]
+fn readyz_answers_within_a_bound_when_the_database_stalls() {
+    let cluster = crate::cluster::Cluster::start();
+    let (proxy, url) = crate::fault_proxy::FaultProxy::before(&cluster.database("stalled"));
+    let dir = prepared();
+    let env = [
+        ("ROLLGATE_STATE", url.as_str()),
+        ("ROLLGATE_LEASE", "3s"),
+        ("ROLLGATE_HEARTBEAT", "1s"),
+    ];
+    let s = Service::start_in(dir.path(), &env);
+    assert_eq!(s.call("GET", "/readyz", None, None).0, 200);
+    proxy.set(crate::fault_proxy::Fault::Hold);
+    let asked = Instant::now();
+    let (code, answer) = s.call("GET", "/readyz", None, None);
+    let took = asked.elapsed();
+    assert_eq!(code, 503, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 1s"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(3), "/readyz took {took:?}");
+    proxy.set(crate::fault_proxy::Fault::Pass);
+}
