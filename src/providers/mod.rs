@@ -293,7 +293,7 @@ pub fn for_run(
             Provider::Haproxy(spec) => {
                 // A unix socket's path is the plan's; `host:port` is not a path.
                 let socket = sub(&spec.socket);
-                let socket = if socket.contains(':') && !socket.starts_with('/') { socket } else { places.path(&socket) };
+                let socket = if traffic::Haproxy::is_tcp(&socket) { socket } else { places.path(&socket) };
                 let spec = crate::plan::provider::Haproxy { socket, backend: sub(&spec.backend), ..spec.clone() };
                 p.routers.insert(name.clone(), Arc::new(traffic::Haproxy::new(spec)));
             }

@@ -21,6 +21,18 @@ impl Script {
             env: BTreeMap::new(),
         }
     }
+
+    /// [`run`]s it in `cwd` with its variables and then `extra` (the provider's own:
+    /// `ROLLGATE_CANARY_WEIGHT`, `ROLLGATE_QUERY`, …).
+    pub async fn run(
+        &self,
+        extra: BTreeMap<String, String>,
+        cwd: Option<&Path>,
+    ) -> Result<String, String> {
+        let mut env = self.env.clone();
+        env.extend(extra);
+        run(&self.text, &env, DEFAULT_TIMEOUT, cwd).await
+    }
 }
 
 /// How long a provider's command may take by default.

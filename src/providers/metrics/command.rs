@@ -76,19 +76,14 @@ pub fn parse_histogram(out: &str) -> Result<Option<Buckets>, String> {
 impl Command {
     /// The program's output for `query` at `at`.
     async fn output(&self, query: &str, at: DateTime<Utc>) -> Result<String, MetricsError> {
-        let mut env = self.run.env.clone();
-        env.extend([
+        let asked = [
             ("ROLLGATE_QUERY".to_string(), query.to_string()),
             ("ROLLGATE_TIME".to_string(), at.to_rfc3339()),
-        ]);
-        shell::run(
-            &self.run.text,
-            &env,
-            shell::DEFAULT_TIMEOUT,
-            self.cwd.as_deref(),
-        )
-        .await
-        .map_err(MetricsError)
+        ];
+        self.run
+            .run(asked.into(), self.cwd.as_deref())
+            .await
+            .map_err(MetricsError)
     }
 }
 

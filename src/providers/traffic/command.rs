@@ -35,17 +35,11 @@ impl Command {
     }
 
     async fn set(&self, route: BTreeMap<String, String>) -> Result<(), TrafficError> {
-        let mut env = self.set.env.clone();
-        env.extend(route);
-        shell::run(
-            &self.set.text,
-            &env,
-            shell::DEFAULT_TIMEOUT,
-            self.cwd.as_deref(),
-        )
-        .await
-        .map(|_| ())
-        .map_err(TrafficError::transient)
+        self.set
+            .run(route, self.cwd.as_deref())
+            .await
+            .map(|_| ())
+            .map_err(TrafficError::transient)
     }
 }
 
@@ -78,14 +72,10 @@ impl TrafficRouter for Command {
         let (Some(get), Some(script)) = (&self.spec.get, &self.get) else {
             return Ok(RouterState::default());
         };
-        let out = shell::run(
-            &script.text,
-            &script.env,
-            shell::DEFAULT_TIMEOUT,
-            self.cwd.as_deref(),
-        )
-        .await
-        .map_err(TrafficError::transient)?;
+        let out = script
+            .run(BTreeMap::new(), self.cwd.as_deref())
+            .await
+            .map_err(TrafficError::transient)?;
         let w: u8 = out
             .trim()
             .parse()

@@ -74,15 +74,14 @@ impl GatewayApi {
 
     /// Writes every route, once rollgate's own additions are taken out, with `change` (given
     /// the route's name for messages and its split rules, returning what it added), and waits
-    /// until every parent gateway accepts each. Returns what rollgate had added and could not
-    /// take out (kept in the annotation), said.
+    /// until every parent gateway accepts each. What rollgate had added and could not take out
+    /// (kept in the annotation) is noted in `missed`.
     async fn write_all(
         &self,
+        missed: &Missed,
         change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
-    ) -> Result<Vec<String>, TrafficError> {
+    ) -> Result<(), TrafficError> {
         let started = tokio::time::Instant::now();
-        // By route: a write re-applied after a conflict says it again.
-        let left = std::sync::Mutex::new(std::collections::BTreeMap::new());
         for route in &self.spec.routes {
             let resource = self.resource(route);
             let written = self
@@ -91,12 +90,7 @@ impl GatewayApi {
                     &resource,
                     |data, ns, what| {
                         let mut added = self.strip(data, ns);
-                        let kept = added.iter().map(|a| {
-                            format!("{what}: rollgate's {a}, in a rule that changed since")
-                        });
-                        left.lock()
-                            .expect("not poisoned")
-                            .insert(what.to_string(), kept.collect::<Vec<_>>());
+                        missed.note_left(what, &added);
                         let splits = self.splits(data, ns, what)?;
                         added.extend(change(data, what, &splits)?);
                         added::write(data, &added);
@@ -116,8 +110,7 @@ impl GatewayApi {
                 )
                 .await?;
         }
-        let left = left.into_inner().expect("not poisoned");
-        Ok(left.into_values().flatten().collect())
+        Ok(())
     }
 }
 
@@ -141,7 +134,7 @@ impl TrafficRouter for GatewayApi {
         match route {
             Route::Weight { percent } => {
                 let canary = u32::from(*percent).min(100);
-                self.write_all(|data, _, splits| {
+                self.write_all(&Missed::default(), |data, _, splits| {
                     for s in splits {
                         set_weight(data, s, s.stable, 100 - canary);
                         set_weight(data, s, s.canary, canary);
@@ -149,39 +142,36 @@ impl TrafficRouter for GatewayApi {
                     Ok(Vec::new())
                 })
                 .await
-                .map(|_| ())
             }
-            Route::Mirror { percent } => self
-                .write_all(|data, _, splits| {
+            Route::Mirror { percent } => {
+                self.write_all(&Missed::default(), |data, _, splits| {
                     Ok(splits
                         .iter()
                         .map(|s| add_mirror(data, s, *percent))
                         .collect())
                 })
                 .await
-                .map(|_| ()),
-            Route::HeaderMatch { header, value } => self
-                .write_all(|data, _, splits| {
+            }
+            Route::HeaderMatch { header, value } => {
+                self.write_all(&Missed::default(), |data, _, splits| {
                     Ok(vec![add_header_rule(data, &splits[0], header, value)])
                 })
                 .await
-                .map(|_| ()),
+            }
         }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         split::by_identity(state)?;
         let missed = Missed::default();
-        let left = self
-            .write_all(|data, what, splits| {
-                split::put_back(state, what, splits, &missed, |s, stable, canary| {
-                    set_weight(data, s, s.stable, stable);
-                    set_weight(data, s, s.canary, canary);
-                });
-                Ok(Vec::new())
-            })
-            .await?;
-        missed.note("added", left);
+        self.write_all(&missed, |data, what, splits| {
+            split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                set_weight(data, s, s.stable, stable);
+                set_weight(data, s, s.canary, canary);
+            });
+            Ok(Vec::new())
+        })
+        .await?;
         missed.into_result()
     }
 

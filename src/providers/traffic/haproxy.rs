@@ -35,12 +35,17 @@ impl Haproxy {
         Haproxy { spec, timeout }
     }
 
+    /// Whether an admin socket is `host:port` (TCP) rather than a unix socket's path.
+    pub fn is_tcp(socket: &str) -> bool {
+        socket.contains(':') && !socket.starts_with('/')
+    }
+
     /// One runtime-API command on its own connection, as HAProxy's non-interactive mode wants.
     async fn once(&self, command: &str) -> std::io::Result<String> {
         let mut out = String::new();
         let socket = &self.spec.socket;
         let talk = async {
-            if socket.contains(':') && !socket.starts_with('/') {
+            if Haproxy::is_tcp(socket) {
                 let mut s = tokio::net::TcpStream::connect(socket).await?;
                 s.write_all(format!("{command}\n").as_bytes()).await?;
                 s.read_to_string(&mut out).await?;

@@ -102,25 +102,22 @@ impl Istio {
 
     /// Writes the VirtualService, once rollgate's own additions are taken out, with `change`
     /// (given its name for messages and its split routes, returning what it added), and waits
-    /// for Istio.
+    /// for Istio. What rollgate had added and could not take out (kept in the annotation) is
+    /// noted in `missed`.
     async fn write(
         &self,
+        missed: &Missed,
         change: impl Fn(&mut Value, &str, &[Split]) -> Result<Vec<Value>, TrafficError>,
-    ) -> Result<Vec<String>, TrafficError> {
+    ) -> Result<(), TrafficError> {
         let started = tokio::time::Instant::now();
         let resource = self.resource();
-        // What rollgate had added and could not take out, said (the last attempt's).
-        let left = std::sync::Mutex::new(Vec::new());
         let written = self
             .kube
             .edit(
                 &resource,
                 |data, _, what| {
                     let mut added = strip(data, &self.spec);
-                    *left.lock().expect("not poisoned") = added
-                        .iter()
-                        .map(|a| format!("{what}: rollgate's {a}, on a route that changed since"))
-                        .collect();
+                    missed.note_left(what, &added);
                     let splits = self.splits(data, what)?;
                     added.extend(change(data, what, &splits)?);
                     added::write(data, &added);
@@ -138,8 +135,7 @@ impl Istio {
                 &not_taken,
                 |vs| observed(vs, generation),
             )
-            .await?;
-        Ok(left.into_inner().expect("not poisoned"))
+            .await
     }
 }
 
@@ -162,7 +158,7 @@ impl TrafficRouter for Istio {
         match route {
             Route::Weight { percent } => {
                 let canary = u32::from(*percent).min(100);
-                self.write(|vs, _, splits| {
+                self.write(&Missed::default(), |vs, _, splits| {
                     for s in splits {
                         set_weight(vs, s, s.stable, 100 - canary);
                         set_weight(vs, s, s.canary, canary);
@@ -170,32 +166,33 @@ impl TrafficRouter for Istio {
                     Ok(Vec::new())
                 })
                 .await
-                .map(|_| ())
             }
-            Route::Mirror { percent } => self
-                .write(|vs, _, splits| splits.iter().map(|s| add_mirror(vs, s, *percent)).collect())
+            Route::Mirror { percent } => {
+                self.write(&Missed::default(), |vs, _, splits| {
+                    splits.iter().map(|s| add_mirror(vs, s, *percent)).collect()
+                })
                 .await
-                .map(|_| ()),
-            Route::HeaderMatch { header, value } => self
-                .write(|vs, _, splits| Ok(vec![add_header_route(vs, &splits[0], header, value)]))
+            }
+            Route::HeaderMatch { header, value } => {
+                self.write(&Missed::default(), |vs, _, splits| {
+                    Ok(vec![add_header_route(vs, &splits[0], header, value)])
+                })
                 .await
-                .map(|_| ()),
+            }
         }
     }
 
     async fn restore(&self, state: &RouterState) -> Result<(), TrafficError> {
         split::by_identity(state)?;
         let missed = Missed::default();
-        let left = self
-            .write(|vs, what, splits| {
-                split::put_back(state, what, splits, &missed, |s, stable, canary| {
-                    set_weight(vs, s, s.stable, stable);
-                    set_weight(vs, s, s.canary, canary);
-                });
-                Ok(Vec::new())
-            })
-            .await?;
-        missed.note("added", left);
+        self.write(&missed, |vs, what, splits| {
+            split::put_back(state, what, splits, &missed, |s, stable, canary| {
+                set_weight(vs, s, s.stable, stable);
+                set_weight(vs, s, s.canary, canary);
+            });
+            Ok(Vec::new())
+        })
+        .await?;
         missed.into_result()
     }
 

@@ -113,6 +113,16 @@ impl Missed {
             .insert(object.to_string(), missed);
     }
 
+    /// Replaces what `object`'s latest write attempt found rollgate had added and could not
+    /// take out (its rule or route changed since): `left`, as the annotation lists it.
+    pub fn note_left(&self, object: &str, left: &[serde_json::Value]) {
+        let said = left
+            .iter()
+            .map(|a| format!("{object}: rollgate's {a}, in a rule that changed since"))
+            .collect();
+        self.note(&format!("{object} (added)"), said);
+    }
+
     pub fn into_result(self) -> Result<(), TrafficError> {
         let missed: Vec<String> = self
             .0
